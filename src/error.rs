@@ -1,0 +1,163 @@
+//! The crate's one error type.
+//!
+//! Every fallible public function returns [`Result`]. Variants are structured so that a caller
+//! (or a test) can tell *which* check failed without parsing the message, and messages say what
+//! was expected and what was found, in the user's terms (samples, features, targets).
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `cellsindy`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two arrays that must agree in shape do not.
+    #[error("{op}: shape mismatch, expected {expected}, got {got}")]
+    Shape {
+        /// The operation that checked the shape.
+        op: &'static str,
+        /// What was expected, e.g. `"(n_samples, 3)"`.
+        expected: String,
+        /// What was given.
+        got: String,
+    },
+    /// An input is empty where data is needed (no trajectories, zero samples, zero columns).
+    #[error("{what} is empty: {why}")]
+    Empty {
+        /// What was empty.
+        what: &'static str,
+        /// Why that is a problem here.
+        why: String,
+    },
+    /// A hyper-parameter is outside its valid range.
+    #[error("invalid parameter `{name}` = {value}: {reason}")]
+    InvalidParam {
+        /// Parameter name, as in the params struct.
+        name: &'static str,
+        /// The offending value, formatted.
+        value: String,
+        /// The valid range or rule.
+        reason: String,
+    },
+    /// Data contains NaN or infinite values.
+    #[error("{what} contains a non-finite value ({value}) at row {row}, column {col}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Row (sample) index.
+        row: usize,
+        /// Column index.
+        col: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// Sample times are not strictly increasing (or a time step is not positive).
+    #[error("time grid is not strictly increasing: {0}")]
+    TimeGrid(String),
+    /// Too few samples for the requested operation (e.g. a finite-difference stencil).
+    #[error("{op} needs at least {needed} samples, got {got}")]
+    TooFewSamples {
+        /// The operation.
+        op: String,
+        /// Minimum number of samples.
+        needed: usize,
+        /// Number given.
+        got: usize,
+    },
+    /// A library column is identically zero, so its coefficient is not identifiable.
+    #[error("feature library column `{feature}` is zero on every sample: its coefficient is not identifiable")]
+    ZeroColumn {
+        /// Name of the feature.
+        feature: String,
+    },
+    /// A linear system could not be solved (singular or not positive definite).
+    #[error("linear algebra: {0}")]
+    Linalg(String),
+    /// An iterative algorithm did not converge.
+    #[error("{algorithm} did not converge after {iterations} iterations")]
+    NoConvergence {
+        /// Algorithm name.
+        algorithm: &'static str,
+        /// Iterations run.
+        iterations: usize,
+    },
+    /// ODE integration failed (step size underflow, stiffness, blow-up).
+    #[error("ODE integration: {0}")]
+    Integration(String),
+    /// A file could not be parsed.
+    #[error("{path}: line {line}: {msg}")]
+    Parse {
+        /// File path.
+        path: PathBuf,
+        /// 1-based line (0 when not line-oriented).
+        line: usize,
+        /// What was wrong.
+        msg: String,
+    },
+    /// An I/O operation failed.
+    #[error("I/O on {path}: {source}")]
+    Io {
+        /// File path.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// JSON (de)serialisation failed.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Something that is valid input but not supported (yet), said plainly.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Drawing a figure failed.
+    #[error("plot: {0}")]
+    Plot(String),
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// I/O error with the path attached.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Invalid-parameter error.
+    pub fn param(name: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidParam {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shape-mismatch error.
+    pub fn shape(op: &'static str, expected: impl Into<String>, got: impl Into<String>) -> Self {
+        Error::Shape {
+            op,
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+}
+
+/// Checks that every entry of `x` is finite.
+///
+/// # Errors
+/// [`Error::NonFinite`] naming the first offending entry.
+pub fn check_finite(what: &'static str, x: ndarray::ArrayView2<'_, f64>) -> Result<()> {
+    for ((row, col), &value) in x.indexed_iter() {
+        if !value.is_finite() {
+            return Err(Error::NonFinite {
+                what,
+                row,
+                col,
+                value,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+#![doc = include_str!("../README.md")]
+// `deny`, not `forbid`: ndarray's `s!` macro expands to an inner `allow(unsafe_code)`.
+#![deny(unsafe_code)]
+#![warn(missing_docs, rustdoc::broken_intra_doc_links)]
+
+//! # Map of the crate (pipeline order)
+//!
+//! ```text
+//! data ──► differentiate ──► library ──► linalg (normal equations) ──► optimize ──► model
+//!  Trajectory   Ẋ (FD, SG)      Θ(X)         ΘᵀΘ, ΘᵀẊ per block          STLSQ, L1,     Sindy: equations,
+//!  TimeGrid                                                               ensemble       simulate, select
+//! systems (known ODEs) + simulate (ode_solvers) provide ground truth; io reads CSV/TSV/.npy;
+//! plot draws figures; pipeline ties it together for the CLI.
+//! ```
+//!
+//! | module | mirrors |
+//! |---|---|
+//! | [`differentiate`] | `pysindy.differentiation` |
+//! | [`library`] | `pysindy.feature_library` |
+//! | [`optimize`] | `pysindy.optimizers` |
+//! | [`model`] | `pysindy.SINDy` |
+//! | [`systems`] | `pysindy.utils.odes` |
+
+pub mod error;
+
+pub mod data;
+pub mod io;
+pub mod linalg;
+pub mod systems;
+pub mod simulate;
+pub mod differentiate;
+pub mod library;
+pub mod optimize;
+pub mod model;
+pub mod pipeline;
+#[cfg(feature = "plot")]
+pub mod plot;
+
+pub use error::{Error, Result};
+pub use model::{Sindy, SindyParams};
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::data::{TimeGrid, Trajectory};
+    pub use crate::differentiate::{Differentiator, FiniteDifference, SavitzkyGolay};
+    pub use crate::error::{Error, Result};
+    pub use crate::library::{FeatureLibrary, FourierLibrary, PolynomialLibrary};
+    pub use crate::model::{Criterion, Sindy, SindyParams};
+    pub use crate::optimize::{Ensemble, Lasso, SparseRegressor, Stlsq};
+    pub use crate::systems::OdeSystem;
+}

@@ -1,0 +1,231 @@
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::{check_out, FeatureLibrary, LibraryConfig};
+use crate::error::{Error, Result};
+
+/// All monomials of the inputs up to a total degree (≈ `pysindy.PolynomialLibrary`), in
+/// PySINDy/scikit-learn order: `1, x, y, z, x^2, x y, x z, y^2, …`.
+///
+/// Each monomial is computed as one earlier monomial times one input, so a sample costs one
+/// multiplication per feature.
+///
+/// | Name | Default | Purpose | Range |
+/// |---|---|---|---|
+/// | `degree` | — | maximum total degree | `>= 1` |
+/// | `include_bias` | `true` | constant feature `1` | |
+/// | `interaction_only` | `false` | products of distinct inputs only | |
+/// | `include_interaction` | `true` | mixed products (`false`: pure powers) | |
+///
+/// # Example
+/// ```
+/// use cellsindy::library::{FeatureLibrary, PolynomialLibrary};
+/// let lib = PolynomialLibrary::new(2)?;
+/// let names = lib.feature_names(&["x".into(), "y".into()]);
+/// assert_eq!(names, ["1", "x", "y", "x^2", "x y", "y^2"]);
+/// # Ok::<(), cellsindy::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolynomialLibrary {
+    degree: u32,
+    include_bias: bool,
+    interaction_only: bool,
+    include_interaction: bool,
+}
+
+/// One monomial: the input indices it multiplies (sorted, with repetition for powers).
+type Term = Vec<usize>;
+
+impl Default for PolynomialLibrary {
+    /// Degree 2 with bias and interactions (PySINDy's default).
+    fn default() -> Self {
+        Self {
+            degree: 2,
+            include_bias: true,
+            interaction_only: false,
+            include_interaction: true,
+        }
+    }
+}
+
+impl PolynomialLibrary {
+    /// A polynomial library of the given degree.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] if `degree == 0` (use a bias-only model instead).
+    pub fn new(degree: u32) -> Result<Self> {
+        if degree == 0 {
+            return Err(Error::param("degree", degree, "must be >= 1"));
+        }
+        Ok(Self {
+            degree,
+            include_bias: true,
+            interaction_only: false,
+            include_interaction: true,
+        })
+    }
+
+    /// Include the constant `1` (default `true`).
+    #[must_use]
+    pub fn include_bias(mut self, yes: bool) -> Self {
+        self.include_bias = yes;
+        self
+    }
+
+    /// Products of distinct inputs only (default `false`).
+    #[must_use]
+    pub fn interaction_only(mut self, yes: bool) -> Self {
+        self.interaction_only = yes;
+        self
+    }
+
+    /// Include mixed products (default `true`; `false` keeps pure powers).
+    #[must_use]
+    pub fn include_interaction(mut self, yes: bool) -> Self {
+        self.include_interaction = yes;
+        self
+    }
+
+    /// Degree.
+    pub fn degree(&self) -> u32 {
+        self.degree
+    }
+
+    /// The monomials, in output order (the bias is the empty term).
+    fn terms(&self, n_inputs: usize) -> Vec<Term> {
+        let mut terms: Vec<Term> = Vec::new();
+        if self.include_bias {
+            terms.push(Vec::new());
+        }
+        let mut level: Vec<Term> = vec![Vec::new()];
+        for _ in 1..=self.degree {
+            let mut next = Vec::new();
+            for t in &level {
+                let first = match (t.last(), self.interaction_only) {
+                    (None, _) => 0,
+                    (Some(&l), false) => l,
+                    (Some(&l), true) => l + 1,
+                };
+                for v in first..n_inputs {
+                    let mut nt = t.clone();
+                    nt.push(v);
+                    next.push(nt);
+                }
+            }
+            for t in &next {
+                let pure = t.iter().all(|&v| v == t[0]);
+                if self.include_interaction || pure {
+                    terms.push(t.clone());
+                }
+            }
+            level = next;
+        }
+        terms
+    }
+}
+
+impl PolynomialLibrary {
+    /// Evaluation plan: each term = parent term (all but its last factor) × one input. Parents
+    /// are always earlier terms, except the constant when the bias is excluded (`None`).
+    fn plan(&self, n_inputs: usize) -> Vec<(Option<usize>, Option<usize>)> {
+        let terms = self.terms(n_inputs);
+        terms
+            .iter()
+            .map(|t| match t.split_last() {
+                None => (None, None),
+                Some((&last, rest)) => {
+                    let parent = if rest.is_empty() {
+                        None
+                    } else {
+                        terms.iter().position(|q| q.as_slice() == rest)
+                    };
+                    (parent, Some(last))
+                }
+            })
+            .collect()
+    }
+}
+
+/// Name of a monomial: `1`, `x`, `x^2`, `x y`, `x^2 z`.
+pub(crate) fn monomial_name(term: &[usize], names: &[String]) -> String {
+    if term.is_empty() {
+        return "1".into();
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < term.len() {
+        let v = term[i];
+        let mut p = 1;
+        while i + p < term.len() && term[i + p] == v {
+            p += 1;
+        }
+        let name = names.get(v).cloned().unwrap_or_else(|| format!("x{v}"));
+        parts.push(if p == 1 { name } else { format!("{name}^{p}") });
+        i += p;
+    }
+    parts.join(" ")
+}
+
+impl FeatureLibrary for PolynomialLibrary {
+    fn n_output_features(&self, n_inputs: usize) -> usize {
+        self.terms(n_inputs).len()
+    }
+
+    fn feature_names(&self, input_names: &[String]) -> Vec<String> {
+        self.terms(input_names.len())
+            .iter()
+            .map(|t| monomial_name(t, input_names))
+            .collect()
+    }
+
+    fn transform_into(&self, x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>) -> Result<()> {
+        check_out(self, x, &out)?;
+        let plan = self.plan(x.ncols());
+        for (xr, mut or) in x.outer_iter().zip(out.outer_iter_mut()) {
+            for (k, &(parent, var)) in plan.iter().enumerate() {
+                let base = parent.map_or(1.0, |p| or[p]);
+                or[k] = match var {
+                    None => 1.0,
+                    Some(v) => base * xr[v],
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn row_evaluator(&self, n_inputs: usize) -> super::RowEvaluator<'_> {
+        let plan = self.plan(n_inputs);
+        Box::new(move |x: &[f64], out: &mut [f64]| {
+            for (k, &(parent, var)) in plan.iter().enumerate() {
+                let base = parent.map_or(1.0, |p| out[p]);
+                out[k] = match var {
+                    None => 1.0,
+                    Some(v) => base * x[v],
+                };
+            }
+        })
+    }
+
+    fn config(&self) -> Option<LibraryConfig> {
+        Some(LibraryConfig::Polynomial {
+            degree: self.degree,
+            include_bias: self.include_bias,
+            interaction_only: self.interaction_only,
+            include_interaction: self.include_interaction,
+        })
+    }
+
+    fn exponents(&self, n_inputs: usize) -> Option<Vec<Vec<u32>>> {
+        Some(
+            self.terms(n_inputs)
+                .iter()
+                .map(|t| {
+                    let mut e = vec![0u32; n_inputs];
+                    for &v in t {
+                        e[v] += 1;
+                    }
+                    e
+                })
+                .collect(),
+        )
+    }
+}

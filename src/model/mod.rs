@@ -1,0 +1,150 @@
+//! The SINDy model (≈ `pysindy.SINDy`): feature library × differentiator × optimizer.
+//!
+//! [`SindyParams`] (from [`Sindy::params`]) holds the three parts; [`SindyParams::fit`] returns
+//! a fitted, immutable [`Sindy`]. Fitting never mutates the params (typestate instead of
+//! PySINDy's `check_is_fitted`).
+//!
+//! All fitting goes through [`SindyStream`]: trajectories are differentiated and turned into
+//! normal equations chunk by chunk, so an in-memory fit and a fit streamed over 10^8 samples
+//! are the same code and give the same result.
+
+mod equations;
+mod selection;
+mod sindy;
+mod stream;
+
+pub use equations::EquationStyle;
+pub use selection::{Criterion, SelectionPoint, SelectionReport};
+pub use sindy::{FitInfo, Sindy};
+pub use stream::SindyStream;
+
+use std::sync::Arc;
+
+use crate::data::Trajectory;
+use crate::differentiate::{DiffConfig, Differentiator, FiniteDifference};
+use crate::error::{Error, Result};
+use crate::library::{FeatureLibrary, LibraryConfig, PolynomialLibrary};
+use crate::optimize::{OptimizerConfig, SparseRegressor, Stlsq, DEFAULT_BLOCKS};
+
+
+/// The three parts of a SINDy model plus its time convention (unfitted).
+///
+/// | Part | Default |
+/// |---|---|
+/// | library | polynomial, degree 2, with bias |
+/// | optimizer | STLSQ with PySINDy's defaults |
+/// | differentiator | 4th-order finite differences |
+/// | discrete time | `false` |
+#[derive(Debug, Clone)]
+pub struct SindyParams {
+    pub(crate) library: Arc<dyn FeatureLibrary>,
+    pub(crate) optimizer: Arc<dyn SparseRegressor>,
+    pub(crate) differentiator: Arc<dyn Differentiator>,
+    pub(crate) discrete_time: bool,
+}
+
+impl Default for SindyParams {
+    fn default() -> Self {
+        Self {
+            library: Arc::new(PolynomialLibrary::default()),
+            optimizer: Arc::new(Stlsq::default()),
+            differentiator: Arc::new(FiniteDifference::default()),
+            discrete_time: false,
+        }
+    }
+}
+
+impl SindyParams {
+    /// Sets the feature library.
+    #[must_use]
+    pub fn library(mut self, lib: impl FeatureLibrary + 'static) -> Self {
+        self.library = Arc::new(lib);
+        self
+    }
+
+    /// Sets the feature library from a boxed trait object (e.g. [`LibraryConfig::build`]).
+    #[must_use]
+    pub fn library_boxed(mut self, lib: Box<dyn FeatureLibrary>) -> Self {
+        self.library = Arc::from(lib);
+        self
+    }
+
+    /// Sets the optimizer.
+    #[must_use]
+    pub fn optimizer(mut self, opt: impl SparseRegressor + 'static) -> Self {
+        self.optimizer = Arc::new(opt);
+        self
+    }
+
+    /// Sets the optimizer from a boxed trait object (e.g. [`OptimizerConfig::build`]).
+    #[must_use]
+    pub fn optimizer_boxed(mut self, opt: Box<dyn SparseRegressor>) -> Self {
+        self.optimizer = Arc::from(opt);
+        self
+    }
+
+    /// Sets the differentiator.
+    #[must_use]
+    pub fn differentiator(mut self, d: impl Differentiator + 'static) -> Self {
+        self.differentiator = Arc::new(d);
+        self
+    }
+
+    /// Sets the differentiator from a boxed trait object (e.g. [`DiffConfig::build`]).
+    #[must_use]
+    pub fn differentiator_boxed(mut self, d: Box<dyn Differentiator>) -> Self {
+        self.differentiator = Arc::from(d);
+        self
+    }
+
+    /// Discrete-time SINDy: `x_{k+1} = Θ(x_k) Ξ` instead of `ẋ = Θ(x) Ξ`.
+    #[must_use]
+    pub fn discrete_time(mut self, yes: bool) -> Self {
+        self.discrete_time = yes;
+        self
+    }
+
+    /// Builds params from serialisable configs.
+    ///
+    /// # Errors
+    /// As the configs' `build` methods.
+    pub fn from_configs(
+        library: &LibraryConfig,
+        optimizer: &OptimizerConfig,
+        differentiator: &DiffConfig,
+        discrete_time: bool,
+    ) -> Result<Self> {
+        Ok(Self::default()
+            .library_boxed(library.build()?)
+            .optimizer_boxed(optimizer.build()?)
+            .differentiator_boxed(differentiator.build()?)
+            .discrete_time(discrete_time))
+    }
+
+    /// Fits on one or more trajectories (all with the same variables and controls).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no trajectories, [`Error::Shape`] / [`Error::InvalidParam`] if
+    /// trajectories disagree on variables or controls, [`Error::TooFewSamples`] when a
+    /// trajectory is shorter than the differentiator's stencil, [`Error::ZeroColumn`] when a
+    /// library column vanishes on all samples, and optimizer errors.
+    pub fn fit(&self, trajectories: &[Trajectory]) -> Result<Sindy> {
+        let first = trajectories.first().ok_or_else(|| Error::Empty {
+            what: "trajectory list",
+            why: "SINDy needs at least one trajectory".into(),
+        })?;
+        let total: usize = trajectories.iter().map(|t| t.n_samples()).sum();
+        let block_rows = total.div_ceil(DEFAULT_BLOCKS).max(16);
+        let mut stream = SindyStream::new(
+            self.clone(),
+            first.names().to_vec(),
+            first.control_names().to_vec(),
+            block_rows,
+        )?;
+        for tr in trajectories {
+            stream.push(tr)?;
+            stream.end_trajectory()?;
+        }
+        stream.finish()
+    }
+}

@@ -1,0 +1,424 @@
+use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
+
+use super::{Sindy, SindyParams};
+use crate::data::{TimeGrid, Trajectory};
+use crate::error::{Error, Result};
+use crate::linalg::{BlockedNormalEquations, NormalEquations};
+
+/// Rows of the library evaluated at once (keeps Θ's working set in cache).
+const THETA_CHUNK: usize = 4096;
+
+/// A SINDy fit fed chunk by chunk, in bounded memory.
+///
+/// Push consecutive pieces of a trajectory with [`SindyStream::push`], close it with
+/// [`SindyStream::end_trajectory`], repeat for more trajectories, then
+/// [`SindyStream::finish`]. Only the normal equations (`p × p` per block of `block_rows`
+/// samples) and a stencil-wide carry of samples are kept, so memory does not grow with the
+/// number of samples beyond one small matrix per block. The result equals an in-memory fit on
+/// the concatenated data (up to summation order).
+///
+/// # Example
+/// ```
+/// use cellsindy::prelude::*;
+/// use cellsindy::systems::{simulate_system, SystemKind};
+/// use cellsindy::simulate::SolverConfig;
+/// let sys = SystemKind::Lorenz.build();
+/// let t = TimeGrid::uniform(0.0, 0.002, 4000)?;
+/// let traj = simulate_system(&sys, &sys.default_x0(), &t, &SolverConfig::reference())?;
+/// let mut stream = Sindy::params().stream(traj.names().to_vec(), vec![], 1000)?;
+/// for start in (0..4000).step_by(500) {
+///     stream.push(&traj.slice(start, start + 500))?;
+/// }
+/// stream.end_trajectory()?;
+/// let model = stream.finish()?;
+/// assert_eq!(model.complexity(), 7);
+/// # Ok::<(), cellsindy::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SindyStream {
+    params: SindyParams,
+    state_names: Vec<String>,
+    control_names: Vec<String>,
+    n_features: usize,
+    block_rows: usize,
+    blocks: BlockedNormalEquations,
+    open: NormalEquations,
+    y_sum: Vec<f64>,
+    // Samples of the current trajectory not yet turned into rows (plus stencil context).
+    carry_x: Array2<f64>,
+    carry_u: Array2<f64>,
+    carry_t: Vec<f64>,
+    carry_dt: Option<f64>,
+    /// Leading rows of the carry that are context only (already accepted).
+    skip: usize,
+    theta_buf: Array2<f64>,
+}
+
+impl SindyParams {
+    /// Starts a streamed fit for trajectories with the given state and control names; blocks
+    /// of `block_rows` samples are kept for ensemble row bagging.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `block_rows == 0` or duplicate names.
+    pub fn stream(
+        &self,
+        state_names: Vec<String>,
+        control_names: Vec<String>,
+        block_rows: usize,
+    ) -> Result<SindyStream> {
+        SindyStream::new(self.clone(), state_names, control_names, block_rows)
+    }
+}
+
+impl SindyStream {
+    pub(crate) fn new(
+        params: SindyParams,
+        state_names: Vec<String>,
+        control_names: Vec<String>,
+        block_rows: usize,
+    ) -> Result<Self> {
+        if block_rows == 0 {
+            return Err(Error::param("block_rows", 0, "must be >= 1"));
+        }
+        if state_names.is_empty() {
+            return Err(Error::Empty {
+                what: "state names",
+                why: "a trajectory needs at least one variable".into(),
+            });
+        }
+        let d = state_names.len();
+        let m = control_names.len();
+        let n_features = params.library.n_output_features(d + m);
+        if n_features == 0 {
+            return Err(Error::Empty {
+                what: "feature library",
+                why: "it produces no features".into(),
+            });
+        }
+        Ok(Self {
+            params,
+            state_names,
+            control_names,
+            n_features,
+            block_rows,
+            blocks: BlockedNormalEquations::new(n_features, d),
+            open: NormalEquations::zeros(n_features, d),
+            y_sum: vec![0.0; d],
+            carry_x: Array2::zeros((0, d)),
+            carry_u: Array2::zeros((0, m)),
+            carry_t: Vec::new(),
+            carry_dt: None,
+            skip: 0,
+            theta_buf: Array2::zeros((0, n_features)),
+        })
+    }
+
+    /// Samples accumulated so far (rows of Θ).
+    pub fn n_samples(&self) -> usize {
+        self.blocks.total().n_samples + self.open.n_samples
+    }
+
+    /// Appends the next piece of the current trajectory (its times must continue the previous
+    /// piece's).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] / [`Error::InvalidParam`] if names or controls differ from the stream's,
+    /// [`Error::TimeGrid`] if the times do not continue, and differentiation errors.
+    pub fn push(&mut self, piece: &Trajectory) -> Result<()> {
+        if piece.names() != self.state_names.as_slice() {
+            return Err(Error::shape(
+                "SindyStream::push",
+                format!("variables {:?}", self.state_names),
+                format!("{:?}", piece.names()),
+            ));
+        }
+        if piece.control_names() != self.control_names.as_slice() {
+            return Err(Error::shape(
+                "SindyStream::push",
+                format!("controls {:?}", self.control_names),
+                format!("{:?}", piece.control_names()),
+            ));
+        }
+        if piece.n_samples() == 0 {
+            return Ok(());
+        }
+        let t = piece.t();
+        if let Some(&last) = self.carry_t.last() {
+            if t.at(0) <= last {
+                return Err(Error::TimeGrid(format!(
+                    "piece starts at t = {} which does not follow the previous piece's last time {last}",
+                    t.at(0)
+                )));
+            }
+        }
+        // Keep the grid uniform across pieces when it is.
+        let continues_uniform = match (self.carry_t.last(), t.uniform_dt()) {
+            (None, Some(dt)) => Some(dt),
+            (Some(&last), Some(dt)) => self
+                .carry_dt
+                .filter(|&cd| (cd - dt).abs() <= 1e-9 * dt && (t.at(0) - last - dt).abs() <= 1e-6 * dt)
+                .or_else(|| {
+                    (self.carry_t.len() == 1 && (t.at(0) - last - dt).abs() <= 1e-6 * dt).then_some(dt)
+                }),
+            _ => None,
+        };
+        self.carry_dt = continues_uniform;
+        self.carry_t.extend(t.to_vec());
+        self.carry_x = concatenate![Axis(0), self.carry_x, piece.x()];
+        let u = piece
+            .u()
+            .map(|u| u.to_owned())
+            .unwrap_or_else(|| Array2::zeros((piece.n_samples(), 0)));
+        self.carry_u = concatenate![Axis(0), self.carry_u, u];
+        self.process(false)
+    }
+
+    /// Ends the current trajectory (the next push starts a new one).
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] if the trajectory is shorter than the differentiator needs.
+    pub fn end_trajectory(&mut self) -> Result<()> {
+        if !self.carry_t.is_empty() {
+            self.process(true)?;
+        }
+        let (d, m) = (self.state_names.len(), self.control_names.len());
+        self.carry_x = Array2::zeros((0, d));
+        self.carry_u = Array2::zeros((0, m));
+        self.carry_t.clear();
+        self.carry_dt = None;
+        self.skip = 0;
+        Ok(())
+    }
+
+    fn grid(&self) -> Result<TimeGrid> {
+        match self.carry_dt {
+            Some(dt) => TimeGrid::uniform(self.carry_t[0], dt, self.carry_t.len()),
+            None => TimeGrid::samples(self.carry_t.clone()),
+        }
+    }
+
+    fn process(&mut self, last: bool) -> Result<()> {
+        let len = self.carry_t.len();
+        if self.params.discrete_time {
+            if len < 2 {
+                if last && self.skip == 0 {
+                    return Err(Error::TooFewSamples {
+                        op: "discrete-time SINDy".into(),
+                        needed: 2,
+                        got: len,
+                    });
+                }
+                return Ok(());
+            }
+            let x = self.carry_x.slice(s![..len - 1, ..]).to_owned();
+            let u = self.carry_u.slice(s![..len - 1, ..]).to_owned();
+            let y = self.carry_x.slice(s![1.., ..]).to_owned();
+            self.accumulate(x.view(), u.view(), y.view())?;
+            self.keep_from(len - 1, 1);
+            return Ok(());
+        }
+        let diff = self.params.differentiator.clone();
+        let r = diff.radius();
+        let m = diff.min_samples();
+        if len < m {
+            if last {
+                return Err(Error::TooFewSamples {
+                    op: format!("differentiation ({:?})", diff.config()),
+                    needed: m,
+                    got: len,
+                });
+            }
+            return Ok(());
+        }
+        let grid = self.grid()?;
+        let phi = diff.test_function(&grid)?;
+        // Weak forms only have rows whose window lies inside the trajectory.
+        let (start, end) = match phi {
+            Some(_) => (self.skip.max(r), len - r),
+            None => (self.skip, if last { len } else { len - r }),
+        };
+        if end <= start {
+            if !last || self.skip > 0 {
+                return Ok(());
+            }
+            return Err(Error::TooFewSamples {
+                op: format!("differentiation ({:?})", diff.config()),
+                needed: 2 * r + 1,
+                got: len,
+            });
+        }
+        let dx = diff.differentiate(self.carry_x.view(), &grid)?;
+        if let Some(phi) = phi {
+            // Rows start..end of ∫ φ Θ(x) dt need Θ on start - r .. end + r.
+            let lo = start - r;
+            let hi = end + r;
+            let input = self.library_input(lo, hi);
+            let theta = self.params.library.transform(input.view())?;
+            let weak_theta = crate::differentiate::convolve_rows(theta.view(), &phi);
+            let rows = weak_theta.slice(s![r..r + (end - start), ..]).to_owned();
+            let y_rows = dx.slice(s![start..end, ..]).to_owned();
+            self.accumulate_theta(rows.view(), y_rows.view())?;
+            if !last {
+                let keep_start = end.saturating_sub(r).min(len.saturating_sub(m));
+                self.keep_from(keep_start, end - keep_start);
+            }
+            return Ok(());
+        }
+        let xs = diff.smooth(self.carry_x.view(), &grid)?;
+        let x_rows = xs
+            .as_ref()
+            .map_or(self.carry_x.view(), |a| a.view())
+            .slice(s![start..end, ..])
+            .to_owned();
+        let u_rows = self.carry_u.slice(s![start..end, ..]).to_owned();
+        let y_rows = dx.slice(s![start..end, ..]).to_owned();
+        self.accumulate(x_rows.view(), u_rows.view(), y_rows.view())?;
+        if !last {
+            let keep_start = end.saturating_sub(r).min(len.saturating_sub(m));
+            self.keep_from(keep_start, end - keep_start);
+        }
+        Ok(())
+    }
+
+    /// `[x, u]` of carried rows `lo..hi`.
+    fn library_input(&self, lo: usize, hi: usize) -> Array2<f64> {
+        let x = self.carry_x.slice(s![lo..hi, ..]);
+        if self.carry_u.ncols() == 0 {
+            x.to_owned()
+        } else {
+            concatenate![Axis(1), x, self.carry_u.slice(s![lo..hi, ..])]
+        }
+    }
+
+    /// Adds ready-made library rows `theta` with targets `y`.
+    fn accumulate_theta(&mut self, theta: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<()> {
+        let n = theta.nrows();
+        let mut i = 0;
+        while i < n {
+            let room = self.block_rows - self.open.n_samples;
+            let k = room.min(n - i);
+            let yc = y.slice(s![i..i + k, ..]);
+            self.open.accumulate(theta.slice(s![i..i + k, ..]), yc)?;
+            for (j, col) in yc.axis_iter(Axis(1)).enumerate() {
+                self.y_sum[j] += col.sum();
+            }
+            if self.open.n_samples >= self.block_rows {
+                self.close_block()?;
+            }
+            i += k;
+        }
+        Ok(())
+    }
+
+    /// Drops carried rows before `from`; the first `skip` kept rows are context only.
+    fn keep_from(&mut self, from: usize, skip: usize) {
+        self.carry_x = self.carry_x.slice(s![from.., ..]).to_owned();
+        self.carry_u = self.carry_u.slice(s![from.., ..]).to_owned();
+        self.carry_t.drain(..from);
+        self.skip = skip;
+    }
+
+    /// Adds rows `(library input = [x, u], target y)` to the open block, closing blocks every
+    /// `block_rows` rows.
+    fn accumulate(
+        &mut self,
+        x: ArrayView2<'_, f64>,
+        u: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+    ) -> Result<()> {
+        let n = x.nrows();
+        let input = if u.ncols() == 0 {
+            x.to_owned()
+        } else {
+            concatenate![Axis(1), x, u]
+        };
+        let mut i = 0;
+        while i < n {
+            let room = self.block_rows - self.open.n_samples;
+            let k = room.min(THETA_CHUNK).min(n - i);
+            if self.theta_buf.nrows() != k {
+                self.theta_buf = Array2::zeros((k, self.n_features));
+            }
+            self.params
+                .library
+                .transform_into(input.slice(s![i..i + k, ..]), self.theta_buf.view_mut())?;
+            let yc = y.slice(s![i..i + k, ..]);
+            self.open.accumulate(self.theta_buf.view(), yc)?;
+            for (j, col) in yc.axis_iter(Axis(1)).enumerate() {
+                self.y_sum[j] += col.sum();
+            }
+            if self.open.n_samples >= self.block_rows {
+                self.close_block()?;
+            }
+            i += k;
+        }
+        Ok(())
+    }
+
+    fn close_block(&mut self) -> Result<()> {
+        if self.open.n_samples > 0 {
+            let d = self.state_names.len();
+            let full = std::mem::replace(&mut self.open, NormalEquations::zeros(self.n_features, d));
+            self.blocks.push(full)?;
+        }
+        Ok(())
+    }
+
+    /// The normal equations so far (closing the open block), with the feature names.
+    pub(crate) fn into_normal(mut self) -> Result<StreamParts> {
+        if !self.carry_t.is_empty() {
+            self.end_trajectory()?;
+        }
+        self.close_block()?;
+        if self.blocks.total().n_samples == 0 {
+            return Err(Error::Empty {
+                what: "training data",
+                why: "no samples were pushed".into(),
+            });
+        }
+        let inputs: Vec<String> = self
+            .state_names
+            .iter()
+            .chain(self.control_names.iter())
+            .cloned()
+            .collect();
+        let feature_names = self.params.library.feature_names(&inputs);
+        let total = self.blocks.total();
+        for (i, name) in feature_names.iter().enumerate() {
+            if total.gram[(i, i)] == 0.0 {
+                return Err(Error::ZeroColumn {
+                    feature: name.clone(),
+                });
+            }
+        }
+        Ok(StreamParts {
+            params: self.params,
+            state_names: self.state_names,
+            control_names: self.control_names,
+            feature_names,
+            normal: self.blocks,
+            y_sum: self.y_sum,
+        })
+    }
+
+    /// Fits the model on everything pushed (an unfinished trajectory is ended first).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] if nothing was pushed, [`Error::ZeroColumn`] for a vanishing library
+    /// column, and optimizer errors.
+    pub fn finish(self) -> Result<Sindy> {
+        let parts = self.into_normal()?;
+        let fit = parts.params.optimizer.fit_normal(&parts.normal)?;
+        Sindy::from_fit(parts, fit)
+    }
+}
+
+/// Everything a finished stream knows, before the optimizer runs.
+pub(crate) struct StreamParts {
+    pub(crate) params: SindyParams,
+    pub(crate) state_names: Vec<String>,
+    pub(crate) control_names: Vec<String>,
+    pub(crate) feature_names: Vec<String>,
+    pub(crate) normal: BlockedNormalEquations,
+    pub(crate) y_sum: Vec<f64>,
+}

@@ -1,0 +1,1 @@
+//! Orchestration shared by the CLI and examples (no algorithms here).
