@@ -1,1 +1,11 @@
-fn main(){}
+//! Criterion benchmarks (candle layout: one file per topic under `benchmarks/`).
+//! CI only builds them (`cargo bench --no-run`); run with `cargo bench --bench bench_main`.
+
+mod benchmarks;
+
+criterion::criterion_main!(
+    benchmarks::library::benches,
+    benchmarks::differentiate::benches,
+    benchmarks::fit::benches,
+    benchmarks::simulate::benches,
+);

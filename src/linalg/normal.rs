@@ -74,7 +74,13 @@ impl NormalEquations {
         if theta.nrows() == 0 {
             return Ok(());
         }
-        let par = faer::get_global_parallelism();
+        // Threads only pay off on large products (rayon dispatch costs tens of microseconds).
+        let work = theta.nrows() * p * p;
+        let par = if work >= 4_000_000 {
+            faer::get_global_parallelism()
+        } else {
+            faer::Par::Seq
+        };
         with_faer(theta, |th| {
             if let Some(g) = self.gram.as_slice_mut() {
                 matmul(

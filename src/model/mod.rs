@@ -134,7 +134,12 @@ impl SindyParams {
             why: "SINDy needs at least one trajectory".into(),
         })?;
         let total: usize = trajectories.iter().map(|t| t.n_samples()).sum();
-        let block_rows = total.div_ceil(DEFAULT_BLOCKS).max(16);
+        // Ensembles bag row blocks, so they get DEFAULT_BLOCKS of them; other optimizers only
+        // need the total, and large blocks keep the per-block overhead off small fits.
+        let block_rows = match self.optimizer.config() {
+            OptimizerConfig::Ensemble(_) => total.div_ceil(DEFAULT_BLOCKS).max(16),
+            _ => total.div_ceil(DEFAULT_BLOCKS).max(16_384),
+        };
         let mut stream = SindyStream::new(
             self.clone(),
             first.names().to_vec(),
@@ -142,8 +147,7 @@ impl SindyParams {
             block_rows,
         )?;
         for tr in trajectories {
-            stream.push(tr)?;
-            stream.end_trajectory()?;
+            stream.push_whole(tr)?;
         }
         stream.finish()
     }

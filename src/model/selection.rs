@@ -108,8 +108,7 @@ impl SindyParams {
             total.div_ceil(DEFAULT_BLOCKS).max(16),
         )?;
         for tr in trajectories {
-            stream.push(tr)?;
-            stream.end_trajectory()?;
+            stream.push_whole(tr)?;
         }
         let parts = stream.into_normal()?;
         let base = self.optimizer.config();

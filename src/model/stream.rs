@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::linalg::{BlockedNormalEquations, NormalEquations};
 
 /// Rows of the library evaluated at once (keeps Θ's working set in cache).
-const THETA_CHUNK: usize = 4096;
+const THETA_CHUNK: usize = 2048;
 
 /// A SINDy fit fed chunk by chunk, in bounded memory.
 ///
@@ -125,20 +125,7 @@ impl SindyStream {
     /// [`Error::Shape`] / [`Error::InvalidParam`] if names or controls differ from the stream's,
     /// [`Error::TimeGrid`] if the times do not continue, and differentiation errors.
     pub fn push(&mut self, piece: &Trajectory) -> Result<()> {
-        if piece.names() != self.state_names.as_slice() {
-            return Err(Error::shape(
-                "SindyStream::push",
-                format!("variables {:?}", self.state_names),
-                format!("{:?}", piece.names()),
-            ));
-        }
-        if piece.control_names() != self.control_names.as_slice() {
-            return Err(Error::shape(
-                "SindyStream::push",
-                format!("controls {:?}", self.control_names),
-                format!("{:?}", piece.control_names()),
-            ));
-        }
+        self.check_piece(piece)?;
         if piece.n_samples() == 0 {
             return Ok(());
         }
@@ -173,6 +160,24 @@ impl SindyStream {
         self.process(false)
     }
 
+    fn check_piece(&self, piece: &Trajectory) -> Result<()> {
+        if piece.names() != self.state_names.as_slice() {
+            return Err(Error::shape(
+                "SindyStream::push",
+                format!("variables {:?}", self.state_names),
+                format!("{:?}", piece.names()),
+            ));
+        }
+        if piece.control_names() != self.control_names.as_slice() {
+            return Err(Error::shape(
+                "SindyStream::push",
+                format!("controls {:?}", self.control_names),
+                format!("{:?}", piece.control_names()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Ends the current trajectory (the next push starts a new one).
     ///
     /// # Errors
@@ -197,97 +202,119 @@ impl SindyStream {
         }
     }
 
+    /// Turns the carried samples into rows; on `last`, the trajectory ends here.
     fn process(&mut self, last: bool) -> Result<()> {
-        let len = self.carry_t.len();
+        let grid = self.grid()?;
+        // Take the carry out so that rows can be accumulated while reading it.
+        let x = std::mem::take(&mut self.carry_x);
+        let u = std::mem::take(&mut self.carry_u);
+        let res = self.process_views(x.view(), u.view(), &grid, self.skip, last);
+        self.carry_x = x;
+        self.carry_u = u;
+        if let Some((keep_start, skip)) = res? {
+            self.keep_from(keep_start, skip);
+        }
+        Ok(())
+    }
+
+    /// A whole trajectory at once, read in place (the in-memory fast path: no carry copies).
+    pub(crate) fn push_whole(&mut self, tr: &Trajectory) -> Result<()> {
+        if !self.carry_t.is_empty() {
+            self.end_trajectory()?;
+        }
+        self.check_piece(tr)?;
+        let empty;
+        let u = match tr.u() {
+            Some(u) => u,
+            None => {
+                empty = Array2::zeros((tr.n_samples(), 0));
+                empty.view()
+            }
+        };
+        if tr.n_samples() == 0 {
+            return Ok(());
+        }
+        self.process_views(tr.x(), u, tr.t(), 0, true)?;
+        Ok(())
+    }
+
+    /// Accepts the rows of `x` (samples of one trajectory, the first `skip` of which are
+    /// context already used) that are final: all of them on `last`, else those whose stencil
+    /// is complete. Returns where the carry should start and how many of its rows are context,
+    /// or `None` when nothing could be processed yet.
+    fn process_views(
+        &mut self,
+        x: ArrayView2<'_, f64>,
+        u: ArrayView2<'_, f64>,
+        grid: &TimeGrid,
+        skip: usize,
+        last: bool,
+    ) -> Result<Option<(usize, usize)>> {
+        let len = x.nrows();
         if self.params.discrete_time {
             if len < 2 {
-                if last && self.skip == 0 {
+                if last && skip == 0 {
                     return Err(Error::TooFewSamples {
                         op: "discrete-time SINDy".into(),
                         needed: 2,
                         got: len,
                     });
                 }
-                return Ok(());
+                return Ok(None);
             }
-            let x = self.carry_x.slice(s![..len - 1, ..]).to_owned();
-            let u = self.carry_u.slice(s![..len - 1, ..]).to_owned();
-            let y = self.carry_x.slice(s![1.., ..]).to_owned();
-            self.accumulate(x.view(), u.view(), y.view())?;
-            self.keep_from(len - 1, 1);
-            return Ok(());
+            self.accumulate(
+                x.slice(s![..len - 1, ..]),
+                u.slice(s![..len - 1, ..]),
+                x.slice(s![1.., ..]),
+            )?;
+            return Ok(Some((len - 1, 1)));
         }
         let diff = self.params.differentiator.clone();
         let r = diff.radius();
         let m = diff.min_samples();
         if len < m {
-            if last {
+            if last && skip == 0 {
                 return Err(Error::TooFewSamples {
                     op: format!("differentiation ({:?})", diff.config()),
                     needed: m,
                     got: len,
                 });
             }
-            return Ok(());
+            return Ok(None);
         }
-        let grid = self.grid()?;
-        let phi = diff.test_function(&grid)?;
+        let phi = diff.test_function(grid)?;
         // Weak forms only have rows whose window lies inside the trajectory.
         let (start, end) = match phi {
-            Some(_) => (self.skip.max(r), len - r),
-            None => (self.skip, if last { len } else { len - r }),
+            Some(_) => (skip.max(r), len - r),
+            None => (skip, if last { len } else { len - r }),
         };
         if end <= start {
-            if !last || self.skip > 0 {
-                return Ok(());
+            return Ok(None);
+        }
+        let dx = diff.differentiate(x, grid)?;
+        match phi {
+            Some(phi) => {
+                // Rows start..end of ∫ φ Θ(x) dt need Θ on start - r .. end + r.
+                let (lo, hi) = (start - r, end + r);
+                let input = library_input(x.slice(s![lo..hi, ..]), u.slice(s![lo..hi, ..]));
+                let theta = self.params.library.transform(input.view())?;
+                let weak_theta = crate::differentiate::convolve_rows(theta.view(), &phi);
+                self.accumulate_theta(
+                    weak_theta.slice(s![r..r + (end - start), ..]),
+                    dx.slice(s![start..end, ..]),
+                )?;
             }
-            return Err(Error::TooFewSamples {
-                op: format!("differentiation ({:?})", diff.config()),
-                needed: 2 * r + 1,
-                got: len,
-            });
-        }
-        let dx = diff.differentiate(self.carry_x.view(), &grid)?;
-        if let Some(phi) = phi {
-            // Rows start..end of ∫ φ Θ(x) dt need Θ on start - r .. end + r.
-            let lo = start - r;
-            let hi = end + r;
-            let input = self.library_input(lo, hi);
-            let theta = self.params.library.transform(input.view())?;
-            let weak_theta = crate::differentiate::convolve_rows(theta.view(), &phi);
-            let rows = weak_theta.slice(s![r..r + (end - start), ..]).to_owned();
-            let y_rows = dx.slice(s![start..end, ..]).to_owned();
-            self.accumulate_theta(rows.view(), y_rows.view())?;
-            if !last {
-                let keep_start = end.saturating_sub(r).min(len.saturating_sub(m));
-                self.keep_from(keep_start, end - keep_start);
+            None => {
+                let smoothed = diff.smooth(x, grid)?;
+                let rows = s![start..end, ..];
+                match &smoothed {
+                    Some(xs) => self.accumulate(xs.slice(rows), u.slice(rows), dx.slice(rows))?,
+                    None => self.accumulate(x.slice(rows), u.slice(rows), dx.slice(rows))?,
+                }
             }
-            return Ok(());
         }
-        let xs = diff.smooth(self.carry_x.view(), &grid)?;
-        let x_rows = xs
-            .as_ref()
-            .map_or(self.carry_x.view(), |a| a.view())
-            .slice(s![start..end, ..])
-            .to_owned();
-        let u_rows = self.carry_u.slice(s![start..end, ..]).to_owned();
-        let y_rows = dx.slice(s![start..end, ..]).to_owned();
-        self.accumulate(x_rows.view(), u_rows.view(), y_rows.view())?;
-        if !last {
-            let keep_start = end.saturating_sub(r).min(len.saturating_sub(m));
-            self.keep_from(keep_start, end - keep_start);
-        }
-        Ok(())
-    }
-
-    /// `[x, u]` of carried rows `lo..hi`.
-    fn library_input(&self, lo: usize, hi: usize) -> Array2<f64> {
-        let x = self.carry_x.slice(s![lo..hi, ..]);
-        if self.carry_u.ncols() == 0 {
-            x.to_owned()
-        } else {
-            concatenate![Axis(1), x, self.carry_u.slice(s![lo..hi, ..])]
-        }
+        let keep_start = end.saturating_sub(r).min(len.saturating_sub(m));
+        Ok(Some((keep_start, end - keep_start)))
     }
 
     /// Adds ready-made library rows `theta` with targets `y`.
@@ -319,7 +346,8 @@ impl SindyStream {
     }
 
     /// Adds rows `(library input = [x, u], target y)` to the open block, closing blocks every
-    /// `block_rows` rows.
+    /// `block_rows` rows. The library is evaluated `THETA_CHUNK` rows at a time into one
+    /// reused buffer.
     fn accumulate(
         &mut self,
         x: ArrayView2<'_, f64>,
@@ -327,23 +355,18 @@ impl SindyStream {
         y: ArrayView2<'_, f64>,
     ) -> Result<()> {
         let n = x.nrows();
-        let input = if u.ncols() == 0 {
-            x.to_owned()
-        } else {
-            concatenate![Axis(1), x, u]
-        };
+        if self.theta_buf.nrows() != THETA_CHUNK {
+            self.theta_buf = Array2::zeros((THETA_CHUNK, self.n_features));
+        }
         let mut i = 0;
         while i < n {
             let room = self.block_rows - self.open.n_samples;
             let k = room.min(THETA_CHUNK).min(n - i);
-            if self.theta_buf.nrows() != k {
-                self.theta_buf = Array2::zeros((k, self.n_features));
-            }
-            self.params
-                .library
-                .transform_into(input.slice(s![i..i + k, ..]), self.theta_buf.view_mut())?;
+            let input = library_input(x.slice(s![i..i + k, ..]), u.slice(s![i..i + k, ..]));
+            let mut buf = self.theta_buf.slice_mut(s![..k, ..]);
+            self.params.library.transform_into(input.view(), buf.view_mut())?;
             let yc = y.slice(s![i..i + k, ..]);
-            self.open.accumulate(self.theta_buf.view(), yc)?;
+            self.open.accumulate(self.theta_buf.slice(s![..k, ..]), yc)?;
             for (j, col) in yc.axis_iter(Axis(1)).enumerate() {
                 self.y_sum[j] += col.sum();
             }
@@ -410,6 +433,15 @@ impl SindyStream {
         let parts = self.into_normal()?;
         let fit = parts.params.optimizer.fit_normal(&parts.normal)?;
         Sindy::from_fit(parts, fit)
+    }
+}
+
+/// `[x, u]` side by side (just `x` without controls).
+fn library_input(x: ArrayView2<'_, f64>, u: ArrayView2<'_, f64>) -> Array2<f64> {
+    if u.ncols() == 0 {
+        x.to_owned()
+    } else {
+        concatenate![Axis(1), x, u]
     }
 }
 
