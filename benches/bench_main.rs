@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Criterion benchmarks (candle layout: one file per topic under `benchmarks/`).
 //! CI only builds them (`cargo bench --no-run`); run with `cargo bench --bench bench_main`.
 

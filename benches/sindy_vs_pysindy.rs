@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Driver for `benches/compare_pysindy.sh`: writes the Lorenz data sets, times cellsindy on
 //! them, and writes `manifest.json` + `rust.json` for `compare_pysindy.py` to time PySINDy on
 //! the very same files.
@@ -46,8 +47,10 @@ fn theta_gram(x: &Array2<f64>, degree: u32) {
         if k != buf.nrows() {
             buf = Array2::zeros((k, p));
         }
-        lib.transform_into(x.slice(s![i..i + k, ..]), buf.view_mut()).unwrap();
-        ne.accumulate(buf.view(), x.slice(s![i..i + k, ..])).unwrap();
+        lib.transform_into(x.slice(s![i..i + k, ..]), buf.view_mut())
+            .unwrap();
+        ne.accumulate(buf.view(), x.slice(s![i..i + k, ..]))
+            .unwrap();
         i += k;
     }
     std::hint::black_box(ne);
@@ -86,7 +89,11 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/pysindy-compare"));
     std::fs::create_dir_all(&out).unwrap();
-    let sizes: Vec<usize> = if quick { vec![10_000] } else { vec![10_000, 100_000, 1_000_000] };
+    let sizes: Vec<usize> = if quick {
+        vec![10_000]
+    } else {
+        vec![10_000, 100_000, 1_000_000]
+    };
     let write = |name: &str, x: &Array2<f64>| write_npy(&out.join(name), x).unwrap();
 
     let mut fit_cases = Vec::new();
@@ -103,7 +110,9 @@ fn main() {
         for degree in [2u32, 3, 5] {
             fit_cases.push(json!({"file": file, "n": n, "degree": degree}));
             let fd4 = Sindy::params().library(PolynomialLibrary::new(degree).unwrap());
-            let fd2 = fd4.clone().differentiator(FiniteDifference::new(2).unwrap());
+            let fd2 = fd4
+                .clone()
+                .differentiator(FiniteDifference::new(2).unwrap());
             let one = std::slice::from_ref(&tr);
             let t4 = median_time(reps, || {
                 std::hint::black_box(fd4.fit(one).unwrap());
@@ -120,8 +129,10 @@ fn main() {
                 tg * 1e3,
                 t4 / tg
             );
-            fit_results.push(json!({"file": file, "n": n, "degree": degree, "seconds": t4,
-                "seconds_fd2": t2, "theta_gram_seconds": tg}));
+            fit_results.push(
+                json!({"file": file, "n": n, "degree": degree, "seconds": t4,
+                "seconds_fd2": t2, "theta_gram_seconds": tg}),
+            );
         }
     }
 
@@ -136,7 +147,9 @@ fn main() {
             .unwrap();
         let (exact, err, k) = accuracy(&m);
         println!("clean degree={degree}: exact support {exact}, max rel err {err:.3e}, {k} terms");
-        clean.push(json!({"degree": degree, "n_terms": k, "exact_support": exact, "max_rel_err": err}));
+        clean.push(
+            json!({"degree": degree, "n_terms": k, "exact_support": exact, "max_rel_err": err}),
+        );
         clean_cases.push(json!({"file": "lorenz_n10000.npy", "degree": degree}));
     }
 
@@ -149,8 +162,8 @@ fn main() {
     for level in [0.01, 0.05, 0.10] {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let mut x = x0.clone();
-        for j in 0..3 {
-            let d = Normal::new(0.0, level * std[j]).unwrap();
+        for (j, sd) in std.iter().enumerate() {
+            let d = Normal::new(0.0, level * sd).unwrap();
             for v in x.column_mut(j) {
                 *v += d.sample(&mut rng);
             }
@@ -161,27 +174,52 @@ fn main() {
         let m = Sindy::params()
             .library(PolynomialLibrary::new(3).unwrap())
             .differentiator(WeakForm::new(201, 4).unwrap())
-            .optimizer(Stlsq::params().threshold(0.2).continuation(10).check().unwrap())
+            .optimizer(
+                Stlsq::params()
+                    .threshold(0.2)
+                    .continuation(10)
+                    .check()
+                    .unwrap(),
+            )
             .fit(&[tr])
             .unwrap();
         let (exact, err, k) = accuracy(&m);
-        println!("noise {:>4.0}%: exact support {exact}, max rel err {err:.3e}, {k} terms", level * 100.0);
-        noise.push(json!({"noise": level, "exact_support": exact, "max_rel_err": err, "n_terms": k}));
+        println!(
+            "noise {:>4.0}%: exact support {exact}, max rel err {err:.3e}, {k} terms",
+            level * 100.0
+        );
+        noise.push(
+            json!({"noise": level, "exact_support": exact, "max_rel_err": err, "n_terms": k}),
+        );
         noise_cases.push(json!({"file": file, "noise": level, "n": 100_000, "degree": 3}));
     }
 
     // Simulation of the identified degree-2 model, 10k steps, PySINDy's tolerances (1e-12).
-    let model = Sindy::params().fit(std::slice::from_ref(&clean_tr)).unwrap();
+    let model = Sindy::params()
+        .fit(std::slice::from_ref(&clean_tr))
+        .unwrap();
     let grid = TimeGrid::uniform(0.0, DT, 10_000).unwrap();
-    let tight = SolverConfig { rtol: 1e-12, atol: 1e-12, ..SolverConfig::default() };
+    let tight = SolverConfig {
+        rtol: 1e-12,
+        atol: 1e-12,
+        ..SolverConfig::default()
+    };
     let x0v = [-8.0, 8.0, 27.0];
     let ts = median_time(10, || {
         std::hint::black_box(model.simulate(&x0v, &grid, None, &tight).unwrap());
     });
     let ts_default = median_time(10, || {
-        std::hint::black_box(model.simulate(&x0v, &grid, None, &SolverConfig::default()).unwrap());
+        std::hint::black_box(
+            model
+                .simulate(&x0v, &grid, None, &SolverConfig::default())
+                .unwrap(),
+        );
     });
-    println!("simulate 10k steps: {:.3} ms (rtol 1e-12), {:.3} ms (default rtol 1e-10)", ts * 1e3, ts_default * 1e3);
+    println!(
+        "simulate 10k steps: {:.3} ms (rtol 1e-12), {:.3} ms (default rtol 1e-10)",
+        ts * 1e3,
+        ts_default * 1e3
+    );
 
     let manifest = json!({
         "dt": DT,

@@ -126,7 +126,11 @@ impl Error {
     }
 
     /// Invalid-parameter error.
-    pub fn param(name: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+    pub fn param(
+        name: &'static str,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::InvalidParam {
             name,
             value: value.to_string(),

@@ -24,17 +24,17 @@
 pub mod error;
 
 pub mod data;
-pub mod io;
-pub mod linalg;
-pub mod systems;
-pub mod simulate;
 pub mod differentiate;
+pub mod io;
 pub mod library;
-pub mod optimize;
+pub mod linalg;
 pub mod model;
+pub mod optimize;
 pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod simulate;
+pub mod systems;
 
 pub use error::{Error, Result};
 pub use model::{Sindy, SindyParams};

@@ -1,7 +1,9 @@
 //! Criterion 5: bad input gets a clear error, never a panic.
 
 use cellsindy::data::{TimeGrid, Trajectory};
-use cellsindy::differentiate::{DiffConfig, Differentiator, FiniteDifference, SavitzkyGolay, WeakForm};
+use cellsindy::differentiate::{
+    DiffConfig, Differentiator, FiniteDifference, SavitzkyGolay, WeakForm,
+};
 use cellsindy::io::{read_table, read_trajectory, TableOptions};
 use cellsindy::optimize::{Ensemble, Lasso, SparseRegressor, Stlsq};
 use cellsindy::prelude::*;
@@ -19,7 +21,17 @@ fn nan_and_inf_are_rejected() {
         let mut x = ramp(50, 2);
         x[(17, 1)] = bad;
         let err = Trajectory::new(x, TimeGrid::uniform(0.0, 0.1, 50).unwrap()).unwrap_err();
-        assert!(matches!(err, Error::NonFinite { row: 17, col: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::NonFinite {
+                    row: 17,
+                    col: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("row 17"));
     }
     let mut theta = ramp(20, 3);
@@ -46,10 +58,29 @@ fn non_increasing_times_are_rejected() {
 fn fewer_samples_than_the_stencil_needs() {
     let t = TimeGrid::uniform(0.0, 0.1, 4).unwrap();
     let x = ramp(4, 1);
-    let err = FiniteDifference::new(4).unwrap().differentiate(x.view(), &t).unwrap_err();
-    assert!(matches!(err, Error::TooFewSamples { needed: 5, got: 4, .. }), "{err}");
-    assert!(SavitzkyGolay::new(7, 2).unwrap().differentiate(x.view(), &t).is_err());
-    assert!(WeakForm::new(7, 4).unwrap().differentiate(x.view(), &t).is_err());
+    let err = FiniteDifference::new(4)
+        .unwrap()
+        .differentiate(x.view(), &t)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooFewSamples {
+                needed: 5,
+                got: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(SavitzkyGolay::new(7, 2)
+        .unwrap()
+        .differentiate(x.view(), &t)
+        .is_err());
+    assert!(WeakForm::new(7, 4)
+        .unwrap()
+        .differentiate(x.view(), &t)
+        .is_err());
     // Through the model: a 3-sample trajectory.
     let tr = Trajectory::new(ramp(3, 2), TimeGrid::uniform(0.0, 0.1, 3).unwrap()).unwrap();
     let err = Sindy::params().fit(&[tr]).unwrap_err();
@@ -63,23 +94,54 @@ fn mismatched_shapes_are_rejected() {
     assert!(matches!(err, Error::Shape { .. }), "{err}");
     // controls with the wrong number of rows
     let tr = Trajectory::new(ramp(10, 2), TimeGrid::uniform(0.0, 0.1, 10).unwrap()).unwrap();
-    assert!(matches!(tr.clone().with_control(ramp(9, 1), None), Err(Error::Shape { .. })));
+    assert!(matches!(
+        tr.clone().with_control(ramp(9, 1), None),
+        Err(Error::Shape { .. })
+    ));
     // trajectories with different variables in one fit
     let other = Trajectory::new(ramp(10, 3), TimeGrid::uniform(0.0, 0.1, 10).unwrap()).unwrap();
-    assert!(matches!(Sindy::params().fit(&[tr.clone(), other]), Err(Error::Shape { .. })));
+    assert!(matches!(
+        Sindy::params().fit(&[tr.clone(), other]),
+        Err(Error::Shape { .. })
+    ));
     // theta and target rows differ
-    assert!(matches!(Stlsq::default().fit(ramp(10, 2).view(), ramp(9, 1).view()), Err(Error::Shape { .. })));
+    assert!(matches!(
+        Stlsq::default().fit(ramp(10, 2).view(), ramp(9, 1).view()),
+        Err(Error::Shape { .. })
+    ));
     // predict with the wrong number of columns
     let model = Sindy::params().fit(&[lorenz(2000, 0.002)]).unwrap();
-    assert!(matches!(model.predict(ramp(5, 2).view(), None), Err(Error::Shape { .. })));
-    assert!(model.simulate(&[1.0, 2.0], &TimeGrid::uniform(0.0, 0.1, 5).unwrap(), None, &Default::default()).is_err());
+    assert!(matches!(
+        model.predict(ramp(5, 2).view(), None),
+        Err(Error::Shape { .. })
+    ));
+    assert!(model
+        .simulate(
+            &[1.0, 2.0],
+            &TimeGrid::uniform(0.0, 0.1, 5).unwrap(),
+            None,
+            &Default::default()
+        )
+        .is_err());
 }
 
 #[test]
 fn invalid_parameters_are_rejected() {
-    assert!(matches!(PolynomialLibrary::new(0), Err(Error::InvalidParam { name: "degree", .. })));
+    assert!(matches!(
+        PolynomialLibrary::new(0),
+        Err(Error::InvalidParam { name: "degree", .. })
+    ));
     let err = Stlsq::params().threshold(-0.1).check().unwrap_err();
-    assert!(matches!(err, Error::InvalidParam { name: "threshold", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParam {
+                name: "threshold",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(Stlsq::params().alpha(-1.0).check().is_err());
     assert!(Stlsq::params().max_iter(0).check().is_err());
     assert!(Lasso::params().alpha(-1.0).check().is_err());
@@ -89,7 +151,12 @@ fn invalid_parameters_are_rejected() {
     assert!(SavitzkyGolay::new(8, 2).is_err());
     assert!(SavitzkyGolay::new(7, 7).is_err());
     assert!(WeakForm::new(6, 4).is_err());
-    assert!(DiffConfig::Weak { window: 11, order: 1 }.build().is_err());
+    assert!(DiffConfig::Weak {
+        window: 11,
+        order: 1
+    }
+    .build()
+    .is_err());
 }
 
 #[test]
@@ -110,8 +177,14 @@ fn empty_inputs_are_rejected() {
     let err = Sindy::params().fit(&[]).unwrap_err();
     assert!(matches!(err, Error::Empty { .. }), "{err}");
     assert!(err.to_string().contains("trajectory list"));
-    assert!(Trajectory::new(Array2::zeros((10, 0)), TimeGrid::uniform(0.0, 1.0, 10).unwrap()).is_err());
-    let stream = Sindy::params().stream(vec!["x".into()], vec![], 100).unwrap();
+    assert!(Trajectory::new(
+        Array2::zeros((10, 0)),
+        TimeGrid::uniform(0.0, 1.0, 10).unwrap()
+    )
+    .is_err());
+    let stream = Sindy::params()
+        .stream(vec!["x".into()], vec![], 100)
+        .unwrap();
     assert!(matches!(stream.finish(), Err(Error::Empty { .. })));
 }
 
@@ -121,7 +194,12 @@ fn singular_systems_do_not_panic() {
     let c = ramp(100, 1);
     let theta = ndarray::concatenate![ndarray::Axis(1), c, c];
     let y = c.mapv(|v| 2.0 * v);
-    let fit = Stlsq::params().alpha(0.0).check().unwrap().fit(theta.view(), y.view()).unwrap();
+    let fit = Stlsq::params()
+        .alpha(0.0)
+        .check()
+        .unwrap()
+        .fit(theta.view(), y.view())
+        .unwrap();
     let total = fit.coef[(0, 0)] + fit.coef[(1, 0)];
     assert!((total - 2.0).abs() < 1e-8, "{total}");
 }
@@ -134,23 +212,52 @@ fn malformed_files_are_rejected_with_line_numbers() {
     let err = read_table(&p, &TableOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Parse { line: 3, .. }), "{err}");
     std::fs::write(&p, "t,x,y\n0,1,2\n0.1,abc,3\n").unwrap();
-    assert!(read_table(&p, &TableOptions::default()).unwrap_err().to_string().contains("abc"));
+    assert!(read_table(&p, &TableOptions::default())
+        .unwrap_err()
+        .to_string()
+        .contains("abc"));
     std::fs::write(&p, "t,x,x\n0,1,2\n").unwrap();
-    assert!(read_table(&p, &TableOptions::default()).unwrap_err().to_string().contains("duplicate"));
+    assert!(read_table(&p, &TableOptions::default())
+        .unwrap_err()
+        .to_string()
+        .contains("duplicate"));
     std::fs::write(&p, "t,x\n0,1\n0,2\n").unwrap();
-    assert!(matches!(read_table(&p, &TableOptions::default()), Err(Error::TimeGrid(_))));
+    assert!(matches!(
+        read_table(&p, &TableOptions::default()),
+        Err(Error::TimeGrid(_))
+    ));
     std::fs::write(&p, "x,y\n0,1\n").unwrap();
-    assert!(read_table(&p, &TableOptions::default()).unwrap_err().to_string().contains("--dt"));
+    assert!(read_table(&p, &TableOptions::default())
+        .unwrap_err()
+        .to_string()
+        .contains("--dt"));
     let npy = dir.path().join("bad.npy");
     std::fs::write(&npy, b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8'").unwrap();
-    assert!(matches!(read_trajectory(&npy, &TableOptions { dt: Some(0.1), ..Default::default() }), Err(Error::Parse { .. })));
-    assert!(matches!(read_trajectory(&dir.path().join("missing.csv"), &TableOptions::default()), Err(Error::Io { .. })));
+    assert!(matches!(
+        read_trajectory(
+            &npy,
+            &TableOptions {
+                dt: Some(0.1),
+                ..Default::default()
+            }
+        ),
+        Err(Error::Parse { .. })
+    ));
+    assert!(matches!(
+        read_trajectory(&dir.path().join("missing.csv"), &TableOptions::default()),
+        Err(Error::Io { .. })
+    ));
 }
 
 #[test]
 fn integration_blow_up_is_an_error() {
     // x' = x^2 from x0 = 1 blows up at t = 1.
     let f = |_t: f64, x: &[f64], d: &mut [f64]| d[0] = x[0] * x[0];
-    let r = cellsindy::simulate::integrate(&f, &[1.0], &TimeGrid::uniform(0.0, 0.01, 200).unwrap(), &Default::default());
+    let r = cellsindy::simulate::integrate(
+        &f,
+        &[1.0],
+        &TimeGrid::uniform(0.0, 0.01, 200).unwrap(),
+        &Default::default(),
+    );
     assert!(matches!(r, Err(Error::Integration(_))), "{r:?}");
 }

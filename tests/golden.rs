@@ -17,7 +17,13 @@ fn matrix(v: &Value) -> Array2<f64> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap_or(f64::NAN))
+                .collect()
+        })
         .collect();
     Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j])
 }
@@ -33,16 +39,29 @@ fn finite_differences_match_pysindy_on_every_row() {
         }
         let order = case["order"].as_u64().unwrap() as usize;
         let x = matrix(&case["x"]);
-        let t: Vec<f64> = case["t"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let t: Vec<f64> = case["t"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let grid = if case["uniform"].as_bool().unwrap() {
             TimeGrid::uniform(t[0], case["dt"].as_f64().unwrap(), t.len()).unwrap()
         } else {
             TimeGrid::samples(t).unwrap()
         };
-        let dx = FiniteDifference::new(order).unwrap().differentiate(x.view(), &grid).unwrap();
+        let dx = FiniteDifference::new(order)
+            .unwrap()
+            .differentiate(x.view(), &grid)
+            .unwrap();
         let want = matrix(&case["dx"]);
         for ((i, j), w) in want.indexed_iter() {
-            assert!((dx[(i, j)] - w).abs() < 1e-9 * (1.0 + w.abs()), "{}: row {i} col {j}: {} vs {w}", case["name"], dx[(i, j)]);
+            assert!(
+                (dx[(i, j)] - w).abs() < 1e-9 * (1.0 + w.abs()),
+                "{}: row {i} col {j}: {} vs {w}",
+                case["name"],
+                dx[(i, j)]
+            );
         }
         checked += 1;
     }
@@ -69,8 +88,17 @@ fn stlsq_matches_pysindy() {
         let want = matrix(&fit["coef"]); // (n_targets, n_features)
         for ((j, i), w) in want.indexed_iter() {
             let c = ours.coef[(i, j)];
-            assert_eq!(c != 0.0, *w != 0.0, "{}: support differs at feature {i}, target {j}", fit["name"]);
-            assert!((c - w).abs() < 1e-8 * (1.0 + w.abs()), "{}: {c} vs {w}", fit["name"]);
+            assert_eq!(
+                c != 0.0,
+                *w != 0.0,
+                "{}: support differs at feature {i}, target {j}",
+                fit["name"]
+            );
+            assert!(
+                (c - w).abs() < 1e-8 * (1.0 + w.abs()),
+                "{}: {c} vs {w}",
+                fit["name"]
+            );
         }
     }
 }
@@ -87,7 +115,12 @@ fn polynomial_library_matches_pysindy() {
             .interaction_only(p["interaction_only"].as_bool().unwrap_or(false))
             .include_bias(p["include_bias"].as_bool().unwrap_or(true));
         let inputs: Vec<String> = ["x0", "x1", "x2"].iter().map(|s| s.to_string()).collect();
-        let names: Vec<String> = lib["feature_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let names: Vec<String> = lib["feature_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(ours.feature_names(&inputs), names, "{}", lib["name"]);
         let out = ours.transform(x.view()).unwrap();
         let want = matrix(&lib["transform"]);

@@ -18,7 +18,10 @@ fn clean_lorenz_exact_support_and_tight_coefficients() {
             .fit(std::slice::from_ref(&tr))
             .unwrap();
         let (exact, err, _) = score_against(&model, &sys);
-        assert!(exact, "degree {degree}: support is not the 7 true terms:\n{model}");
+        assert!(
+            exact,
+            "degree {degree}: support is not the 7 true terms:\n{model}"
+        );
         assert_eq!(model.complexity(), 7);
         assert!(err <= 1e-5, "degree {degree}: max relative error {err:e}");
         assert_eq!(
@@ -66,7 +69,13 @@ fn noisy_lorenz_exact_support_with_cli_defaults() {
     let params = Sindy::params()
         .library(PolynomialLibrary::new(3).unwrap())
         .differentiator(cellsindy::differentiate::WeakForm::new(201, 4).unwrap())
-        .optimizer(Stlsq::params().threshold(0.2).continuation(10).check().unwrap());
+        .optimizer(
+            Stlsq::params()
+                .threshold(0.2)
+                .continuation(10)
+                .check()
+                .unwrap(),
+        );
     for (level, tol) in [(0.01, 0.01), (0.05, 0.05), (0.10, 0.08)] {
         let model = params.fit(&[with_noise(&clean, level, 7)]).unwrap();
         let (exact, err, _) = score_against(&model, &sys);
@@ -111,8 +120,15 @@ fn streamed_fit_equals_in_memory_fit() {
     let tr = lorenz(20_000, 0.002);
     for diff in [
         cellsindy::differentiate::DiffConfig::FiniteDifference { order: 4 },
-        cellsindy::differentiate::DiffConfig::SavitzkyGolay { window: 21, polyorder: 3, smooth_x: true },
-        cellsindy::differentiate::DiffConfig::Weak { window: 51, order: 4 },
+        cellsindy::differentiate::DiffConfig::SavitzkyGolay {
+            window: 21,
+            polyorder: 3,
+            smooth_x: true,
+        },
+        cellsindy::differentiate::DiffConfig::Weak {
+            window: 51,
+            order: 4,
+        },
     ] {
         let params = Sindy::params()
             .library(PolynomialLibrary::new(3).unwrap())
@@ -124,10 +140,17 @@ fn streamed_fit_equals_in_memory_fit() {
         }
         stream.end_trajectory().unwrap();
         let streamed = stream.finish().unwrap();
-        assert_eq!(streamed.info().n_samples, whole.info().n_samples, "{diff:?}");
+        assert_eq!(
+            streamed.info().n_samples,
+            whole.info().n_samples,
+            "{diff:?}"
+        );
         let d = (streamed.coefficients() - whole.coefficients())
             .mapv(f64::abs)
             .fold(0.0f64, |a, &b| a.max(b));
-        assert!(d < 1e-9, "{diff:?}: streamed and in-memory coefficients differ by {d}");
+        assert!(
+            d < 1e-9,
+            "{diff:?}: streamed and in-memory coefficients differ by {d}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 use cellsindy::data::{TimeGrid, Trajectory};
 use cellsindy::differentiate::{SavitzkyGolay, WeakForm};
-use cellsindy::library::{concat, tensor, CustomFunction, CustomLibrary, FeatureLibrary, FourierLibrary, LibraryConfig};
+use cellsindy::library::{
+    concat, tensor, CustomFunction, CustomLibrary, FeatureLibrary, FourierLibrary, LibraryConfig,
+};
 use cellsindy::model::{Criterion, EquationStyle};
 use cellsindy::optimize::{Aggregate, Ensemble, Lasso, OptimizerConfig, SparseRegressor, Stlsq};
 use cellsindy::prelude::*;
@@ -19,7 +21,9 @@ fn several_trajectories_fit_together() {
     let t = TimeGrid::uniform(0.0, 0.002, 1500).unwrap();
     let trajs: Vec<Trajectory> = [[-8.0, 8.0, 27.0], [1.0, 1.0, 1.0], [10.0, -5.0, 30.0]]
         .iter()
-        .map(|x0| cellsindy::systems::simulate_system(&sys, x0, &t, &SolverConfig::reference()).unwrap())
+        .map(|x0| {
+            cellsindy::systems::simulate_system(&sys, x0, &t, &SolverConfig::reference()).unwrap()
+        })
         .collect();
     let model = Sindy::params().fit(&trajs).unwrap();
     assert_eq!(model.info().n_samples, 4500);
@@ -33,14 +37,25 @@ fn control_inputs_sindyc() {
     let t = TimeGrid::uniform(0.0, 0.001, 8000).unwrap();
     let f = |tt: f64, x: &[f64], dx: &mut [f64]| dx[0] = -x[0] + (3.0 * tt).sin();
     // Dopri5: ode_solvers' Dop853 struggles with explicitly time-dependent systems.
-    let tight = SolverConfig { rtol: 1e-12, atol: 1e-12, ..SolverConfig::default() };
+    let tight = SolverConfig {
+        rtol: 1e-12,
+        atol: 1e-12,
+        ..SolverConfig::default()
+    };
     let x = integrate(&f, &[0.5], &t, &tight).unwrap();
     let u = Array2::from_shape_fn((8000, 1), |(i, _)| (3.0 * t.at(i)).sin());
-    let tr = Trajectory::new(x, t.clone()).unwrap().with_control(u.clone(), None).unwrap();
+    let tr = Trajectory::new(x, t.clone())
+        .unwrap()
+        .with_control(u.clone(), None)
+        .unwrap();
     let model = Sindy::params().fit(std::slice::from_ref(&tr)).unwrap();
     assert_eq!(model.equations_pretty(), ["x' = u0 - x"]);
-    let sim = model.simulate(&[0.5], &t, Some(u.view()), &SolverConfig::default()).unwrap();
-    let d = (&sim.x() - &tr.x()).mapv(f64::abs).fold(0.0f64, |a, &b| a.max(b));
+    let sim = model
+        .simulate(&[0.5], &t, Some(u.view()), &SolverConfig::default())
+        .unwrap();
+    let d = (&sim.x() - &tr.x())
+        .mapv(f64::abs)
+        .fold(0.0f64, |a, &b| a.max(b));
     assert!(d < 1e-5, "{d}");
 }
 
@@ -53,7 +68,11 @@ fn discrete_time_map() {
         x.push(3.6 * v - 3.6 * v * v);
     }
     let n = x.len();
-    let tr = Trajectory::new(Array2::from_shape_vec((n, 1), x).unwrap(), TimeGrid::uniform(0.0, 1.0, n).unwrap()).unwrap();
+    let tr = Trajectory::new(
+        Array2::from_shape_vec((n, 1), x).unwrap(),
+        TimeGrid::uniform(0.0, 1.0, n).unwrap(),
+    )
+    .unwrap();
     let model = Sindy::params()
         .discrete_time(true)
         .optimizer(Stlsq::params().alpha(0.0).check().unwrap())
@@ -62,15 +81,30 @@ fn discrete_time_map() {
     assert_eq!(model.equations_pretty(), ["x[k+1] = 18/5 (x - x^2)"]);
     let sim = model.simulate_discrete(&[0.3], 5, None).unwrap();
     assert!((sim[(1, 0)] - (3.6 * 0.3 - 3.6 * 0.09)).abs() < 1e-10);
-    assert!(model.simulate(&[0.3], &TimeGrid::uniform(0.0, 1.0, 3).unwrap(), None, &SolverConfig::default()).is_err());
+    assert!(model
+        .simulate(
+            &[0.3],
+            &TimeGrid::uniform(0.0, 1.0, 3).unwrap(),
+            None,
+            &SolverConfig::default()
+        )
+        .is_err());
 }
 
 #[test]
 fn non_uniform_time_grid() {
     let sys = SystemKind::VanDerPol.build();
-    let times: Vec<f64> = (0..6000).map(|i| i as f64 * 0.005 + 0.001 * ((i as f64) * 0.7).sin()).collect();
+    let times: Vec<f64> = (0..6000)
+        .map(|i| i as f64 * 0.005 + 0.001 * ((i as f64) * 0.7).sin())
+        .collect();
     let grid = TimeGrid::samples(times).unwrap();
-    let tr = cellsindy::systems::simulate_system(&sys, &sys.default_x0(), &grid, &SolverConfig::reference()).unwrap();
+    let tr = cellsindy::systems::simulate_system(
+        &sys,
+        &sys.default_x0(),
+        &grid,
+        &SolverConfig::reference(),
+    )
+    .unwrap();
     let model = Sindy::params()
         .library(PolynomialLibrary::new(3).unwrap())
         .fit(&[tr])
@@ -83,13 +117,33 @@ fn non_uniform_time_grid() {
 fn fourier_custom_concat_and_tensor_libraries() {
     let names: Vec<String> = vec!["x".into(), "y".into()];
     let f = FourierLibrary::new(2, true, true).unwrap();
-    assert_eq!(f.feature_names(&names)[..4], ["sin(1 x)", "cos(1 x)", "sin(1 y)", "cos(1 y)"]);
-    let c = CustomLibrary::new(vec![CustomFunction::new(2, |a| a[0] / (1.0 + a[1] * a[1]), |n| format!("{}/(1+{}^2)", n[0], n[1])).unwrap()]).unwrap();
+    assert_eq!(
+        f.feature_names(&names)[..4],
+        ["sin(1 x)", "cos(1 x)", "sin(1 y)", "cos(1 y)"]
+    );
+    let c = CustomLibrary::new(vec![CustomFunction::new(
+        2,
+        |a| a[0] / (1.0 + a[1] * a[1]),
+        |n| format!("{}/(1+{}^2)", n[0], n[1]),
+    )
+    .unwrap()])
+    .unwrap();
     assert_eq!(c.feature_names(&names), ["x/(1+y^2)"]);
-    let cat = concat(Box::new(PolynomialLibrary::new(1).unwrap()), Box::new(f.clone())).unwrap();
+    let cat = concat(
+        Box::new(PolynomialLibrary::new(1).unwrap()),
+        Box::new(f.clone()),
+    )
+    .unwrap();
     assert_eq!(cat.n_output_features(2), 3 + 8);
-    let ten = tensor(Box::new(PolynomialLibrary::new(1).unwrap().include_bias(false)), Box::new(FourierLibrary::new(1, true, false).unwrap())).unwrap();
-    assert_eq!(ten.feature_names(&names), ["x sin(1 x)", "x sin(1 y)", "y sin(1 x)", "y sin(1 y)"]);
+    let ten = tensor(
+        Box::new(PolynomialLibrary::new(1).unwrap().include_bias(false)),
+        Box::new(FourierLibrary::new(1, true, false).unwrap()),
+    )
+    .unwrap();
+    assert_eq!(
+        ten.feature_names(&names),
+        ["x sin(1 x)", "x sin(1 y)", "y sin(1 x)", "y sin(1 y)"]
+    );
     let x = Array2::from_shape_vec((1, 2), vec![0.5, 2.0]).unwrap();
     let out = ten.transform(x.view()).unwrap();
     assert!((out[(0, 3)] - 2.0 * 2.0f64.sin()).abs() < 1e-15);
@@ -101,8 +155,18 @@ fn fourier_custom_concat_and_tensor_libraries() {
     };
     let xs = integrate(&rhs, &[2.0, 0.0], &t, &SolverConfig::reference()).unwrap();
     let tr = Trajectory::new(xs, t).unwrap();
-    let lib = LibraryConfig::Concat(vec![LibraryConfig::polynomial(1), LibraryConfig::Fourier { n_frequencies: 1, include_sin: true, include_cos: true }]);
-    let model = Sindy::params().library_boxed(lib.build().unwrap()).fit(&[tr]).unwrap();
+    let lib = LibraryConfig::Concat(vec![
+        LibraryConfig::polynomial(1),
+        LibraryConfig::Fourier {
+            n_frequencies: 1,
+            include_sin: true,
+            include_cos: true,
+        },
+    ]);
+    let model = Sindy::params()
+        .library_boxed(lib.build().unwrap())
+        .fit(&[tr])
+        .unwrap();
     assert_eq!(model.equations_pretty(), ["x' = y", "y' = -sin(1 x)"]);
 }
 
@@ -110,15 +174,25 @@ fn fourier_custom_concat_and_tensor_libraries() {
 fn lasso_and_ensemble_recover_lorenz() {
     let tr = lorenz(10_000, 0.002);
     let sys = SystemKind::Lorenz.build();
-    let lasso = Sindy::params().optimizer(Lasso::params().check().unwrap()).fit(std::slice::from_ref(&tr)).unwrap();
+    let lasso = Sindy::params()
+        .optimizer(Lasso::params().check().unwrap())
+        .fit(std::slice::from_ref(&tr))
+        .unwrap();
     let (exact, err, _) = score_against(&lasso, &sys);
     assert!(exact && err < 1e-5, "lasso {err:e}\n{lasso}");
     let noisy = with_noise(&lorenz(20_000, 0.002), 0.02, 3);
     let ens = Sindy::params()
         .library(PolynomialLibrary::new(2).unwrap())
         .differentiator(SavitzkyGolay::new(31, 3).unwrap())
-        .optimizer(Ensemble::params().n_models(30).n_drop(1).seed(5).check().unwrap())
-        .fit(&[noisy.clone()])
+        .optimizer(
+            Ensemble::params()
+                .n_models(30)
+                .n_drop(1)
+                .seed(5)
+                .check()
+                .unwrap(),
+        )
+        .fit(std::slice::from_ref(&noisy))
         .unwrap();
     let inc = ens.info().inclusion.clone().unwrap();
     let (exact, _, _) = score_against(&ens, &sys);
@@ -127,20 +201,38 @@ fn lasso_and_ensemble_recover_lorenz() {
     for ((i, j), &c) in ens.coefficients().indexed_iter() {
         let p = inc[(i, j)];
         if c != 0.0 {
-            assert!(p >= 0.8, "inclusion {p} for kept {}", ens.feature_names()[i]);
+            assert!(
+                p >= 0.8,
+                "inclusion {p} for kept {}",
+                ens.feature_names()[i]
+            );
         } else {
-            assert!(p < 0.5, "inclusion {p} for dropped {}", ens.feature_names()[i]);
+            assert!(
+                p < 0.5,
+                "inclusion {p} for dropped {}",
+                ens.feature_names()[i]
+            );
         }
     }
     // Same seed, same result; another seed may differ only in inclusion noise.
     let again = Sindy::params()
         .library(PolynomialLibrary::new(2).unwrap())
         .differentiator(SavitzkyGolay::new(31, 3).unwrap())
-        .optimizer(Ensemble::params().n_models(30).n_drop(1).seed(5).check().unwrap())
+        .optimizer(
+            Ensemble::params()
+                .n_models(30)
+                .n_drop(1)
+                .seed(5)
+                .check()
+                .unwrap(),
+        )
         .fit(&[noisy])
         .unwrap();
     assert_eq!(again.info().inclusion, ens.info().inclusion);
-    let median = Ensemble::params().aggregate(Aggregate::Median).check().unwrap();
+    let median = Ensemble::params()
+        .aggregate(Aggregate::Median)
+        .check()
+        .unwrap();
     assert!(matches!(median.config(), OptimizerConfig::Ensemble(_)));
 }
 
@@ -154,9 +246,14 @@ fn save_and_load_json_roundtrip() {
     let back = Sindy::load_json(&path).unwrap();
     assert_eq!(back.coefficients(), model.coefficients());
     assert_eq!(back.feature_names(), model.feature_names());
-    assert_eq!(back.predict(tr.x(), None).unwrap(), model.predict(tr.x(), None).unwrap());
+    assert_eq!(
+        back.predict(tr.x(), None).unwrap(),
+        model.predict(tr.x(), None).unwrap()
+    );
     // Tampered files are rejected with a clear error.
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"format_version\": 1", "\"format_version\": 9");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"format_version\": 1", "\"format_version\": 9");
     std::fs::write(&path, text).unwrap();
     assert!(matches!(Sindy::load_json(&path), Err(Error::Parse { .. })));
     std::fs::write(&path, "{ not json").unwrap();
@@ -166,10 +263,16 @@ fn save_and_load_json_roundtrip() {
 #[test]
 fn equations_text_and_latex() {
     let model = Sindy::params().fit(&[lorenz(5000, 0.002)]).unwrap();
-    assert_eq!(model.to_string(), "x' = 10(y - x)\ny' = 28x - xz - y\nz' = xy - 8/3 z\n");
+    assert_eq!(
+        model.to_string(),
+        "x' = 10(y - x)\ny' = 28x - xz - y\nz' = xy - 8/3 z\n"
+    );
     let dec = model.equations(3);
     assert_eq!(dec[0], "x' = -10.000 x + 10.000 y");
-    assert_eq!(model.equations_with(EquationStyle::Decimal { precision: 1 })[2], "z' = -2.7 z + 1.0 x y");
+    assert_eq!(
+        model.equations_with(EquationStyle::Decimal { precision: 1 })[2],
+        "z' = -2.7 z + 1.0 x y"
+    );
     assert_eq!(model.to_latex()[2], "\\dot{z} &= xy - \\frac{8}{3} z");
 }
 
@@ -180,7 +283,9 @@ fn threshold_sweep_pareto_and_selection() {
         .library(PolynomialLibrary::new(3).unwrap())
         .differentiator(WeakForm::new(101, 4).unwrap());
     let thresholds: Vec<f64> = (0..12).map(|i| 10f64.powf(-3.0 + i as f64 * 0.3)).collect();
-    let (model, report) = params.select_threshold(&[noisy], Some(&thresholds), Criterion::HeldOut).unwrap();
+    let (model, report) = params
+        .select_threshold(&[noisy], Some(&thresholds), Criterion::HeldOut)
+        .unwrap();
     assert_eq!(report.points.len(), 12);
     assert!(report.points.iter().any(|p| p.pareto));
     // Complexity never grows with the threshold.
@@ -199,8 +304,15 @@ fn threshold_sweep_pareto_and_selection() {
 #[test]
 fn stlsq_on_data_directly() {
     let theta = Array2::from_shape_fn((100, 4), |(i, j)| ((i * 7 + j * 13) % 17) as f64 - 8.0);
-    let y = theta.column(1).mapv(|v| 3.0 * v).insert_axis(ndarray::Axis(1));
-    let fit = Stlsq::params().check().unwrap().fit(theta.view(), y.view()).unwrap();
+    let y = theta
+        .column(1)
+        .mapv(|v| 3.0 * v)
+        .insert_axis(ndarray::Axis(1));
+    let fit = Stlsq::params()
+        .check()
+        .unwrap()
+        .fit(theta.view(), y.view())
+        .unwrap();
     assert_eq!(fit.complexity(), 1);
     assert!((fit.coef[(1, 0)] - 3.0).abs() < 1e-10);
     assert!(fit.converged);

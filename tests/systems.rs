@@ -32,6 +32,9 @@ fn all_benchmark_systems_are_recovered() {
 
 #[test]
 fn names_parse() {
-    assert_eq!(SystemKind::parse("Van-der-Pol").unwrap(), SystemKind::VanDerPol);
+    assert_eq!(
+        SystemKind::parse("Van-der-Pol").unwrap(),
+        SystemKind::VanDerPol
+    );
     assert!(SystemKind::parse("pendulum").is_err());
 }

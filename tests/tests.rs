@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The one integration-test binary (ripgrep style: one link, topic modules).
 
 mod common;

@@ -9,10 +9,18 @@ fn differentiate(c: &mut Criterion) {
     let fd4 = FiniteDifference::new(4).unwrap();
     let sg = SavitzkyGolay::new(21, 3).unwrap();
     let weak = WeakForm::new(201, 4).unwrap();
-    g.bench_function("fd2", |b| b.iter(|| fd2.differentiate(tr.x(), tr.t()).unwrap()));
-    g.bench_function("fd4", |b| b.iter(|| fd4.differentiate(tr.x(), tr.t()).unwrap()));
-    g.bench_function("savitzky_golay_21_3", |b| b.iter(|| sg.differentiate(tr.x(), tr.t()).unwrap()));
-    g.bench_function("weak_201", |b| b.iter(|| weak.differentiate(tr.x(), tr.t()).unwrap()));
+    g.bench_function("fd2", |b| {
+        b.iter(|| fd2.differentiate(tr.x(), tr.t()).unwrap())
+    });
+    g.bench_function("fd4", |b| {
+        b.iter(|| fd4.differentiate(tr.x(), tr.t()).unwrap())
+    });
+    g.bench_function("savitzky_golay_21_3", |b| {
+        b.iter(|| sg.differentiate(tr.x(), tr.t()).unwrap())
+    });
+    g.bench_function("weak_201", |b| {
+        b.iter(|| weak.differentiate(tr.x(), tr.t()).unwrap())
+    });
     g.finish();
 }
 

@@ -8,9 +8,11 @@ fn fit(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         for degree in [2u32, 3, 5] {
             let params = Sindy::params().library(PolynomialLibrary::new(degree).unwrap());
-            g.bench_with_input(BenchmarkId::new(format!("n{n}"), degree), &params, |b, p| {
-                b.iter(|| p.fit(std::slice::from_ref(&tr)).unwrap())
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("n{n}"), degree),
+                &params,
+                |b, p| b.iter(|| p.fit(std::slice::from_ref(&tr)).unwrap()),
+            );
         }
     }
     g.finish();

@@ -54,10 +54,10 @@ impl TimeGrid {
         if let TimeGrid::Samples(t) = &g {
             if t.len() >= 2 {
                 let dt = (t[t.len() - 1] - t[0]) / (t.len() - 1) as f64;
-                let uniform = t
-                    .iter()
-                    .enumerate()
-                    .all(|(i, &ti)| (ti - (t[0] + i as f64 * dt)).abs() <= 1e-9 * dt.abs().max(1e-300) * (1.0 + i as f64).sqrt());
+                let uniform = t.iter().enumerate().all(|(i, &ti)| {
+                    (ti - (t[0] + i as f64 * dt)).abs()
+                        <= 1e-9 * dt.abs().max(1e-300) * (1.0 + i as f64).sqrt()
+                });
                 if uniform {
                     return TimeGrid::uniform(t[0], dt, t.len());
                 }

@@ -43,7 +43,11 @@ impl FiniteDifference {
     /// [`Error::InvalidParam`] unless `order` is 2 or 4.
     pub fn new(order: usize) -> Result<Self> {
         if order != 2 && order != 4 {
-            return Err(Error::param("order", order, "finite differences support order 2 or 4"));
+            return Err(Error::param(
+                "order",
+                order,
+                "finite differences support order 2 or 4",
+            ));
         }
         Ok(Self { order })
     }

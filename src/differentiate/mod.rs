@@ -16,8 +16,8 @@ mod weights;
 
 pub use finite_difference::FiniteDifference;
 pub use savitzky_golay::SavitzkyGolay;
-pub use weak::WeakForm;
 pub(crate) use weak::convolve_rows;
+pub use weak::WeakForm;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};

@@ -113,11 +113,22 @@ impl SavitzkyGolay {
                 for i in 0..n {
                     let st = window_start(i, n, m);
                     let scale = (ts[st + m - 1] - ts[st]) / 2.0;
-                    let s: Vec<f64> = ts[st..st + m].iter().map(|&tk| (tk - ts[i]) / scale).collect();
+                    let s: Vec<f64> = ts[st..st + m]
+                        .iter()
+                        .map(|&tk| (tk - ts[i]) / scale)
+                        .collect();
                     let (v, dv) = self.local_operator(&s)?;
-                    let w = if which == 0 { v } else { dv.into_iter().map(|c| c / scale).collect() };
+                    let w = if which == 0 {
+                        v
+                    } else {
+                        dv.into_iter().map(|c| c / scale).collect()
+                    };
                     for j in 0..d {
-                        out[(i, j)] = w.iter().enumerate().map(|(k, wk)| wk * x[(st + k, j)]).sum();
+                        out[(i, j)] = w
+                            .iter()
+                            .enumerate()
+                            .map(|(k, wk)| wk * x[(st + k, j)])
+                            .sum();
                     }
                 }
             }

@@ -36,7 +36,11 @@ impl WeakForm {
             return Err(Error::param("window", window, "must be odd and >= 5"));
         }
         if order < 2 {
-            return Err(Error::param("order", order, "must be >= 2 (φ' must vanish at the ends)"));
+            return Err(Error::param(
+                "order",
+                order,
+                "must be >= 2 (φ' must vanish at the ends)",
+            ));
         }
         Ok(Self { window, order })
     }
@@ -61,9 +65,8 @@ impl WeakForm {
     }
 
     fn uniform_dt(&self, t: &TimeGrid) -> Result<f64> {
-        t.uniform_dt().ok_or_else(|| {
-            Error::Unsupported("the weak form needs a uniform time grid".into())
-        })
+        t.uniform_dt()
+            .ok_or_else(|| Error::Unsupported("the weak form needs a uniform time grid".into()))
     }
 }
 

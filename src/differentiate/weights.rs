@@ -47,7 +47,9 @@ mod tests {
         let w = first_derivative_weights(0.0, &[-1.0, 0.0, 1.0]);
         assert!((w[0] + 0.5).abs() < 1e-14 && w[1].abs() < 1e-14 && (w[2] - 0.5).abs() < 1e-14);
         let w = first_derivative_weights(0.0, &[0.0, 1.0, 2.0]);
-        assert!((w[0] + 1.5).abs() < 1e-14 && (w[1] - 2.0).abs() < 1e-14 && (w[2] + 0.5).abs() < 1e-14);
+        assert!(
+            (w[0] + 1.5).abs() < 1e-14 && (w[1] - 2.0).abs() < 1e-14 && (w[2] + 0.5).abs() < 1e-14
+        );
         let w = first_derivative_weights(0.0, &[-2.0, -1.0, 0.0, 1.0, 2.0]);
         let expect = [1.0 / 12.0, -2.0 / 3.0, 0.0, 2.0 / 3.0, -1.0 / 12.0];
         for (a, b) in w.iter().zip(expect) {

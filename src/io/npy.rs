@@ -39,9 +39,7 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
         }
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let header = b
-        .get(start..start + hlen)
-        .ok_or("truncated header")?;
+    let header = b.get(start..start + hlen).ok_or("truncated header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let field = |key: &str| -> Option<String> {
         let k = header.find(&format!("'{key}'"))?;
@@ -52,7 +50,9 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
     let descr = field("descr").ok_or("header has no 'descr'")?;
     let descr = descr.trim_start_matches('\'');
     let descr = &descr[..descr.find('\'').ok_or("bad 'descr'")?];
-    let fortran = field("fortran_order").ok_or("header has no 'fortran_order'")?.starts_with("True");
+    let fortran = field("fortran_order")
+        .ok_or("header has no 'fortran_order'")?
+        .starts_with("True");
     let shape_s = field("shape").ok_or("header has no 'shape'")?;
     let shape_s = shape_s
         .strip_prefix('(')
@@ -62,7 +62,10 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| format!("bad dimension '{s}'")))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad dimension '{s}'"))
+        })
         .collect::<std::result::Result<_, _>>()?;
     let (n, m) = match dims.as_slice() {
         [n] => (*n, 1),
@@ -83,7 +86,11 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
             "f4" => (little, 'f', 4),
             "i8" => (little, 'i', 8),
             "i4" => (little, 'i', 4),
-            _ => return Err(format!("unsupported dtype '{descr}' (use float64/float32/int64/int32)")),
+            _ => {
+                return Err(format!(
+                    "unsupported dtype '{descr}' (use float64/float32/int64/int32)"
+                ))
+            }
         }
     };
     let count = n.checked_mul(m).ok_or("shape overflows")?;
@@ -100,19 +107,35 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
         let v = match (kind, size) {
             ('f', 8) => {
                 let a: [u8; 8] = c.try_into().map_err(|_| "bad chunk")?;
-                if little { f64::from_le_bytes(a) } else { f64::from_be_bytes(a) }
+                if little {
+                    f64::from_le_bytes(a)
+                } else {
+                    f64::from_be_bytes(a)
+                }
             }
             ('f', 4) => {
                 let a: [u8; 4] = c.try_into().map_err(|_| "bad chunk")?;
-                f64::from(if little { f32::from_le_bytes(a) } else { f32::from_be_bytes(a) })
+                f64::from(if little {
+                    f32::from_le_bytes(a)
+                } else {
+                    f32::from_be_bytes(a)
+                })
             }
             ('i', 8) => {
                 let a: [u8; 8] = c.try_into().map_err(|_| "bad chunk")?;
-                (if little { i64::from_le_bytes(a) } else { i64::from_be_bytes(a) }) as f64
+                (if little {
+                    i64::from_le_bytes(a)
+                } else {
+                    i64::from_be_bytes(a)
+                }) as f64
             }
             _ => {
                 let a: [u8; 4] = c.try_into().map_err(|_| "bad chunk")?;
-                f64::from(if little { i32::from_le_bytes(a) } else { i32::from_be_bytes(a) })
+                f64::from(if little {
+                    i32::from_le_bytes(a)
+                } else {
+                    i32::from_be_bytes(a)
+                })
             }
         };
         vals.push(v);
@@ -158,7 +181,9 @@ mod tests {
         write_npy(&p, &a).unwrap();
         assert_eq!(read_npy(&p).unwrap(), a);
         let bytes = std::fs::read(&p).unwrap();
-        assert!(parse_npy(&bytes[..bytes.len() - 3]).unwrap_err().contains("truncated"));
+        assert!(parse_npy(&bytes[..bytes.len() - 3])
+            .unwrap_err()
+            .contains("truncated"));
         assert!(parse_npy(b"hello world").unwrap_err().contains("magic"));
     }
 }

@@ -50,11 +50,19 @@ pub fn read_table(path: &Path, opts: &TableOptions) -> Result<Trajectory> {
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (hline, header) = lines.next().ok_or_else(|| perr(1, "empty file: no header row".into()))?;
-    let names: Vec<String> = header.split(delim).map(|s| s.trim().trim_matches('"').to_string()).collect();
+    let (hline, header) = lines
+        .next()
+        .ok_or_else(|| perr(1, "empty file: no header row".into()))?;
+    let names: Vec<String> = header
+        .split(delim)
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .collect();
     for (i, n) in names.iter().enumerate() {
         if n.is_empty() {
-            return Err(perr(hline + 1, format!("column {} has an empty name", i + 1)));
+            return Err(perr(
+                hline + 1,
+                format!("column {} has an empty name", i + 1),
+            ));
         }
         if names[..i].contains(n) {
             return Err(perr(hline + 1, format!("duplicate column name '{n}'")));
@@ -62,7 +70,9 @@ pub fn read_table(path: &Path, opts: &TableOptions) -> Result<Trajectory> {
     }
     let find = |n: &str| names.iter().position(|c| c == n);
     let tcol = match &opts.time_column {
-        Some(n) => Some(find(n).ok_or_else(|| perr(hline + 1, format!("no time column named '{n}'")))?),
+        Some(n) => {
+            Some(find(n).ok_or_else(|| perr(hline + 1, format!("no time column named '{n}'")))?)
+        }
         None => find("t").or_else(|| find("time")),
     };
     let ucols: Vec<usize> = opts
@@ -89,9 +99,12 @@ pub fn read_table(path: &Path, opts: &TableOptions) -> Result<Trajectory> {
             .iter()
             .enumerate()
             .map(|(c, f)| {
-                f.trim()
-                    .parse::<f64>()
-                    .map_err(|_| perr(ln + 1, format!("column '{}': '{}' is not a number", names[c], f.trim())))
+                f.trim().parse::<f64>().map_err(|_| {
+                    perr(
+                        ln + 1,
+                        format!("column '{}': '{}' is not a number", names[c], f.trim()),
+                    )
+                })
             })
             .collect::<Result<Vec<f64>>>()?;
         rows.push(row);

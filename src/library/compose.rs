@@ -43,7 +43,10 @@ pub fn tensor(a: Box<dyn FeatureLibrary>, b: Box<dyn FeatureLibrary>) -> Result<
 
 impl FeatureLibrary for ConcatLibrary {
     fn n_output_features(&self, n_inputs: usize) -> usize {
-        self.parts.iter().map(|p| p.n_output_features(n_inputs)).sum()
+        self.parts
+            .iter()
+            .map(|p| p.n_output_features(n_inputs))
+            .sum()
     }
 
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {
@@ -53,7 +56,11 @@ impl FeatureLibrary for ConcatLibrary {
             .collect()
     }
 
-    fn transform_into(&self, x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>) -> Result<()> {
+    fn transform_into(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
         check_out(self, x, &out)?;
         let mut c = 0;
         for p in &self.parts {
@@ -98,7 +105,10 @@ impl TensoredLibrary {
 
 impl FeatureLibrary for TensoredLibrary {
     fn n_output_features(&self, n_inputs: usize) -> usize {
-        self.parts.iter().map(|p| p.n_output_features(n_inputs)).product()
+        self.parts
+            .iter()
+            .map(|p| p.n_output_features(n_inputs))
+            .product()
     }
 
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {
@@ -120,7 +130,11 @@ impl FeatureLibrary for TensoredLibrary {
         names
     }
 
-    fn transform_into(&self, x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>) -> Result<()> {
+    fn transform_into(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
         check_out(self, x, &out)?;
         let n = x.nrows();
         let mut acc = Array2::<f64>::ones((n, 1));

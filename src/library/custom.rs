@@ -136,7 +136,11 @@ impl FeatureLibrary for CustomLibrary {
             .collect()
     }
 
-    fn transform_into(&self, x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>) -> Result<()> {
+    fn transform_into(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
         check_out(self, x, &out)?;
         let combos = self.combos(x.ncols());
         let mut args = Vec::new();

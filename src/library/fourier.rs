@@ -60,7 +60,11 @@ impl FeatureLibrary for FourierLibrary {
         out
     }
 
-    fn transform_into(&self, x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>) -> Result<()> {
+    fn transform_into(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
         check_out(self, x, &out)?;
         for (xr, mut or) in x.outer_iter().zip(out.outer_iter_mut()) {
             let mut c = 0;

@@ -4,7 +4,7 @@
 //! from the input names. Libraries are stateless (their output size depends only on
 //! `n_inputs`), so PySINDy's `fit` step disappears; composition is [`ConcatLibrary`]
 //! (PySINDy's `+`) and [`TensoredLibrary`] (PySINDy's `*`), also reachable through
-//! [`concat`] and [`tensor`].
+//! [`concat()`] and [`tensor()`].
 
 mod compose;
 mod custom;
@@ -155,12 +155,22 @@ impl LibraryConfig {
                 n_frequencies,
                 include_sin,
                 include_cos,
-            } => Box::new(FourierLibrary::new(*n_frequencies, *include_sin, *include_cos)?),
+            } => Box::new(FourierLibrary::new(
+                *n_frequencies,
+                *include_sin,
+                *include_cos,
+            )?),
             LibraryConfig::Concat(parts) => Box::new(ConcatLibrary::new(
-                parts.iter().map(|p| p.build()).collect::<Result<Vec<_>>>()?,
+                parts
+                    .iter()
+                    .map(|p| p.build())
+                    .collect::<Result<Vec<_>>>()?,
             )?),
             LibraryConfig::Tensor(parts) => Box::new(TensoredLibrary::new(
-                parts.iter().map(|p| p.build()).collect::<Result<Vec<_>>>()?,
+                parts
+                    .iter()
+                    .map(|p| p.build())
+                    .collect::<Result<Vec<_>>>()?,
             )?),
         })
     }

@@ -177,7 +177,11 @@ impl FeatureLibrary for PolynomialLibrary {
             .collect()
     }
 
-    fn transform_into(&self, x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>) -> Result<()> {
+    fn transform_into(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
         check_out(self, x, &out)?;
         let plan = self.plan(x.ncols());
         for (xr, mut or) in x.outer_iter().zip(out.outer_iter_mut()) {

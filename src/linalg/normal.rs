@@ -125,9 +125,7 @@ impl NormalEquations {
         let k = features.len();
         NormalEquations {
             gram: Array2::from_shape_fn((k, k), |(i, j)| self.gram[(features[i], features[j])]),
-            xty: Array2::from_shape_fn((k, self.n_targets()), |(i, j)| {
-                self.xty[(features[i], j)]
-            }),
+            xty: Array2::from_shape_fn((k, self.n_targets()), |(i, j)| self.xty[(features[i], j)]),
             yty: self.yty.clone(),
             n_samples: self.n_samples,
         }

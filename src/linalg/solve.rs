@@ -1,5 +1,5 @@
-use faer::{Mat, Side};
 use faer::prelude::{Solve, SolveLstsq};
+use faer::{Mat, Side};
 use ndarray::{Array2, ArrayView2};
 
 use super::{to_array, with_faer};
@@ -19,7 +19,11 @@ use crate::error::{Error, Result};
 /// # Errors
 /// [`Error::Shape`] on mismatched shapes, [`Error::Linalg`] if `A` has a non-finite entry, a
 /// negative diagonal or the eigensolver fails.
-pub fn solve_spd(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>, ridge: f64) -> Result<Array2<f64>> {
+pub fn solve_spd(
+    a: ArrayView2<'_, f64>,
+    b: ArrayView2<'_, f64>,
+    ridge: f64,
+) -> Result<Array2<f64>> {
     let p = a.nrows();
     if a.ncols() != p || b.nrows() != p {
         return Err(Error::shape(
@@ -61,7 +65,9 @@ pub fn solve_spd(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>, ridge: f64) -> 
         Some(s) => s,
         None => pseudo_solve(&scaled, &rhs)?,
     };
-    Ok(Array2::from_shape_fn((p, b.ncols()), |(i, j)| d[i] * sol[(i, j)]))
+    Ok(Array2::from_shape_fn((p, b.ncols()), |(i, j)| {
+        d[i] * sol[(i, j)]
+    }))
 }
 
 fn pseudo_solve(a: &Mat<f64>, b: &Mat<f64>) -> Result<Mat<f64>> {
@@ -111,6 +117,8 @@ pub fn lstsq(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Result<Array2<f6
     if x.iter().all(|v| v.is_finite()) {
         Ok(x)
     } else {
-        Err(Error::Linalg("least squares: matrix is rank deficient".into()))
+        Err(Error::Linalg(
+            "least squares: matrix is rank deficient".into(),
+        ))
     }
 }

@@ -85,7 +85,9 @@ fn format_sig(v: f64, sig: i32) -> String {
 /// A monomial as a person writes it: `x z` → `xz` when every factor is a single letter.
 fn compact_name(name: &str, latex: bool) -> String {
     let parts: Vec<&str> = name.split(' ').collect();
-    let single = parts.iter().all(|p| p.chars().count() == 1 && p.chars().all(char::is_alphabetic));
+    let single = parts
+        .iter()
+        .all(|p| p.chars().count() == 1 && p.chars().all(char::is_alphabetic));
     let parts: Vec<String> = parts
         .iter()
         .map(|p| {
@@ -161,12 +163,25 @@ pub(crate) fn pretty_rhs(terms: &[(f64, String)], rel_tol: f64, latex: bool) -> 
         let all_neg = ts.iter().all(|(c, _)| c.value() < 0.0);
         let inner: Vec<(bool, String)> = ts
             .iter()
-            .map(|(c, n)| ((c.value() < 0.0) != all_neg, term_text(Coef::Frac(1, 1), n, latex)))
+            .map(|(c, n)| {
+                (
+                    (c.value() < 0.0) != all_neg,
+                    term_text(Coef::Frac(1, 1), n, latex),
+                )
+            })
             .collect();
         let sign = if all_neg { "-" } else { "" };
         let f = first.text(latex);
-        let space = if matches!(first, Coef::Frac(_, 1)) && !latex { "" } else { " " };
-        let (l, r) = if latex { ("\\left(", "\\right)") } else { ("(", ")") };
+        let space = if matches!(first, Coef::Frac(_, 1)) && !latex {
+            ""
+        } else {
+            " "
+        };
+        let (l, r) = if latex {
+            ("\\left(", "\\right)")
+        } else {
+            ("(", ")")
+        };
         return format!("{sign}{f}{space}{l}{}{r}", join(&inner));
     }
     let parts: Vec<(bool, String)> = ts
@@ -266,13 +281,26 @@ mod tests {
 
     #[test]
     fn lorenz_reads_as_written_by_hand() {
-        assert_eq!(pretty_rhs(&t(&[(-10.000001, "x"), (9.999999, "y")]), 1e-3, false), "10(y - x)");
         assert_eq!(
-            pretty_rhs(&t(&[(27.99999, "x"), (-1.0, "y"), (-1.0000001, "x z")]), 1e-3, false),
+            pretty_rhs(&t(&[(-10.000001, "x"), (9.999999, "y")]), 1e-3, false),
+            "10(y - x)"
+        );
+        assert_eq!(
+            pretty_rhs(
+                &t(&[(27.99999, "x"), (-1.0, "y"), (-1.0000001, "x z")]),
+                1e-3,
+                false
+            ),
             "28x - xz - y"
         );
-        assert_eq!(pretty_rhs(&t(&[(1.0, "x y"), (-2.666666, "z")]), 1e-3, false), "xy - 8/3 z");
-        assert_eq!(pretty_rhs(&t(&[(0.1234567, "x0 x1"), (-3.0, "1")]), 1e-3, false), "0.1235 x0 x1 - 3");
+        assert_eq!(
+            pretty_rhs(&t(&[(1.0, "x y"), (-2.666666, "z")]), 1e-3, false),
+            "xy - 8/3 z"
+        );
+        assert_eq!(
+            pretty_rhs(&t(&[(0.1234567, "x0 x1"), (-3.0, "1")]), 1e-3, false),
+            "0.1235 x0 x1 - 3"
+        );
         assert_eq!(
             pretty_rhs(&t(&[(1.0, "x y"), (-2.666666, "z")]), 1e-3, true),
             "xy - \\frac{8}{3} z"

@@ -26,7 +26,6 @@ use crate::error::{Error, Result};
 use crate::library::{FeatureLibrary, LibraryConfig, PolynomialLibrary};
 use crate::optimize::{OptimizerConfig, SparseRegressor, Stlsq, DEFAULT_BLOCKS};
 
-
 /// The three parts of a SINDy model plus its time convention (unfitted).
 ///
 /// | Part | Default |

@@ -115,8 +115,14 @@ impl SindyParams {
         let grid: Vec<f64> = match thresholds {
             Some(t) => t.to_vec(),
             None => {
-                let lstsq = with_threshold(&base, 0.0).build()?.fit_normal(&parts.normal)?;
-                let cmax = lstsq.coef.iter().fold(0.0f64, |a, c| a.max(c.abs())).max(1e-12);
+                let lstsq = with_threshold(&base, 0.0)
+                    .build()?
+                    .fit_normal(&parts.normal)?;
+                let cmax = lstsq
+                    .coef
+                    .iter()
+                    .fold(0.0f64, |a, c| a.max(c.abs()))
+                    .max(1e-12);
                 (0..25)
                     .map(|i| cmax * 10f64.powf(-4.0 + 4.0 * i as f64 / 24.0))
                     .collect()
@@ -136,9 +142,12 @@ impl SindyParams {
                     got: blocks.len(),
                 });
             }
-            let w_train: Vec<f64> = (0..blocks.len()).map(|i| if i % 5 == 4 { 0.0 } else { 1.0 }).collect();
+            let w_train: Vec<f64> = (0..blocks.len())
+                .map(|i| if i % 5 == 4 { 0.0 } else { 1.0 })
+                .collect();
             let w_test: Vec<f64> = w_train.iter().map(|w| 1.0 - w).collect();
-            let mut train = BlockedNormalEquations::new(parts.feature_names.len(), parts.state_names.len());
+            let mut train =
+                BlockedNormalEquations::new(parts.feature_names.len(), parts.state_names.len());
             for (b, w) in blocks.iter().zip(&w_train) {
                 if *w > 0.0 {
                     train.push(b.clone())?;

@@ -160,11 +160,19 @@ impl Sindy {
         self.coef.iter().filter(|c| c.abs() > ZERO_TOL).count()
     }
 
-    fn library_input(&self, x: ArrayView2<'_, f64>, u: Option<ArrayView2<'_, f64>>) -> Result<Array2<f64>> {
+    fn library_input(
+        &self,
+        x: ArrayView2<'_, f64>,
+        u: Option<ArrayView2<'_, f64>>,
+    ) -> Result<Array2<f64>> {
         let d = self.state_names.len();
         let m = self.control_names.len();
         if x.ncols() != d {
-            return Err(Error::shape("Sindy", format!("(n_samples, {d})"), format!("{:?}", x.dim())));
+            return Err(Error::shape(
+                "Sindy",
+                format!("(n_samples, {d})"),
+                format!("{:?}", x.dim()),
+            ));
         }
         check_finite("x", x)?;
         match (u, m) {
@@ -195,7 +203,11 @@ impl Sindy {
     ///
     /// # Errors
     /// [`Error::Shape`] / [`Error::NonFinite`] on bad input.
-    pub fn predict(&self, x: ArrayView2<'_, f64>, u: Option<ArrayView2<'_, f64>>) -> Result<Array2<f64>> {
+    pub fn predict(
+        &self,
+        x: ArrayView2<'_, f64>,
+        u: Option<ArrayView2<'_, f64>>,
+    ) -> Result<Array2<f64>> {
         let input = self.library_input(x, u)?;
         let theta = self.library.transform(input.view())?;
         Ok(theta.dot(&self.coef))
@@ -220,11 +232,18 @@ impl Sindy {
             if self.discrete_time {
                 let n = tr.n_samples();
                 if n < 2 {
-                    return Err(Error::TooFewSamples { op: "discrete score".into(), needed: 2, got: n });
+                    return Err(Error::TooFewSamples {
+                        op: "discrete score".into(),
+                        needed: 2,
+                        got: n,
+                    });
                 }
                 let x = tr.x();
                 let u = tr.u();
-                pred.push(self.predict(x.slice(ndarray::s![..n - 1, ..]), u.map(|u| u.slice_move(ndarray::s![..n - 1, ..])))?);
+                pred.push(self.predict(
+                    x.slice(ndarray::s![..n - 1, ..]),
+                    u.map(|u| u.slice_move(ndarray::s![..n - 1, ..])),
+                )?);
                 truth.push(x.slice(ndarray::s![1.., ..]).to_owned());
             } else {
                 let dx = self.differentiator.differentiate(tr.x(), tr.t())?;
@@ -280,7 +299,11 @@ impl Sindy {
         let d = self.state_names.len();
         let m = self.control_names.len();
         if x0.len() != d {
-            return Err(Error::shape("Sindy::simulate", format!("x0 of length {d}"), format!("{}", x0.len())));
+            return Err(Error::shape(
+                "Sindy::simulate",
+                format!("x0 of length {d}"),
+                format!("{}", x0.len()),
+            ));
         }
         let times = t.to_vec();
         let u = match (u, m) {
@@ -330,14 +353,25 @@ impl Sindy {
     /// # Errors
     /// [`Error::Unsupported`] for continuous-time models, [`Error::Shape`] on bad inputs,
     /// [`Error::Integration`] if the map produces non-finite values.
-    pub fn simulate_discrete(&self, x0: &[f64], n_steps: usize, u: Option<ArrayView2<'_, f64>>) -> Result<Array2<f64>> {
+    pub fn simulate_discrete(
+        &self,
+        x0: &[f64],
+        n_steps: usize,
+        u: Option<ArrayView2<'_, f64>>,
+    ) -> Result<Array2<f64>> {
         if !self.discrete_time {
-            return Err(Error::Unsupported("simulate_discrete() needs a discrete-time model".into()));
+            return Err(Error::Unsupported(
+                "simulate_discrete() needs a discrete-time model".into(),
+            ));
         }
         let d = self.state_names.len();
         let m = self.control_names.len();
         if x0.len() != d {
-            return Err(Error::shape("Sindy::simulate_discrete", format!("x0 of length {d}"), format!("{}", x0.len())));
+            return Err(Error::shape(
+                "Sindy::simulate_discrete",
+                format!("x0 of length {d}"),
+                format!("{}", x0.len()),
+            ));
         }
         if m > 0 && u.map(|u| u.dim()) != Some((n_steps, m)) {
             return Err(Error::shape(
@@ -371,7 +405,10 @@ impl Sindy {
                 x[j] += c * theta[f];
             }
             if x.iter().any(|v| !v.is_finite()) {
-                return Err(Error::Integration(format!("discrete map is not finite at step {}", k + 1)));
+                return Err(Error::Integration(format!(
+                    "discrete map is not finite at step {}",
+                    k + 1
+                )));
             }
         }
         Ok(out)
@@ -423,12 +460,24 @@ impl Sindy {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let saved: SavedModel = serde_json::from_str(&text)?;
-        let bad = |msg: String| Error::Parse { path: path.to_path_buf(), line: 0, msg };
+        let bad = |msg: String| Error::Parse {
+            path: path.to_path_buf(),
+            line: 0,
+            msg,
+        };
         if saved.format_version != 1 {
-            return Err(bad(format!("unknown format_version {}", saved.format_version)));
+            return Err(bad(format!(
+                "unknown format_version {}",
+                saved.format_version
+            )));
         }
         let library: Arc<dyn FeatureLibrary> = Arc::from(saved.library.build()?);
-        let inputs: Vec<String> = saved.state_names.iter().chain(&saved.control_names).cloned().collect();
+        let inputs: Vec<String> = saved
+            .state_names
+            .iter()
+            .chain(&saved.control_names)
+            .cloned()
+            .collect();
         let names = library.feature_names(&inputs);
         if names != saved.feature_names {
             return Err(bad("feature names do not match the saved library".into()));
@@ -483,7 +532,13 @@ pub(crate) fn r2_uniform(truth: ArrayView2<'_, f64>, pred: ArrayView2<'_, f64>) 
         let mean = t.mean().unwrap_or(0.0);
         let ss_res: f64 = t.iter().zip(p.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
         let ss_tot: f64 = t.iter().map(|a| (a - mean) * (a - mean)).sum();
-        total += if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else if ss_res == 0.0 { 1.0 } else { 0.0 };
+        total += if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else if ss_res == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
     }
     total / d.max(1) as f64
 }

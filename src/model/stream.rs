@@ -143,9 +143,12 @@ impl SindyStream {
             (None, Some(dt)) => Some(dt),
             (Some(&last), Some(dt)) => self
                 .carry_dt
-                .filter(|&cd| (cd - dt).abs() <= 1e-9 * dt && (t.at(0) - last - dt).abs() <= 1e-6 * dt)
+                .filter(|&cd| {
+                    (cd - dt).abs() <= 1e-9 * dt && (t.at(0) - last - dt).abs() <= 1e-6 * dt
+                })
                 .or_else(|| {
-                    (self.carry_t.len() == 1 && (t.at(0) - last - dt).abs() <= 1e-6 * dt).then_some(dt)
+                    (self.carry_t.len() == 1 && (t.at(0) - last - dt).abs() <= 1e-6 * dt)
+                        .then_some(dt)
                 }),
             _ => None,
         };
@@ -318,7 +321,11 @@ impl SindyStream {
     }
 
     /// Adds ready-made library rows `theta` with targets `y`.
-    fn accumulate_theta(&mut self, theta: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<()> {
+    fn accumulate_theta(
+        &mut self,
+        theta: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+    ) -> Result<()> {
         let n = theta.nrows();
         let mut i = 0;
         while i < n {
@@ -364,9 +371,12 @@ impl SindyStream {
             let k = room.min(THETA_CHUNK).min(n - i);
             let input = library_input(x.slice(s![i..i + k, ..]), u.slice(s![i..i + k, ..]));
             let mut buf = self.theta_buf.slice_mut(s![..k, ..]);
-            self.params.library.transform_into(input.view(), buf.view_mut())?;
+            self.params
+                .library
+                .transform_into(input.view(), buf.view_mut())?;
             let yc = y.slice(s![i..i + k, ..]);
-            self.open.accumulate(self.theta_buf.slice(s![..k, ..]), yc)?;
+            self.open
+                .accumulate(self.theta_buf.slice(s![..k, ..]), yc)?;
             for (j, col) in yc.axis_iter(Axis(1)).enumerate() {
                 self.y_sum[j] += col.sum();
             }
@@ -381,7 +391,8 @@ impl SindyStream {
     fn close_block(&mut self) -> Result<()> {
         if self.open.n_samples > 0 {
             let d = self.state_names.len();
-            let full = std::mem::replace(&mut self.open, NormalEquations::zeros(self.n_features, d));
+            let full =
+                std::mem::replace(&mut self.open, NormalEquations::zeros(self.n_features, d));
             self.blocks.push(full)?;
         }
         Ok(())

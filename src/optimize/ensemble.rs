@@ -139,7 +139,11 @@ impl EnsembleParams {
             ));
         }
         if matches!(*self.inner, OptimizerConfig::Ensemble(_)) {
-            return Err(Error::param("inner", "ensemble", "ensembles cannot be nested"));
+            return Err(Error::param(
+                "inner",
+                "ensemble",
+                "ensembles cannot be nested",
+            ));
         }
         let inner = self.inner.build()?;
         Ok(Ensemble { p: self, inner })
@@ -211,9 +215,15 @@ impl SparseRegressor for Ensemble {
         }
         let m = members.len() as f64;
         let inclusion = Array2::from_shape_fn((p, t), |(i, j)| {
-            members.iter().filter(|c| c[(i, j)].abs() > ZERO_TOL).count() as f64 / m
+            members
+                .iter()
+                .filter(|c| c[(i, j)].abs() > ZERO_TOL)
+                .count() as f64
+                / m
         });
-        let keep = |i: usize, j: usize| inclusion[(i, j)] >= self.p.inclusion_threshold && inclusion[(i, j)] > 0.0;
+        let keep = |i: usize, j: usize| {
+            inclusion[(i, j)] >= self.p.inclusion_threshold && inclusion[(i, j)] > 0.0
+        };
         let mut coef = Array2::zeros((p, t));
         match self.p.aggregate {
             Aggregate::Refit => {

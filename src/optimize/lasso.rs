@@ -85,10 +85,18 @@ impl LassoParams {
             return Err(Error::param("alpha", self.alpha, "must be finite and >= 0"));
         }
         if !(self.threshold.is_finite() && self.threshold >= 0.0) {
-            return Err(Error::param("threshold", self.threshold, "must be finite and >= 0"));
+            return Err(Error::param(
+                "threshold",
+                self.threshold,
+                "must be finite and >= 0",
+            ));
         }
         if self.max_iter == 0 || self.cd_max_iter == 0 {
-            return Err(Error::param("max_iter", self.max_iter.min(self.cd_max_iter), "must be >= 1"));
+            return Err(Error::param(
+                "max_iter",
+                self.max_iter.min(self.cd_max_iter),
+                "must be >= 1",
+            ));
         }
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return Err(Error::param("tol", self.tol, "must be finite and > 0"));

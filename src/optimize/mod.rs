@@ -232,5 +232,7 @@ pub(crate) fn unbias(ne: &NormalEquations, coef: &mut Array2<f64>) -> Result<()>
 
 /// Indices of features whose column is not identically zero.
 pub(crate) fn nonzero_columns(ne: &NormalEquations) -> Vec<usize> {
-    (0..ne.n_features()).filter(|&i| ne.gram[(i, i)] > 0.0).collect()
+    (0..ne.n_features())
+        .filter(|&i| ne.gram[(i, i)] > 0.0)
+        .collect()
 }

@@ -111,7 +111,11 @@ impl StlsqParams {
     /// [`Error::InvalidParam`] naming the offending parameter.
     pub fn check(self) -> Result<Stlsq> {
         if !(self.threshold.is_finite() && self.threshold >= 0.0) {
-            return Err(Error::param("threshold", self.threshold, "must be finite and >= 0"));
+            return Err(Error::param(
+                "threshold",
+                self.threshold,
+                "must be finite and >= 0",
+            ));
         }
         if !(self.alpha.is_finite() && self.alpha >= 0.0) {
             return Err(Error::param("alpha", self.alpha, "must be finite and >= 0"));

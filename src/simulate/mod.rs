@@ -231,16 +231,44 @@ where
     match cfg.method {
         Method::Dopri5 => {
             let mut s = Dopri5::from_param(
-                sys, 0.0, t_end, dt, y0, cfg.rtol, cfg.atol, 0.9, 0.04, 0.2, 10.0, t_end, 0.0,
-                cfg.max_steps, 1000, out,
+                sys,
+                0.0,
+                t_end,
+                dt,
+                y0,
+                cfg.rtol,
+                cfg.atol,
+                0.9,
+                0.04,
+                0.2,
+                10.0,
+                t_end,
+                0.0,
+                cfg.max_steps,
+                1000,
+                out,
             );
             s.integrate().map_err(err)?;
             Ok(s.y_out().clone())
         }
         Method::Dop853 => {
             let mut s = Dop853::from_param(
-                sys, 0.0, t_end, dt, y0, cfg.rtol, cfg.atol, 0.9, 0.0, 0.333, 6.0, t_end, 0.0,
-                cfg.max_steps, u32::MAX, out,
+                sys,
+                0.0,
+                t_end,
+                dt,
+                y0,
+                cfg.rtol,
+                cfg.atol,
+                0.9,
+                0.0,
+                0.333,
+                6.0,
+                t_end,
+                0.0,
+                cfg.max_steps,
+                u32::MAX,
+                out,
             );
             s.integrate().map_err(err)?;
             Ok(s.y_out().clone())
@@ -265,16 +293,44 @@ where
     let ys = match cfg.method {
         Method::Dopri5 => {
             let mut s = Dopri5::from_param(
-                sys, a, b, h, y0, cfg.rtol, cfg.atol, 0.9, 0.04, 0.2, 10.0, h, 0.0, cfg.max_steps,
-                1000, OutputType::Sparse,
+                sys,
+                a,
+                b,
+                h,
+                y0,
+                cfg.rtol,
+                cfg.atol,
+                0.9,
+                0.04,
+                0.2,
+                10.0,
+                h,
+                0.0,
+                cfg.max_steps,
+                1000,
+                OutputType::Sparse,
             );
             s.integrate().map_err(err)?;
             s.y_out().clone()
         }
         Method::Dop853 => {
             let mut s = Dop853::from_param(
-                sys, a, b, h, y0, cfg.rtol, cfg.atol, 0.9, 0.0, 0.333, 6.0, h, 0.0, cfg.max_steps,
-                u32::MAX, OutputType::Sparse,
+                sys,
+                a,
+                b,
+                h,
+                y0,
+                cfg.rtol,
+                cfg.atol,
+                0.9,
+                0.0,
+                0.333,
+                6.0,
+                h,
+                0.0,
+                cfg.max_steps,
+                u32::MAX,
+                OutputType::Sparse,
             );
             s.integrate().map_err(err)?;
             s.y_out().clone()

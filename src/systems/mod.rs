@@ -267,10 +267,7 @@ pub fn simulate_system(
 ///
 /// # Errors
 /// [`Error::Unsupported`] if the library is not polynomial or lacks a true term.
-pub fn true_coefficients(
-    system: &dyn OdeSystem,
-    exponents: &[Vec<u32>],
-) -> Result<Array2<f64>> {
+pub fn true_coefficients(system: &dyn OdeSystem, exponents: &[Vec<u32>]) -> Result<Array2<f64>> {
     let mut c = Array2::zeros((exponents.len(), system.dim()));
     for (target, e, v) in system.true_terms() {
         let row = exponents.iter().position(|x| *x == e).ok_or_else(|| {
