@@ -153,6 +153,14 @@ impl Error {
 /// # Errors
 /// [`Error::NonFinite`] naming the first offending entry.
 pub fn check_finite(what: &'static str, x: ndarray::ArrayView2<'_, f64>) -> Result<()> {
+    // Fast scan first (contiguous data is a flat slice); indices only on failure.
+    let all_finite = match x.as_slice_memory_order() {
+        Some(s) => s.iter().all(|v| v.is_finite()),
+        None => x.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
+    }
     for ((row, col), &value) in x.indexed_iter() {
         if !value.is_finite() {
             return Err(Error::NonFinite {

@@ -145,6 +145,18 @@ impl PolynomialLibrary {
     }
 }
 
+/// One sample: each feature is its parent feature (or 1) times one input.
+#[inline]
+fn eval_row(plan: &[(Option<usize>, Option<usize>)], x: &[f64], out: &mut [f64]) {
+    for (k, &(parent, var)) in plan.iter().enumerate() {
+        out[k] = match (parent, var) {
+            (Some(p), Some(v)) => out[p] * x[v],
+            (None, Some(v)) => x[v],
+            _ => 1.0,
+        };
+    }
+}
+
 /// Name of a monomial: `1`, `x`, `x^2`, `x y`, `x^2 z`.
 pub(crate) fn monomial_name(term: &[usize], names: &[String]) -> String {
     if term.is_empty() {
@@ -183,30 +195,31 @@ impl FeatureLibrary for PolynomialLibrary {
         mut out: ArrayViewMut2<'_, f64>,
     ) -> Result<()> {
         check_out(self, x, &out)?;
-        let plan = self.plan(x.ncols());
-        for (xr, mut or) in x.outer_iter().zip(out.outer_iter_mut()) {
-            for (k, &(parent, var)) in plan.iter().enumerate() {
-                let base = parent.map_or(1.0, |p| or[p]);
-                or[k] = match var {
-                    None => 1.0,
-                    Some(v) => base * xr[v],
-                };
+        let d = x.ncols();
+        let plan = self.plan(d);
+        let p = plan.len();
+        // Fast path on contiguous row-major buffers (the common case): plain slices.
+        if let (Some(xs), Some(os)) = (x.as_slice(), out.as_slice_mut()) {
+            if d > 0 && p > 0 {
+                for (xr, or) in xs.chunks_exact(d).zip(os.chunks_exact_mut(p)) {
+                    eval_row(&plan, xr, or);
+                }
             }
+            return Ok(());
+        }
+        let mut xr = vec![0.0; d];
+        let mut or = vec![0.0; p];
+        for (xrow, mut orow) in x.outer_iter().zip(out.outer_iter_mut()) {
+            xr.iter_mut().zip(xrow.iter()).for_each(|(a, b)| *a = *b);
+            eval_row(&plan, &xr, &mut or);
+            orow.iter_mut().zip(&or).for_each(|(a, b)| *a = *b);
         }
         Ok(())
     }
 
     fn row_evaluator(&self, n_inputs: usize) -> super::RowEvaluator<'_> {
         let plan = self.plan(n_inputs);
-        Box::new(move |x: &[f64], out: &mut [f64]| {
-            for (k, &(parent, var)) in plan.iter().enumerate() {
-                let base = parent.map_or(1.0, |p| out[p]);
-                out[k] = match var {
-                    None => 1.0,
-                    Some(v) => base * x[v],
-                };
-            }
-        })
+        Box::new(move |x: &[f64], out: &mut [f64]| eval_row(&plan, x, out))
     }
 
     fn config(&self) -> Option<LibraryConfig> {

@@ -1,4 +1,4 @@
-use faer::prelude::{Solve, SolveLstsq};
+use faer::prelude::SolveLstsq;
 use faer::{Mat, Side};
 use ndarray::{Array2, ArrayView2};
 
@@ -50,17 +50,7 @@ pub fn solve_spd(
         d[i] * v * d[j]
     });
     let rhs = Mat::from_fn(p, b.ncols(), |i, j| d[i] * b[(i, j)]);
-    let sol = match scaled.llt(Side::Lower) {
-        Ok(llt) => {
-            let s = llt.solve(&rhs);
-            if s.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-                Some(s)
-            } else {
-                None
-            }
-        }
-        Err(_) => None,
-    };
+    let sol = cholesky_solve(&scaled, &rhs);
     let sol = match sol {
         Some(s) => s,
         None => pseudo_solve(&scaled, &rhs)?,
@@ -68,6 +58,38 @@ pub fn solve_spd(
     Ok(Array2::from_shape_fn((p, b.ncols()), |(i, j)| {
         d[i] * sol[(i, j)]
     }))
+}
+
+/// Cholesky solve with explicit parallelism: these systems are `p × p` with `p` at most a few
+/// hundred, where dispatching to a thread pool costs more than the factorisation.
+fn cholesky_solve(a: &Mat<f64>, b: &Mat<f64>) -> Option<Mat<f64>> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::{factor, solve};
+    let p = a.nrows();
+    let par = if p >= 256 {
+        faer::get_global_parallelism()
+    } else {
+        faer::Par::Seq
+    };
+    let mut l = a.clone();
+    let mut buf = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
+        p,
+        par,
+        Default::default(),
+    ));
+    factor::cholesky_in_place(
+        l.as_mut(),
+        Default::default(),
+        par,
+        MemStack::new(&mut buf),
+        Default::default(),
+    )
+    .ok()?;
+    let mut x = b.clone();
+    let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<f64>(p, b.ncols(), par));
+    solve::solve_in_place(l.as_ref(), x.as_mut(), par, MemStack::new(&mut buf));
+    let finite = x.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+    finite.then_some(x)
 }
 
 fn pseudo_solve(a: &Mat<f64>, b: &Mat<f64>) -> Result<Mat<f64>> {
