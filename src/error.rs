@@ -94,7 +94,7 @@ pub enum Error {
         msg: String,
     },
     /// An I/O operation failed.
-    #[error("I/O on {path}: {source}")]
+    #[error("I/O on {path}")]
     Io {
         /// File path.
         path: PathBuf,
@@ -155,7 +155,7 @@ impl Error {
 pub fn check_finite(what: &'static str, x: ndarray::ArrayView2<'_, f64>) -> Result<()> {
     // Fast scan first (contiguous data is a flat slice); indices only on failure.
     let all_finite = match x.as_slice_memory_order() {
-        Some(s) => s.iter().all(|v| v.is_finite()),
+        Some(s) => all_finite(s),
         None => x.iter().all(|v| v.is_finite()),
     };
     if all_finite {
@@ -172,4 +172,17 @@ pub fn check_finite(what: &'static str, x: ndarray::ArrayView2<'_, f64>) -> Resu
         }
     }
     Ok(())
+}
+
+/// `v * 0` is NaN exactly when `v` is NaN or infinite; eight independent lanes vectorise.
+fn all_finite(s: &[f64]) -> bool {
+    let mut acc = [0.0f64; 8];
+    let chunks = s.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += c[k] * 0.0;
+        }
+    }
+    acc.iter().chain(rest).all(|v| v.is_finite())
 }

@@ -80,23 +80,36 @@ impl Differentiator for FiniteDifference {
                 // stencil the compiler vectorises.
                 let half = m / 2;
                 let centre = &table[half];
-                let mut col = vec![0.0; n];
-                let mut res = vec![0.0; n];
-                for j in 0..d {
-                    col.iter_mut().zip(x.column(j)).for_each(|(a, b)| *a = *b);
-                    match m {
-                        3 => interior::<3>(&col, centre, &mut res[half..]),
-                        _ => interior::<5>(&col, centre, &mut res[half..]),
+                match (x.as_slice(), out.as_slice_mut()) {
+                    // Row-major data: the interior stencil is `m` shifted axpys over the flat
+                    // array (stride d), each a contiguous, vectorised pass.
+                    (Some(xs), Some(os)) => {
+                        let (lo, hi) = (half * d, (n - half) * d);
+                        for (k, w) in centre.iter().enumerate() {
+                            let src = &xs[k * d..k * d + (hi - lo)];
+                            for (o, v) in os[lo..hi].iter_mut().zip(src) {
+                                *o += w * v;
+                            }
+                        }
                     }
-                    for i in (0..half).chain(n - half..n) {
-                        let s = window_start(i, n, m);
-                        let w = &table[i - s];
-                        res[i] = w.iter().zip(&col[s..s + m]).map(|(a, b)| a * b).sum();
+                    _ => {
+                        for i in half..n - half {
+                            for j in 0..d {
+                                out[(i, j)] = centre
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(k, w)| w * x[(i + k - half, j)])
+                                    .sum();
+                            }
+                        }
                     }
-                    out.column_mut(j)
-                        .iter_mut()
-                        .zip(&res)
-                        .for_each(|(a, b)| *a = *b);
+                }
+                for i in (0..half).chain(n - half..n) {
+                    let s = window_start(i, n, m);
+                    let w = &table[i - s];
+                    for j in 0..d {
+                        out[(i, j)] = w.iter().enumerate().map(|(k, wk)| wk * x[(s + k, j)]).sum();
+                    }
                 }
             }
             TimeGrid::Samples(ts) => {
@@ -122,19 +135,5 @@ impl Differentiator for FiniteDifference {
 
     fn config(&self) -> DiffConfig {
         DiffConfig::FiniteDifference { order: self.order }
-    }
-}
-
-/// The centred stencil over the interior, with the width known at compile time so the loop
-/// unrolls and vectorises.
-fn interior<const M: usize>(col: &[f64], w: &[f64], out: &mut [f64]) {
-    let mut wk = [0.0; M];
-    wk.copy_from_slice(&w[..M]);
-    for (o, win) in out.iter_mut().zip(col.windows(M)) {
-        let mut acc = 0.0;
-        for k in 0..M {
-            acc += wk[k] * win[k];
-        }
-        *o = acc;
     }
 }

@@ -198,7 +198,36 @@ impl FeatureLibrary for PolynomialLibrary {
         let d = x.ncols();
         let plan = self.plan(d);
         let p = plan.len();
-        // Fast path on contiguous row-major buffers (the common case): plain slices.
+        let n = x.nrows();
+        // Column-major output (what the normal-equation builder uses): every feature is one
+        // vectorised product of two contiguous columns.
+        if n > 0 && p > 0 && out.t().is_standard_layout() {
+            if let Some(os) = out.as_slice_memory_order_mut() {
+                let mut xc = vec![0.0; d * n];
+                for (i, row) in x.outer_iter().enumerate() {
+                    for (v, val) in row.iter().enumerate() {
+                        xc[v * n + i] = *val;
+                    }
+                }
+                for (k, &(parent, var)) in plan.iter().enumerate() {
+                    let (before, rest) = os.split_at_mut(k * n);
+                    let col = &mut rest[..n];
+                    match (parent, var) {
+                        (Some(pk), Some(v)) => {
+                            let pc = &before[pk * n..(pk + 1) * n];
+                            let xv = &xc[v * n..(v + 1) * n];
+                            for ((o, a), b) in col.iter_mut().zip(pc).zip(xv) {
+                                *o = a * b;
+                            }
+                        }
+                        (None, Some(v)) => col.copy_from_slice(&xc[v * n..(v + 1) * n]),
+                        _ => col.fill(1.0),
+                    }
+                }
+                return Ok(());
+            }
+        }
+        // Fast path on contiguous row-major buffers: plain slices.
         if let (Some(xs), Some(os)) = (x.as_slice(), out.as_slice_mut()) {
             if d > 0 && p > 0 {
                 for (xr, or) in xs.chunks_exact(d).zip(os.chunks_exact_mut(p)) {

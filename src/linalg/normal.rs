@@ -1,6 +1,7 @@
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::with_faer;
@@ -63,6 +64,27 @@ impl NormalEquations {
     /// # Errors
     /// [`Error::Shape`] if the chunk's columns or rows do not match.
     pub fn accumulate(&mut self, theta: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<()> {
+        // Threads only pay off on large products (dispatch costs tens of microseconds).
+        let work = theta.nrows() * theta.ncols() * theta.ncols();
+        let par = if work >= 4_000_000 {
+            faer::get_global_parallelism()
+        } else {
+            faer::Par::Seq
+        };
+        self.accumulate_par(theta, y, par)
+    }
+
+    /// [`NormalEquations::accumulate`] with explicit parallelism (callers that already split
+    /// the rows over threads pass `Par::Seq`).
+    ///
+    /// # Errors
+    /// As [`NormalEquations::accumulate`].
+    pub fn accumulate_par(
+        &mut self,
+        theta: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+        par: faer::Par,
+    ) -> Result<()> {
         let (p, t) = (self.n_features(), self.n_targets());
         if theta.ncols() != p || y.ncols() != t || theta.nrows() != y.nrows() {
             return Err(Error::shape(
@@ -74,23 +96,27 @@ impl NormalEquations {
         if theta.nrows() == 0 {
             return Ok(());
         }
-        // Threads only pay off on large products (rayon dispatch costs tens of microseconds).
-        let work = theta.nrows() * p * p;
-        let par = if work >= 4_000_000 {
-            faer::get_global_parallelism()
-        } else {
-            faer::Par::Seq
-        };
         with_faer(theta, |th| {
             if let Some(g) = self.gram.as_slice_mut() {
-                matmul(
-                    MatMut::from_row_major_slice_mut(g, p, p),
-                    Accum::Add,
-                    th.transpose(),
-                    th,
-                    1.0,
-                    par,
-                );
+                let g = MatMut::from_row_major_slice_mut(g, p, p);
+                if p >= 32 {
+                    // ΘᵀΘ is symmetric: for wide libraries accumulate the lower triangle only
+                    // (half the work), then mirror it.
+                    triangular::matmul(
+                        g,
+                        BlockStructure::TriangularLower,
+                        Accum::Add,
+                        th.transpose(),
+                        BlockStructure::Rectangular,
+                        th,
+                        BlockStructure::Rectangular,
+                        1.0,
+                        par,
+                    );
+                    mirror_lower(self.gram.as_slice_mut(), p);
+                } else {
+                    matmul(g, Accum::Add, th.transpose(), th, 1.0, par);
+                }
             }
             with_faer(y, |yy| {
                 if let Some(b) = self.xty.as_slice_mut() {
@@ -105,8 +131,13 @@ impl NormalEquations {
                 }
             });
         });
-        for (j, col) in y.axis_iter(Axis(1)).enumerate() {
-            self.yty[j] += col.iter().map(|v| v * v).sum::<f64>();
+        // diag(YᵀY) through a small product (a scalar loop would serialise on the adds).
+        let mut yy = faer::Mat::<f64>::zeros(t, t);
+        with_faer(y, |yv| {
+            matmul(yy.as_mut(), Accum::Replace, yv.transpose(), yv, 1.0, par)
+        });
+        for j in 0..t {
+            self.yty[j] += yy[(j, j)];
         }
         self.n_samples += theta.nrows();
         Ok(())
@@ -146,6 +177,17 @@ impl NormalEquations {
     pub fn column_rms(&self) -> Array1<f64> {
         let n = self.n_samples.max(1) as f64;
         self.gram.diag().mapv(|g| (g / n).max(0.0).sqrt())
+    }
+}
+
+/// Copies the lower triangle of a row-major `p × p` matrix onto its upper triangle.
+fn mirror_lower(g: Option<&mut [f64]>, p: usize) {
+    if let Some(g) = g {
+        for i in 0..p {
+            for j in 0..i {
+                g[j * p + i] = g[i * p + j];
+            }
+        }
     }
 }
 

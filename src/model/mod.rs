@@ -134,10 +134,10 @@ impl SindyParams {
         })?;
         let total: usize = trajectories.iter().map(|t| t.n_samples()).sum();
         // Ensembles bag row blocks, so they get DEFAULT_BLOCKS of them; other optimizers only
-        // need the total, and large blocks keep the per-block overhead off small fits.
+        // need the total, and one block lets the rows be split evenly over the cores.
         let block_rows = match self.optimizer.config() {
             OptimizerConfig::Ensemble(_) => total.div_ceil(DEFAULT_BLOCKS).max(16),
-            _ => total.div_ceil(DEFAULT_BLOCKS).max(16_384),
+            _ => total.max(1),
         };
         let mut stream = SindyStream::new(
             self.clone(),

@@ -3,6 +3,7 @@ use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 use super::{Sindy, SindyParams};
 use crate::data::{TimeGrid, Trajectory};
 use crate::error::{Error, Result};
+use crate::library::FeatureLibrary;
 use crate::linalg::{BlockedNormalEquations, NormalEquations};
 
 /// Rows of the library evaluated at once (keeps Θ's working set in cache).
@@ -51,7 +52,6 @@ pub struct SindyStream {
     carry_dt: Option<f64>,
     /// Leading rows of the carry that are context only (already accepted).
     skip: usize,
-    theta_buf: Array2<f64>,
 }
 
 impl SindyParams {
@@ -109,7 +109,6 @@ impl SindyStream {
             carry_t: Vec::new(),
             carry_dt: None,
             skip: 0,
-            theta_buf: Array2::zeros((0, n_features)),
         })
     }
 
@@ -353,8 +352,7 @@ impl SindyStream {
     }
 
     /// Adds rows `(library input = [x, u], target y)` to the open block, closing blocks every
-    /// `block_rows` rows. The library is evaluated `THETA_CHUNK` rows at a time into one
-    /// reused buffer.
+    /// `block_rows` rows.
     fn accumulate(
         &mut self,
         x: ArrayView2<'_, f64>,
@@ -362,22 +360,20 @@ impl SindyStream {
         y: ArrayView2<'_, f64>,
     ) -> Result<()> {
         let n = x.nrows();
-        if self.theta_buf.nrows() != THETA_CHUNK {
-            self.theta_buf = Array2::zeros((THETA_CHUNK, self.n_features));
-        }
         let mut i = 0;
         while i < n {
             let room = self.block_rows - self.open.n_samples;
-            let k = room.min(THETA_CHUNK).min(n - i);
-            let input = library_input(x.slice(s![i..i + k, ..]), u.slice(s![i..i + k, ..]));
-            let mut buf = self.theta_buf.slice_mut(s![..k, ..]);
-            self.params
-                .library
-                .transform_into(input.view(), buf.view_mut())?;
-            let yc = y.slice(s![i..i + k, ..]);
-            self.open
-                .accumulate(self.theta_buf.slice(s![..k, ..]), yc)?;
-            for (j, col) in yc.axis_iter(Axis(1)).enumerate() {
+            let k = room.min(n - i);
+            let rows = s![i..i + k, ..];
+            let ne = segment_normal(
+                self.params.library.as_ref(),
+                self.n_features,
+                x.slice(rows),
+                u.slice(rows),
+                y.slice(rows),
+            )?;
+            self.open.add_scaled(&ne, 1.0);
+            for (j, col) in y.slice(rows).axis_iter(Axis(1)).enumerate() {
                 self.y_sum[j] += col.sum();
             }
             if self.open.n_samples >= self.block_rows {
@@ -445,6 +441,80 @@ impl SindyStream {
         let fit = parts.params.optimizer.fit_normal(&parts.normal)?;
         Sindy::from_fit(parts, fit)
     }
+}
+
+/// Rows from which splitting the work over threads pays for the threads.
+const PARALLEL_ROWS: usize = 32_768;
+/// ... or from which `rows × features²` (the Gram's cost) does.
+const PARALLEL_WORK: usize = 20_000_000;
+
+/// Normal equations of a run of rows, split over the available cores when it is long.
+fn segment_normal(
+    library: &dyn FeatureLibrary,
+    n_features: usize,
+    x: ArrayView2<'_, f64>,
+    u: ArrayView2<'_, f64>,
+    y: ArrayView2<'_, f64>,
+) -> Result<NormalEquations> {
+    let n = x.nrows();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(8);
+    let work = n * n_features * n_features;
+    if (n < PARALLEL_ROWS && work < PARALLEL_WORK) || n < 2 * THETA_CHUNK || threads < 2 {
+        return serial_normal(library, n_features, x, u, y, faer::Par::Seq);
+    }
+    let parts: Vec<Result<NormalEquations>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let rows = s![t * n / threads..(t + 1) * n / threads, ..];
+                let (xs, us, ys) = (x.slice(rows), u.slice(rows), y.slice(rows));
+                scope.spawn(move || serial_normal(library, n_features, xs, us, ys, faer::Par::Seq))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Unsupported("a worker thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut total = NormalEquations::zeros(n_features, y.ncols());
+    for part in parts {
+        total.add_scaled(&part?, 1.0);
+    }
+    Ok(total)
+}
+
+/// Normal equations of a run of rows on this thread: Θ is built `THETA_CHUNK` rows at a time
+/// into a column-major buffer (each feature one vectorised column product) and folded into
+/// `ΘᵀΘ`, `ΘᵀY`.
+fn serial_normal(
+    library: &dyn FeatureLibrary,
+    n_features: usize,
+    x: ArrayView2<'_, f64>,
+    u: ArrayView2<'_, f64>,
+    y: ArrayView2<'_, f64>,
+    par: faer::Par,
+) -> Result<NormalEquations> {
+    use ndarray::ShapeBuilder;
+    let n = x.nrows();
+    let mut ne = NormalEquations::zeros(n_features, y.ncols());
+    let mut buf = Array2::zeros((THETA_CHUNK.min(n), n_features).f());
+    let mut i = 0;
+    while i < n {
+        let k = THETA_CHUNK.min(n - i);
+        if k != buf.nrows() {
+            buf = Array2::zeros((k, n_features).f());
+        }
+        let rows = s![i..i + k, ..];
+        let input = library_input(x.slice(rows), u.slice(rows));
+        library.transform_into(input.view(), buf.view_mut())?;
+        ne.accumulate_par(buf.view(), y.slice(rows), par)?;
+        i += k;
+    }
+    Ok(ne)
 }
 
 /// `[x, u]` side by side (just `x` without controls).

@@ -1,1 +1,10 @@
 //! Orchestration shared by the CLI and examples (no algorithms here).
+//!
+//! Each submodule runs one workflow end to end from a plain config struct and returns a report
+//! that the caller prints or writes; the algorithms live in the library modules it calls.
+//!
+//! | module | workflow |
+//! |---|---|
+//! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
+
+pub mod sindy;

@@ -1,0 +1,159 @@
+//! Command-line arguments (clap derive): raw flags with syntactic checks only, converted into
+//! `cellsindy::pipeline` configs with `TryFrom` (ripgrep's low-args / high-args split).
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use cellsindy::model::Criterion;
+use cellsindy::pipeline::sindy::{
+    DataSource, DiffChoice, FileSource, OptimizerKind, SindyRunConfig, SystemSource,
+    DEFAULT_DEGREE, DEFAULT_SAMPLES, DEFAULT_THRESHOLD,
+};
+use cellsindy::systems::SystemKind;
+
+/// Sparse, interpretable models of dynamics (SINDy).
+#[derive(Debug, Parser)]
+#[command(name = "cellsindy", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Identify equations with SINDy, from a simulated known system or from data files.
+    Sindy(SindyArgs),
+}
+
+/// `cellsindy sindy`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["system", "data"])))]
+pub struct SindyArgs {
+    /// Simulate a known system: lorenz, rossler, van_der_pol, duffing, lotka_volterra, hopf.
+    #[arg(long, value_name = "NAME")]
+    pub system: Option<String>,
+    /// Data files, one trajectory each: CSV/TSV with a header row (time column `t` or `time`,
+    /// or --dt), or .npy (needs --dt).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Gaussian measurement noise, as a fraction of each variable's standard deviation.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        conflicts_with = "data",
+        allow_negative_numbers = true
+    )]
+    pub noise: f64,
+    /// Degree of the polynomial library.
+    #[arg(long, default_value_t = DEFAULT_DEGREE)]
+    pub degree: u32,
+    /// Number of simulated samples.
+    #[arg(long, default_value_t = DEFAULT_SAMPLES, conflicts_with = "data")]
+    pub samples: usize,
+    /// Time step: of the simulation (default: the system's own), or of data files without a
+    /// time column (required for .npy).
+    #[arg(long, allow_negative_numbers = true)]
+    pub dt: Option<f64>,
+    /// Seed of the measurement noise and of ensemble bagging.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Differentiator: auto, fd2, fd4, sg:WINDOW,POLYORDER or weak:WINDOW.
+    #[arg(long, default_value = "auto", value_parser = parse_diff)]
+    pub diff: DiffChoice,
+    /// Sparsity threshold.
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD, allow_negative_numbers = true)]
+    pub threshold: f64,
+    /// Sparse regression method.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Stlsq)]
+    pub optimizer: OptimizerArg,
+    /// Choose the threshold by a sweep and this criterion (writes pareto.svg with --out).
+    #[arg(long, value_enum)]
+    pub select: Option<SelectArg>,
+    /// Stream the simulation in chunks of N samples (memory independent of --samples).
+    #[arg(long, value_name = "N", conflicts_with = "data")]
+    pub chunk: Option<usize>,
+    /// Directory for model.json, results.json and figures (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Name of the time column in data files (default: `t` or `time`).
+    #[arg(long, value_name = "NAME", conflicts_with = "system")]
+    pub time_column: Option<String>,
+    /// Columns of the data files that are control inputs, comma-separated.
+    #[arg(
+        long,
+        value_name = "U1,U2",
+        value_delimiter = ',',
+        conflicts_with = "system"
+    )]
+    pub controls: Vec<String>,
+}
+
+/// `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Sequentially thresholded least squares.
+    Stlsq,
+    /// Sequentially thresholded lasso.
+    Lasso,
+    /// Bagging ensemble of STLSQ fits.
+    Ensemble,
+}
+
+/// `--select`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelectArg {
+    /// Akaike information criterion.
+    Aic,
+    /// Bayesian information criterion.
+    Bic,
+    /// Residuals on held-out sample blocks.
+    Heldout,
+}
+
+fn parse_diff(text: &str) -> Result<DiffChoice, String> {
+    DiffChoice::parse(text).map_err(|e| e.to_string())
+}
+
+impl TryFrom<&SindyArgs> for SindyRunConfig {
+    type Error = cellsindy::Error;
+
+    fn try_from(a: &SindyArgs) -> Result<Self, Self::Error> {
+        let source = match &a.system {
+            Some(name) => DataSource::System(SystemSource {
+                system: SystemKind::parse(name)?,
+                samples: a.samples,
+                dt: a.dt,
+                noise: a.noise,
+            }),
+            None => DataSource::Files(FileSource {
+                paths: a.data.clone(),
+                dt: a.dt,
+                time_column: a.time_column.clone(),
+                controls: a.controls.clone(),
+            }),
+        };
+        let cfg = SindyRunConfig {
+            source,
+            degree: a.degree,
+            diff: a.diff.clone(),
+            optimizer: match a.optimizer {
+                OptimizerArg::Stlsq => OptimizerKind::Stlsq,
+                OptimizerArg::Lasso => OptimizerKind::Lasso,
+                OptimizerArg::Ensemble => OptimizerKind::Ensemble,
+            },
+            threshold: a.threshold,
+            select: a.select.map(|s| match s {
+                SelectArg::Aic => Criterion::Aic,
+                SelectArg::Bic => Criterion::Bic,
+                SelectArg::Heldout => Criterion::HeldOut,
+            }),
+            chunk: a.chunk,
+            seed: a.seed,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
