@@ -33,8 +33,13 @@ enum Coef {
 }
 
 impl Coef {
+    /// Integers of any size; proper fractions only for magnitudes below 10 (a noisy 27.909 is
+    /// not "307/11", but 2.6667 is 8/3).
     fn recognise(c: f64, rel_tol: f64) -> Coef {
         for q in 1..=12i64 {
+            if q > 1 && c.abs() >= 10.0 {
+                break;
+            }
             let p = (c * q as f64).round();
             if p != 0.0 && (c - p / q as f64).abs() <= rel_tol * c.abs() && p.abs() < 1e9 {
                 return Coef::Frac(p as i64, q);
@@ -301,6 +306,7 @@ mod tests {
             pretty_rhs(&t(&[(0.1234567, "x0 x1"), (-3.0, "1")]), 1e-3, false),
             "0.1235 x0 x1 - 3"
         );
+        assert_eq!(pretty_rhs(&t(&[(27.909, "x")]), 1e-3, false), "27.91 x");
         assert_eq!(
             pretty_rhs(&t(&[(1.0, "x y"), (-2.666666, "z")]), 1e-3, true),
             "xy - \\frac{8}{3} z"

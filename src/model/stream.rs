@@ -296,15 +296,21 @@ impl SindyStream {
         let dx = diff.differentiate(x, grid)?;
         match phi {
             Some(phi) => {
-                // Rows start..end of ∫ φ Θ(x) dt need Θ on start - r .. end + r.
-                let (lo, hi) = (start - r, end + r);
-                let input = library_input(x.slice(s![lo..hi, ..]), u.slice(s![lo..hi, ..]));
-                let theta = self.params.library.transform(input.view())?;
-                let weak_theta = crate::differentiate::convolve_rows(theta.view(), &phi);
-                self.accumulate_theta(
-                    weak_theta.slice(s![r..r + (end - start), ..]),
-                    dx.slice(s![start..end, ..]),
-                )?;
+                // Rows a..b of ∫ φ Θ(x) dt need Θ on a - r .. b + r; sub-chunks keep the
+                // library's working set bounded whatever the size of the pushed piece.
+                let mut a = start;
+                while a < end {
+                    let b = (a + WEAK_CHUNK).min(end);
+                    let (lo, hi) = (a - r, b + r);
+                    let input = library_input(x.slice(s![lo..hi, ..]), u.slice(s![lo..hi, ..]));
+                    let theta = self.params.library.transform(input.view())?;
+                    let weak_theta = crate::differentiate::convolve_rows(theta.view(), &phi);
+                    self.accumulate_theta(
+                        weak_theta.slice(s![r..r + (b - a), ..]),
+                        dx.slice(s![a..b, ..]),
+                    )?;
+                    a = b;
+                }
             }
             None => {
                 let smoothed = diff.smooth(x, grid)?;
@@ -442,6 +448,9 @@ impl SindyStream {
         Sindy::from_fit(parts, fit)
     }
 }
+
+/// Rows of weak-form library integrals computed at once.
+const WEAK_CHUNK: usize = 8192;
 
 /// Rows from which splitting the work over threads pays for the threads.
 const PARALLEL_ROWS: usize = 32_768;
