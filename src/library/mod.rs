@@ -9,6 +9,7 @@
 mod compose;
 mod custom;
 mod fourier;
+mod moments;
 mod polynomial;
 
 pub use compose::{concat, tensor, ConcatLibrary, TensoredLibrary};
@@ -71,6 +72,21 @@ pub trait FeatureLibrary: std::fmt::Debug + Send + Sync {
                 out.iter_mut().for_each(|v| *v = f64::NAN);
             }
         })
+    }
+
+    /// The normal equations `(ΘᵀΘ, ΘᵀY)` of this library on `x`, when the library can form
+    /// them faster than building Θ and multiplying it out (polynomials: from moments). `None`
+    /// (the default) makes the caller build Θ.
+    ///
+    /// # Shapes
+    /// `x`: `(n_samples, n_inputs)`, `y`: `(n_samples, n_targets)`.
+    fn normal_equations(
+        &self,
+        x: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+    ) -> Option<Result<crate::linalg::NormalEquations>> {
+        let _ = (x, y);
+        None
     }
 
     /// For pure polynomial libraries: each feature's exponent vector (used to compare with

@@ -260,6 +260,23 @@ impl FeatureLibrary for PolynomialLibrary {
         })
     }
 
+    fn normal_equations(
+        &self,
+        x: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+    ) -> Option<Result<crate::linalg::NormalEquations>> {
+        if x.nrows() != y.nrows() {
+            return None;
+        }
+        let exponents = self.exponents(x.ncols())?;
+        // Measured on Lorenz (3 inputs): moments win from ~30 features (degree 5: 0.8 ms vs
+        // 1.0 ms at 10^4 samples); below that a blocked product of Θ is as fast or faster.
+        if exponents.len() < 30 || !super::moments::fits_keys(&exponents, x.ncols()) {
+            return None;
+        }
+        Some(super::moments::polynomial_normal(&exponents, x, y))
+    }
+
     fn exponents(&self, n_inputs: usize) -> Option<Vec<Vec<u32>>> {
         Some(
             self.terms(n_inputs)

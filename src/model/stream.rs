@@ -509,6 +509,9 @@ fn serial_normal(
 ) -> Result<NormalEquations> {
     use ndarray::ShapeBuilder;
     let n = x.nrows();
+    if let Some(ne) = library.normal_equations(library_input(x, u).view(), y) {
+        return ne;
+    }
     let mut ne = NormalEquations::zeros(n_features, y.ncols());
     let mut buf = Array2::zeros((THETA_CHUNK.min(n), n_features).f());
     let mut i = 0;
