@@ -204,9 +204,21 @@ impl FeatureLibrary for PolynomialLibrary {
         if n > 0 && p > 0 && out.t().is_standard_layout() {
             if let Some(os) = out.as_slice_memory_order_mut() {
                 let mut xc = vec![0.0; d * n];
-                for (i, row) in x.outer_iter().enumerate() {
-                    for (v, val) in row.iter().enumerate() {
-                        xc[v * n + i] = *val;
+                match x.as_slice() {
+                    Some(xs) => {
+                        for (v, col) in xc.chunks_exact_mut(n).enumerate() {
+                            for (c, row) in col.iter_mut().zip(xs.chunks_exact(d)) {
+                                *c = row[v];
+                            }
+                        }
+                    }
+                    None => {
+                        for (v, col) in x.axis_iter(ndarray::Axis(1)).enumerate() {
+                            xc[v * n..(v + 1) * n]
+                                .iter_mut()
+                                .zip(col)
+                                .for_each(|(a, b)| *a = *b);
+                        }
                     }
                 }
                 for (k, &(parent, var)) in plan.iter().enumerate() {

@@ -473,22 +473,23 @@ fn segment_normal(
     if (n < PARALLEL_ROWS && work < PARALLEL_WORK) || n < 2 * THETA_CHUNK || threads < 2 {
         return serial_normal(library, n_features, x, u, y, faer::Par::Seq);
     }
-    let parts: Vec<Result<NormalEquations>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let rows = s![t * n / threads..(t + 1) * n / threads, ..];
-                let (xs, us, ys) = (x.slice(rows), u.slice(rows), y.slice(rows));
-                scope.spawn(move || serial_normal(library, n_features, xs, us, ys, faer::Par::Seq))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Unsupported("a worker thread panicked".into())))
-            })
-            .collect()
-    });
+    // rayon's pool (shared with faer) costs microseconds per task, where spawning threads
+    // costs tens.
+    use rayon::prelude::*;
+    let parts: Vec<Result<NormalEquations>> = (0..threads)
+        .into_par_iter()
+        .map(|t| {
+            let rows = s![t * n / threads..(t + 1) * n / threads, ..];
+            serial_normal(
+                library,
+                n_features,
+                x.slice(rows),
+                u.slice(rows),
+                y.slice(rows),
+                faer::Par::Seq,
+            )
+        })
+        .collect();
     let mut total = NormalEquations::zeros(n_features, y.ncols());
     for part in parts {
         total.add_scaled(&part?, 1.0);
