@@ -142,9 +142,7 @@ pub(crate) fn polynomial_normal(
             ne.xty[(a, j)] = xty[a * t + j];
         }
     }
-    for j in 0..t {
-        ne.yty[j] = yty[j];
-    }
+    ne.yty = ndarray::Array1::from(yty);
     ne.n_samples = n;
     Ok(ne)
 }
