@@ -83,9 +83,13 @@ pub(crate) fn polynomial_normal(
     let mut sums = vec![0.0; m];
     let mut xty = vec![0.0; p * t];
     let mut yty = vec![0.0; t];
-    let mut cols = vec![0.0; m * ROWS];
-    let mut xc = vec![0.0; d * ROWS];
-    let mut yc = vec![0.0; t * ROWS];
+    // Columns are LD apart, not a power of two: with a 2 KiB stride, a column and the parent
+    // it is built from can sit a multiple of 4 KiB apart, and the loads then stall on the
+    // stores (4K aliasing); seen as a 2x slowdown that came and went with heap layout.
+    const LD: usize = ROWS + 8;
+    let mut cols = vec![0.0; m * LD];
+    let mut xc = vec![0.0; d * LD];
+    let mut yc = vec![0.0; t * LD];
     let n = x.nrows();
     let mut start = 0;
     while start < n {
@@ -93,25 +97,25 @@ pub(crate) fn polynomial_normal(
         let xs = x.slice(ndarray::s![start..start + k, ..]);
         let ys = y.slice(ndarray::s![start..start + k, ..]);
         for (v, col) in xs.axis_iter(Axis(1)).enumerate() {
-            xc[v * k..(v + 1) * k]
+            xc[v * LD..v * LD + k]
                 .iter_mut()
                 .zip(col)
                 .for_each(|(a, b)| *a = *b);
         }
         for (j, col) in ys.axis_iter(Axis(1)).enumerate() {
-            yc[j * k..(j + 1) * k]
+            yc[j * LD..j * LD + k]
                 .iter_mut()
                 .zip(col)
                 .for_each(|(a, b)| *a = *b);
         }
         for (s, step) in plan.iter().enumerate() {
-            let (before, rest) = cols.split_at_mut(s * k);
+            let (before, rest) = cols.split_at_mut(s * LD);
             let col = &mut rest[..k];
             match *step {
                 None => col.fill(1.0),
                 Some((ps, v)) => {
-                    let parent = &before[ps * k..(ps + 1) * k];
-                    let xv = &xc[v * k..(v + 1) * k];
+                    let parent = &before[ps * LD..ps * LD + k];
+                    let xv = &xc[v * LD..v * LD + k];
                     for ((o, a), b) in col.iter_mut().zip(parent).zip(xv) {
                         *o = a * b;
                     }
@@ -120,13 +124,13 @@ pub(crate) fn polynomial_normal(
             sums[s] += lane_sum(col);
         }
         for (a, &fs) in feature_slot.iter().enumerate() {
-            let fcol = &cols[fs * k..(fs + 1) * k];
+            let fcol = &cols[fs * LD..fs * LD + k];
             for j in 0..t {
-                xty[a * t + j] += lane_dot(fcol, &yc[j * k..(j + 1) * k]);
+                xty[a * t + j] += lane_dot(fcol, &yc[j * LD..j * LD + k]);
             }
         }
         for j in 0..t {
-            let c = &yc[j * k..(j + 1) * k];
+            let c = &yc[j * LD..j * LD + k];
             yty[j] += lane_dot(c, c);
         }
         start += k;

@@ -64,13 +64,10 @@ impl NormalEquations {
     /// # Errors
     /// [`Error::Shape`] if the chunk's columns or rows do not match.
     pub fn accumulate(&mut self, theta: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<()> {
-        // Threads only pay off on large products (dispatch costs tens of microseconds).
-        let work = theta.nrows() * theta.ncols() * theta.ncols();
-        let par = if work >= 4_000_000 {
-            faer::get_global_parallelism()
-        } else {
-            faer::Par::Seq
-        };
+        // Sequential: callers split rows over rayon themselves (see `model::SindyStream`).
+        // faer's own pool spin-waits after use, which on a 2-core machine halves the speed of
+        // whatever runs next.
+        let par = faer::Par::Seq;
         self.accumulate_par(theta, y, par)
     }
 
