@@ -103,9 +103,9 @@ fn main() {
         let file = format!("lorenz_n{n}.npy");
         write(&file, &tr.x().to_owned());
         let reps = match n {
-            0..=10_000 => 50,
-            10_001..=100_000 => 10,
-            _ => 3,
+            0..=10_000 => 100,
+            10_001..=100_000 => 30,
+            _ => 5,
         };
         for degree in [2u32, 3, 5] {
             fit_cases.push(json!({"file": file, "n": n, "degree": degree}));
