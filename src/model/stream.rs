@@ -325,30 +325,6 @@ impl SindyStream {
         Ok(Some((keep_start, end - keep_start)))
     }
 
-    /// Adds ready-made library rows `theta` with targets `y`.
-    fn accumulate_theta(
-        &mut self,
-        theta: ArrayView2<'_, f64>,
-        y: ArrayView2<'_, f64>,
-    ) -> Result<()> {
-        let n = theta.nrows();
-        let mut i = 0;
-        while i < n {
-            let room = self.block_rows - self.open.n_samples;
-            let k = room.min(n - i);
-            let yc = y.slice(s![i..i + k, ..]);
-            self.open.accumulate(theta.slice(s![i..i + k, ..]), yc)?;
-            for (j, col) in yc.axis_iter(Axis(1)).enumerate() {
-                self.y_sum[j] += col.sum();
-            }
-            if self.open.n_samples >= self.block_rows {
-                self.close_block()?;
-            }
-            i += k;
-        }
-        Ok(())
-    }
-
     /// Drops carried rows before `from`; the first `skip` kept rows are context only.
     fn keep_from(&mut self, from: usize, skip: usize) {
         self.carry_x = self.carry_x.slice(s![from.., ..]).to_owned();
@@ -357,29 +333,51 @@ impl SindyStream {
         self.skip = skip;
     }
 
-    /// Adds rows `(library input = [x, u], target y)` to the open block, closing blocks every
-    /// `block_rows` rows.
+    /// Adds ready-made library rows `theta` (weak form) with targets `y`.
+    fn accumulate_theta(
+        &mut self,
+        theta: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+    ) -> Result<()> {
+        self.add_rows(y, |r| {
+            NormalEquations::from_data(theta.slice(s![r.clone(), ..]), y.slice(s![r, ..]))
+        })
+    }
+
+    /// Adds rows `(library input = [x, u], target y)`.
     fn accumulate(
         &mut self,
         x: ArrayView2<'_, f64>,
         u: ArrayView2<'_, f64>,
         y: ArrayView2<'_, f64>,
     ) -> Result<()> {
-        let n = x.nrows();
+        let (library, p) = (self.params.library.clone(), self.n_features);
+        self.add_rows(y, |r| {
+            let rows = s![r, ..];
+            segment_normal(
+                library.as_ref(),
+                p,
+                x.slice(rows),
+                u.slice(rows),
+                y.slice(rows),
+            )
+        })
+    }
+
+    /// Adds the normal equations of rows of `y`, computed by `normal` for each run of rows that
+    /// fits in the open block, closing blocks every `block_rows` rows.
+    fn add_rows(
+        &mut self,
+        y: ArrayView2<'_, f64>,
+        mut normal: impl FnMut(std::ops::Range<usize>) -> Result<NormalEquations>,
+    ) -> Result<()> {
+        let n = y.nrows();
         let mut i = 0;
         while i < n {
             let room = self.block_rows - self.open.n_samples;
             let k = room.min(n - i);
-            let rows = s![i..i + k, ..];
-            let ne = segment_normal(
-                self.params.library.as_ref(),
-                self.n_features,
-                x.slice(rows),
-                u.slice(rows),
-                y.slice(rows),
-            )?;
-            self.open.add_scaled(&ne, 1.0);
-            for (j, col) in y.slice(rows).axis_iter(Axis(1)).enumerate() {
+            self.open.add_scaled(&normal(i..i + k)?, 1.0);
+            for (j, col) in y.slice(s![i..i + k, ..]).axis_iter(Axis(1)).enumerate() {
                 self.y_sum[j] += col.sum();
             }
             if self.open.n_samples >= self.block_rows {

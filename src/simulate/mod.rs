@@ -182,7 +182,7 @@ where
             // Integrate half a step past the end so the last dense sample is never lost to
             // rounding in the solver's output clock.
             let t_end = (n as f64 - 0.5) * dt;
-            let ys = solve(sys(), y0, t_end, *dt, cfg, OutputType::Dense)?;
+            let ys = solve(sys(), y0, 0.0, t_end, *dt, cfg, OutputType::Dense)?;
             if ys.len() < n {
                 return Err(Error::Integration(format!(
                     "solver returned {} of {n} samples",
@@ -204,8 +204,9 @@ where
                     t0,
                     _d: PhantomData,
                 };
-                let ys = solve_span(sys, y, a, b, cfg)?;
-                y = ys;
+                y = solve(sys, y, a, b, b - a, cfg, OutputType::Sparse)?
+                    .pop()
+                    .ok_or_else(|| Error::Integration("solver produced no output".into()))?;
                 for j in 0..d {
                     out[(i, j)] = y[j];
                 }
@@ -215,11 +216,15 @@ where
     Ok(out)
 }
 
+/// Runs the configured solver from `a` to `b`: dense output every `dx` (`OutputType::Dense`)
+/// or the accepted steps (`OutputType::Sparse`).
+#[allow(clippy::too_many_arguments)]
 fn solve<D: Dim>(
     sys: Adapter<'_, D>,
     y0: OVector<f64, D>,
-    t_end: f64,
-    dt: f64,
+    a: f64,
+    b: f64,
+    dx: f64,
     cfg: &SolverConfig,
     out: OutputType,
 ) -> Result<Vec<OVector<f64, D>>>
@@ -228,13 +233,15 @@ where
     OVector<f64, D>: std::ops::Mul<f64, Output = OVector<f64, D>>,
 {
     let err = |e: ode_solvers::dop_shared::IntegrationError| Error::Integration(e.to_string());
+    let h_max = b - a;
+    // Solver defaults from ode_solvers (safety, beta, fac_min, fac_max), with our step limit.
     match cfg.method {
         Method::Dopri5 => {
             let mut s = Dopri5::from_param(
                 sys,
-                0.0,
-                t_end,
-                dt,
+                a,
+                b,
+                dx,
                 y0,
                 cfg.rtol,
                 cfg.atol,
@@ -242,7 +249,7 @@ where
                 0.04,
                 0.2,
                 10.0,
-                t_end,
+                h_max,
                 0.0,
                 cfg.max_steps,
                 1000,
@@ -254,9 +261,9 @@ where
         Method::Dop853 => {
             let mut s = Dop853::from_param(
                 sys,
-                0.0,
-                t_end,
-                dt,
+                a,
+                b,
+                dx,
                 y0,
                 cfg.rtol,
                 cfg.atol,
@@ -264,7 +271,7 @@ where
                 0.0,
                 0.333,
                 6.0,
-                t_end,
+                h_max,
                 0.0,
                 cfg.max_steps,
                 u32::MAX,
@@ -274,69 +281,4 @@ where
             Ok(s.y_out().clone())
         }
     }
-}
-
-/// Integrates from `a` to `b` and returns the state at `b`.
-fn solve_span<D: Dim>(
-    sys: Adapter<'_, D>,
-    y0: OVector<f64, D>,
-    a: f64,
-    b: f64,
-    cfg: &SolverConfig,
-) -> Result<OVector<f64, D>>
-where
-    DefaultAllocator: Allocator<D>,
-    OVector<f64, D>: std::ops::Mul<f64, Output = OVector<f64, D>>,
-{
-    let err = |e: ode_solvers::dop_shared::IntegrationError| Error::Integration(e.to_string());
-    let h = b - a;
-    let ys = match cfg.method {
-        Method::Dopri5 => {
-            let mut s = Dopri5::from_param(
-                sys,
-                a,
-                b,
-                h,
-                y0,
-                cfg.rtol,
-                cfg.atol,
-                0.9,
-                0.04,
-                0.2,
-                10.0,
-                h,
-                0.0,
-                cfg.max_steps,
-                1000,
-                OutputType::Sparse,
-            );
-            s.integrate().map_err(err)?;
-            s.y_out().clone()
-        }
-        Method::Dop853 => {
-            let mut s = Dop853::from_param(
-                sys,
-                a,
-                b,
-                h,
-                y0,
-                cfg.rtol,
-                cfg.atol,
-                0.9,
-                0.0,
-                0.333,
-                6.0,
-                h,
-                0.0,
-                cfg.max_steps,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            s.integrate().map_err(err)?;
-            s.y_out().clone()
-        }
-    };
-    ys.last()
-        .cloned()
-        .ok_or_else(|| Error::Integration("solver produced no output".into()))
 }
