@@ -317,3 +317,25 @@ fn stlsq_on_data_directly() {
     assert!((fit.coef[(1, 0)] - 3.0).abs() < 1e-10);
     assert!(fit.converged);
 }
+
+#[test]
+fn simulation_on_explicit_times_matches_dense_output() {
+    let model = Sindy::params().fit(&[lorenz(5000, 0.002)]).unwrap();
+    let cfg = SolverConfig {
+        rtol: 1e-12,
+        atol: 1e-12,
+        ..SolverConfig::default()
+    };
+    let uniform = TimeGrid::uniform(0.0, 0.01, 101).unwrap();
+    let explicit = TimeGrid::samples((0..101).map(|i| i as f64 * 0.01).collect()).unwrap();
+    let a = model
+        .simulate(&[-8.0, 8.0, 27.0], &uniform, None, &cfg)
+        .unwrap();
+    let b = model
+        .simulate(&[-8.0, 8.0, 27.0], &explicit, None, &cfg)
+        .unwrap();
+    let d = (&a.x() - &b.x())
+        .mapv(f64::abs)
+        .fold(0.0f64, |m, &v| m.max(v));
+    assert!(d < 1e-8, "{d}");
+}
