@@ -12,6 +12,17 @@ fn cellsindy(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs the binary and requires success.
+fn cellsindy_ok(args: &[&str]) -> std::process::Output {
+    let out = cellsindy(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn results(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
 }
@@ -19,18 +30,13 @@ fn results(dir: &Path) -> Value {
 #[test]
 fn lorenz_demo_prints_the_equations_and_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cellsindy(&[
+    let out = cellsindy_ok(&[
         "sindy",
         "--system",
         "lorenz",
         "--out",
         dir.path().to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     for eq in ["x' = 10(y - x)", "y' = 28x - xz - y", "z' = xy - 8/3 z"] {
         assert!(
@@ -61,7 +67,7 @@ fn lorenz_demo_prints_the_equations_and_writes_the_report() {
 fn cli_defaults_survive_noise() {
     for noise in ["0.01", "0.05", "0.1"] {
         let dir = tempfile::tempdir().unwrap();
-        let out = cellsindy(&[
+        let out = cellsindy_ok(&[
             "sindy",
             "--system",
             "lorenz",
@@ -70,11 +76,6 @@ fn cli_defaults_survive_noise() {
             "--out",
             dir.path().to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let r = results(dir.path());
         assert_eq!(r["data"]["samples"][0], 100_000);
         assert_eq!(r["settings"]["degree"], 3);
@@ -104,12 +105,7 @@ fn fits_user_csv_files() {
     }
     let path = dir.path().join("run.csv");
     std::fs::write(&path, csv).unwrap();
-    let out = cellsindy(&["sindy", "--data", path.to_str().unwrap(), "--degree", "2"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cellsindy_ok(&["sindy", "--data", path.to_str().unwrap(), "--degree", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.lines().any(|l| l.trim() == "x' = y"), "{stdout}");
     assert!(

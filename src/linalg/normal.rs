@@ -64,15 +64,13 @@ impl NormalEquations {
     /// # Errors
     /// [`Error::Shape`] if the chunk's columns or rows do not match.
     pub fn accumulate(&mut self, theta: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<()> {
-        // Sequential: callers split rows over rayon themselves (see `model::SindyStream`).
-        // faer's own pool spin-waits after use, which on a 2-core machine halves the speed of
-        // whatever runs next.
-        let par = faer::Par::Seq;
-        self.accumulate_par(theta, y, par)
+        // Sequential: the callers that need threads split the rows over rayon themselves
+        // (see `model::SindyStream`), with less overhead than threading each chunk's product.
+        self.accumulate_par(theta, y, faer::Par::Seq)
     }
 
-    /// [`NormalEquations::accumulate`] with explicit parallelism (callers that already split
-    /// the rows over threads pass `Par::Seq`).
+    /// [`NormalEquations::accumulate`] with explicit parallelism, e.g. faer's thread pool for
+    /// one very large product.
     ///
     /// # Errors
     /// As [`NormalEquations::accumulate`].

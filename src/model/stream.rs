@@ -464,12 +464,10 @@ fn segment_normal(
     y: ArrayView2<'_, f64>,
 ) -> Result<NormalEquations> {
     let n = x.nrows();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(8);
+    let threads = rayon::current_num_threads().min(8);
     let work = n * n_features * n_features;
     if (n < PARALLEL_ROWS && work < PARALLEL_WORK) || n < 2 * THETA_CHUNK || threads < 2 {
-        return serial_normal(library, n_features, x, u, y, faer::Par::Seq);
+        return serial_normal(library, n_features, x, u, y);
     }
     // rayon's pool (shared with faer) costs microseconds per task, where spawning threads
     // costs tens.
@@ -484,7 +482,6 @@ fn segment_normal(
                 x.slice(rows),
                 u.slice(rows),
                 y.slice(rows),
-                faer::Par::Seq,
             )
         })
         .collect();
@@ -504,7 +501,6 @@ fn serial_normal(
     x: ArrayView2<'_, f64>,
     u: ArrayView2<'_, f64>,
     y: ArrayView2<'_, f64>,
-    par: faer::Par,
 ) -> Result<NormalEquations> {
     use ndarray::ShapeBuilder;
     let n = x.nrows();
@@ -522,7 +518,7 @@ fn serial_normal(
         let rows = s![i..i + k, ..];
         let input = library_input(x.slice(rows), u.slice(rows));
         library.transform_into(input.view(), buf.view_mut())?;
-        ne.accumulate_par(buf.view(), y.slice(rows), par)?;
+        ne.accumulate(buf.view(), y.slice(rows))?;
         i += k;
     }
     Ok(ne)
