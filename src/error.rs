@@ -111,6 +111,60 @@ pub enum Error {
     /// Drawing a figure failed.
     #[error("plot: {0}")]
     Plot(String),
+    /// A binary file (`.h5ad`, compressed stream) is truncated or not what its name says.
+    #[error("{path}: {msg}")]
+    Format {
+        /// File path.
+        path: PathBuf,
+        /// What was wrong, in the format's terms.
+        msg: String,
+    },
+    /// A name that must be unique (gene symbol, cell id, column) occurs twice.
+    #[error("duplicate {what} `{name}` (positions {first} and {second}){hint}")]
+    Duplicate {
+        /// What kind of name: "gene", "cell", ...
+        what: &'static str,
+        /// The repeated name.
+        name: String,
+        /// 0-based position of the first occurrence.
+        first: usize,
+        /// 0-based position of the repeat.
+        second: usize,
+        /// How to get past it (may be empty), starting with "; ".
+        hint: String,
+    },
+    /// A count or expression value is negative where only non-negative values make sense.
+    #[error("{what} has a negative value ({value}) at cell {cell}, gene {gene}")]
+    Negative {
+        /// Which input.
+        what: String,
+        /// 0-based cell (row).
+        cell: usize,
+        /// 0-based gene (column).
+        gene: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// Genes asked for by name are not in the data.
+    #[error("{n} unknown gene(s): {shown}", n = genes.len(), shown = show_names(genes))]
+    UnknownGenes {
+        /// The names not found.
+        genes: Vec<String>,
+    },
+}
+
+/// At most 10 names, then a count of the rest.
+fn show_names(names: &[String]) -> String {
+    let mut s = names
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 10 {
+        s.push_str(&format!(" and {} more", names.len() - 10));
+    }
+    s
 }
 
 /// `Result` with the crate's [`Error`].
@@ -135,6 +189,23 @@ impl Error {
             name,
             value: value.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// Parse error at a 1-based line of a text file.
+    pub fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
+        Error::Parse {
+            path: path.into(),
+            line,
+            msg: msg.into(),
+        }
+    }
+
+    /// Malformed binary file.
+    pub fn format(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            msg: msg.into(),
         }
     }
 

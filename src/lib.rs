@@ -25,6 +25,7 @@ pub mod error;
 
 pub mod data;
 pub mod differentiate;
+pub mod expression;
 pub mod io;
 pub mod library;
 pub mod linalg;
@@ -34,6 +35,7 @@ pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod simulate;
+pub mod synthetic;
 pub mod systems;
 
 pub use error::{Error, Result};

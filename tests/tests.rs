@@ -5,7 +5,11 @@ mod common;
 
 mod bad_input;
 mod cli;
+mod expression;
 mod golden;
+mod h5ad;
 mod lorenz;
 mod model;
+mod synthetic;
 mod systems;
+mod text_formats;

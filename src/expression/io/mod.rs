@@ -1,0 +1,191 @@
+//! Reading and writing expression matrices: AnnData `.h5ad`, 10x Matrix Market directories and
+//! CSV/TSV, chosen by [`ExpressionFormat::detect`]; and streaming a file in chunks of cells.
+//!
+//! Every reader validates what it reads ([`ExpressionMatrix::new`]): malformed, truncated or
+//! inconsistent files, duplicate gene names, negative or non-finite values are errors that say
+//! where the problem is, never panics.
+
+pub mod delimited;
+pub mod h5ad;
+pub mod mtx;
+
+use std::path::{Path, PathBuf};
+
+use super::{CsrMatrix, ExpressionMatrix, GeneTable};
+use crate::error::{Error, Result};
+
+/// File formats the readers know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpressionFormat {
+    /// AnnData HDF5 (`.h5ad`).
+    H5ad,
+    /// A 10x directory: `matrix.mtx[.gz]`, `features.tsv[.gz]` or `genes.tsv[.gz]`,
+    /// `barcodes.tsv[.gz]`.
+    TenX,
+    /// A lone Matrix Market file (`.mtx[.gz]`), genes × cells as 10x writes it.
+    Mtx,
+    /// Comma-separated text.
+    Csv,
+    /// Tab-separated text.
+    Tsv,
+}
+
+impl ExpressionFormat {
+    /// From the path: a directory is 10x; otherwise by extension (ignoring a trailing `.gz`).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for an unknown extension.
+    pub fn detect(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            return Ok(ExpressionFormat::TenX);
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let ext = name.rsplit('.').next().unwrap_or("");
+        match ext {
+            "h5ad" => Ok(ExpressionFormat::H5ad),
+            "mtx" => Ok(ExpressionFormat::Mtx),
+            "csv" => Ok(ExpressionFormat::Csv),
+            "tsv" | "txt" | "tab" => Ok(ExpressionFormat::Tsv),
+            _ => Err(Error::Unsupported(format!(
+                "{}: unknown expression format (expected .h5ad, .mtx[.gz], .csv, .tsv or a 10x directory)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Options shared by the readers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOptions {
+    /// Repeated gene symbols get `-1`, `-2`, ... suffixes (scanpy's `var_names_make_unique`)
+    /// instead of being an error.
+    pub make_unique: bool,
+    /// CSV/TSV orientation: `Some(true)` cells are rows, `Some(false)` cells are columns,
+    /// `None` guesses (genes are the longer axis).
+    pub cells_as_rows: Option<bool>,
+    /// Keep sparse storage (CSR) even when the file is dense; `false` keeps the file's layout.
+    pub force_sparse: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            make_unique: false,
+            cells_as_rows: None,
+            force_sparse: false,
+        }
+    }
+}
+
+/// Reads an expression matrix in any known format (see [`ExpressionFormat::detect`]).
+///
+/// # Errors
+/// As the format's reader.
+pub fn read_expression(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
+    match ExpressionFormat::detect(path)? {
+        ExpressionFormat::H5ad => h5ad::read_h5ad(path, opts),
+        ExpressionFormat::TenX => mtx::read_10x(path, opts),
+        ExpressionFormat::Mtx => mtx::read_10x_mtx_file(path, opts),
+        ExpressionFormat::Csv | ExpressionFormat::Tsv => delimited::read_delimited(path, opts),
+    }
+}
+
+/// Writes an expression matrix by the path's form: `.h5ad` (AnnData), `.csv`/`.tsv` (cells as
+/// rows), anything else a 10x directory (`matrix.mtx.gz`, `features.tsv.gz`,
+/// `barcodes.tsv.gz`). Writes are atomic per file.
+///
+/// # Errors
+/// [`Error::Io`] and format errors.
+pub fn write_expression(m: &ExpressionMatrix, path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.ends_with(".h5ad") {
+        h5ad::write_h5ad(m, path, &h5ad::H5adWriteOptions::default())
+    } else if name.ends_with(".csv") || name.ends_with(".tsv") {
+        delimited::write_delimited(m, path)
+    } else {
+        mtx::write_10x(m, path)
+    }
+}
+
+/// A block of consecutive cells from a streamed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellChunk {
+    /// Index of the chunk's first cell in the file.
+    pub start: usize,
+    /// The chunk's cell ids.
+    pub cells: Vec<String>,
+    /// chunk cells × all genes.
+    pub values: CsrMatrix,
+}
+
+/// Iterates over a file in chunks of at most `chunk_cells` cells, holding one chunk (plus the
+/// format's index) in memory. Genes are known before the first chunk.
+pub trait CellChunks: Iterator<Item = Result<CellChunk>> + Send {
+    /// The file's genes (every chunk has these columns).
+    fn genes(&self) -> &GeneTable;
+    /// Total number of cells, when the format says so up front.
+    fn n_cells(&self) -> Option<usize>;
+}
+
+/// Opens a file for streaming (`.h5ad`, 10x directory or `.mtx[.gz]`).
+///
+/// # Errors
+/// [`Error::Unsupported`] for CSV/TSV (read them whole), [`Error::InvalidParam`] for
+/// `chunk_cells == 0`, and the format's errors.
+pub fn stream_cells(
+    path: &Path,
+    chunk_cells: usize,
+    opts: &ReadOptions,
+) -> Result<Box<dyn CellChunks>> {
+    if chunk_cells == 0 {
+        return Err(Error::param("chunk_cells", 0, "must be at least 1"));
+    }
+    match ExpressionFormat::detect(path)? {
+        ExpressionFormat::H5ad => Ok(Box::new(h5ad::H5adChunks::open(path, chunk_cells, opts)?)),
+        ExpressionFormat::TenX | ExpressionFormat::Mtx => {
+            Ok(Box::new(mtx::MtxChunks::open(path, chunk_cells, opts)?))
+        }
+        ExpressionFormat::Csv | ExpressionFormat::Tsv => Err(Error::Unsupported(format!(
+            "{}: CSV/TSV cannot be streamed; read it whole or convert it to .h5ad",
+            path.display()
+        ))),
+    }
+}
+
+/// Appends `-1`, `-2`, ... to repeated names, in place (scanpy's `make_unique` convention: the
+/// first occurrence keeps its name).
+pub fn make_unique(names: &mut [String]) {
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for n in names.iter_mut() {
+        let c = count.entry(n.clone()).or_insert(0);
+        if *c > 0 {
+            let suffix = *c;
+            *c += 1;
+            *n = format!("{n}-{suffix}");
+        } else {
+            *c = 1;
+        }
+    }
+}
+
+/// `path` with `.gz` appended, when that file exists and the plain one does not.
+pub(crate) fn with_optional_gz(path: PathBuf) -> PathBuf {
+    if path.exists() {
+        return path;
+    }
+    let mut gz = path.clone().into_os_string();
+    gz.push(".gz");
+    let gz = PathBuf::from(gz);
+    if gz.exists() {
+        gz
+    } else {
+        path
+    }
+}

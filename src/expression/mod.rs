@@ -1,0 +1,18 @@
+//! Expression data: the cells × genes matrix every gene-side step reads (flow B in STYLE.md).
+//!
+//! - [`ExpressionMatrix`]: values ([`Values`]: dense or [`CsrMatrix`]) with gene symbols/ids,
+//!   cell ids, cell metadata and optional `.raw`; subsetting by cells and genes.
+//! - [`normalize`]: library-size normalisation, `log1p`, highly-variable genes (scanpy's
+//!   `normalize_total`, `log1p`, `highly_variable_genes(flavor="seurat")`).
+//! - [`genes`]: matching a dataset's genes to a vocabulary, with a coverage report.
+//! - [`io`]: AnnData `.h5ad`, 10x Matrix Market and CSV/TSV readers and writers, and streaming
+//!   in chunks of cells.
+
+pub mod genes;
+pub mod io;
+mod matrix;
+pub mod normalize;
+mod sparse;
+
+pub use matrix::{check_unique, ExpressionMatrix, GeneTable, ObsColumn, RawValues, Values};
+pub use sparse::CsrMatrix;
