@@ -48,7 +48,8 @@ pub struct GeneDispersion {
 
 /// Highly-variable genes, Seurat flavour (scanpy's default): genes are binned into `n_bins`
 /// equal-width bins of mean expression, dispersions z-scored within bins, and the
-/// `n_top_genes` with the highest normalised dispersion are returned (sorted by column).
+/// `n_top_genes` with the highest normalised dispersion are returned (sorted by column; genes
+/// tied with the last one are kept too, as in scanpy).
 /// Expects log-normalised values ([`normalize_total`] then [`log1p`]).
 ///
 /// # Errors
@@ -109,7 +110,16 @@ pub fn highly_variable_genes(
             _ => y.total_cmp(&x).then(a.cmp(&b)),
         }
     });
-    let mut top: Vec<usize> = order.into_iter().take(n_top_genes).collect();
+    // Ties at the cut-off are all kept, as scanpy does (`dispersions_norm >= cutoff`).
+    let cutoff = order
+        .get(n_top_genes - 1)
+        .map_or(f64::NAN, |&g| normalized_dispersion[g]);
+    let mut top: Vec<usize> = order
+        .into_iter()
+        .enumerate()
+        .take_while(|&(rank, g)| rank < n_top_genes || normalized_dispersion[g] >= cutoff)
+        .map(|(_, g)| g)
+        .collect();
     top.sort_unstable();
     Ok((
         top,
@@ -121,18 +131,23 @@ pub fn highly_variable_genes(
     ))
 }
 
-/// z-scores `disp` within equal-width bins of `mean`. A gene alone in its bin (or in a bin of
-/// equal dispersions) gets 0: it is neither favoured nor penalised.
+/// z-scores `disp` within equal-width bins of `mean`. A gene alone in its bin gets 1 (scanpy's
+/// rule); a bin of equal dispersions gives 0.
 fn bin_zscore(mean: &[f64], disp: &[f64], n_bins: usize) -> Vec<f64> {
+    // pandas.cut(mean, n_bins): equal-width, right-closed bins over [lo, hi], the first edge
+    // moved left by 0.1% of the range so the minimum falls inside.
     let finite = mean.iter().copied().filter(|v| v.is_finite());
     let lo = finite.clone().fold(f64::INFINITY, f64::min);
     let hi = finite.fold(f64::NEG_INFINITY, f64::max);
-    let width = if hi > lo {
-        (hi - lo) / n_bins as f64
-    } else {
-        1.0
+    let range = if hi > lo { hi - lo } else { 1.0 };
+    let edges: Vec<f64> = (0..=n_bins)
+        .map(|i| lo + range * i as f64 / n_bins as f64)
+        .collect();
+    let bin_of = |v: f64| {
+        // First edge >= v, minus one: v lies in (edges[i], edges[i + 1]].
+        let i = edges.partition_point(|&e| e < v);
+        i.saturating_sub(1).min(n_bins - 1)
     };
-    let bin_of = |v: f64| (((v - lo) / width).floor() as usize).min(n_bins - 1);
     let mut s = vec![0.0f64; n_bins];
     let mut s2 = vec![0.0f64; n_bins];
     let mut c = vec![0usize; n_bins];
@@ -153,7 +168,8 @@ fn bin_zscore(mean: &[f64], disp: &[f64], n_bins: usize) -> Vec<f64> {
             let b = bin_of(m);
             let k = c[b] as f64;
             if c[b] < 2 {
-                return 0.0;
+                // scanpy: a lone gene's bin has no spread; it is scored as its own mean (z = 1).
+                return 1.0;
             }
             let mu = s[b] / k;
             let sd = ((s2[b] - k * mu * mu) / (k - 1.0)).max(0.0).sqrt();
