@@ -5,6 +5,8 @@
 //!
 //! | module | workflow |
 //! |---|---|
+//! | [`data`] | generate the synthetic brain; read and summarise an expression file |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
+pub mod data;
 pub mod sindy;

@@ -26,6 +26,53 @@ pub struct Cli {
 pub enum Command {
     /// Identify equations with SINDy, from a simulated known system or from data files.
     Sindy(SindyArgs),
+    /// Expression data: generate the synthetic brain, inspect a file.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// `cellsindy data ...`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Read an expression file (.h5ad, 10x directory, .mtx[.gz], .csv, .tsv) and summarise it:
+    /// shape, sparsity, library sizes, which probe genes are present.
+    Inspect(InspectArgs),
+}
+
+/// `cellsindy data inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The file or 10x directory.
+    pub file: PathBuf,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Make repeated gene symbols unique (`-1`, `-2` suffixes) instead of failing.
+    #[arg(long)]
+    pub make_unique: bool,
+    /// CSV/TSV orientation: cells are the columns (default: guess; genes are the longer axis).
+    #[arg(long, conflicts_with = "cells_as_rows")]
+    pub cells_as_columns: bool,
+    /// CSV/TSV orientation: cells are the rows.
+    #[arg(long)]
+    pub cells_as_rows: bool,
+}
+
+impl InspectArgs {
+    /// Reader options from the flags.
+    pub fn read_options(&self) -> cellsindy::expression::io::ReadOptions {
+        cellsindy::expression::io::ReadOptions {
+            make_unique: self.make_unique,
+            cells_as_rows: if self.cells_as_rows {
+                Some(true)
+            } else if self.cells_as_columns {
+                Some(false)
+            } else {
+                None
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// `cellsindy sindy`.

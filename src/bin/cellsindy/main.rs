@@ -22,6 +22,7 @@ fn main() -> ExitCode {
 fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Sindy(a) => cmd::sindy::run(&a),
+        args::Command::Data(d) => cmd::data::run(&d),
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand: parse → config → `cellsindy::pipeline` → print / write.
 
+pub mod data;
 pub mod sindy;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};

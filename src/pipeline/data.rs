@@ -1,0 +1,264 @@
+//! `cellsindy data`: generate the synthetic brain, and inspect any expression file.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::expression::genes::match_genes;
+use crate::expression::io::{read_expression, ExpressionFormat, ReadOptions};
+use crate::expression::{ExpressionMatrix, Values};
+
+/// Gene groups the probes use, checked by `data inspect` (symbols; matched case-insensitively
+/// and by Ensembl id where the file has ids).
+pub const PROBE_GROUPS: &[(&str, &[&str])] = &[
+    ("markers", &["RBFOX3", "GFAP"]),
+    ("synaptic", &["SYN1", "SYP", "SNAP25", "SYT1", "DLG4"]),
+    (
+        "mitochondrial",
+        &[
+            "MT-CO1", "MT-CO2", "MT-CO3", "MT-ND1", "MT-ND2", "MT-ND4", "MT-ATP6", "MT-CYB",
+        ],
+    ),
+];
+
+/// Five-number summary of a per-cell quantity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Smallest.
+    pub min: f64,
+    /// 25th percentile.
+    pub q25: f64,
+    /// Median.
+    pub median: f64,
+    /// 75th percentile.
+    pub q75: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Summary {
+    /// Of `v` (NaN-free); all zeros for an empty slice.
+    pub fn of(v: &[f64]) -> Self {
+        if v.is_empty() {
+            return Summary {
+                min: 0.0,
+                q25: 0.0,
+                median: 0.0,
+                q75: 0.0,
+                max: 0.0,
+                mean: 0.0,
+            };
+        }
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            // Linear interpolation between order statistics (numpy's default).
+            let x = p * (s.len() - 1) as f64;
+            let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+            s[lo] + (s[hi] - s[lo]) * (x - lo as f64)
+        };
+        Summary {
+            min: s[0],
+            q25: q(0.25),
+            median: q(0.5),
+            q75: q(0.75),
+            max: s[s.len() - 1],
+            mean: s.iter().sum::<f64>() / s.len() as f64,
+        }
+    }
+}
+
+/// Which genes of a probe group the file has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupPresence {
+    /// Group name.
+    pub group: String,
+    /// Found, as named in the file.
+    pub found: Vec<String>,
+    /// Not found.
+    pub missing: Vec<String>,
+}
+
+/// What `data inspect` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InspectReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Detected format.
+    pub format: String,
+    /// Cells (rows).
+    pub n_cells: usize,
+    /// Genes (columns).
+    pub n_genes: usize,
+    /// Stored non-zero entries.
+    pub nnz: usize,
+    /// Fraction of zero entries.
+    pub sparsity: f64,
+    /// `"sparse (CSR)"` or `"dense"`.
+    pub storage: String,
+    /// Whether the file gives gene ids beside symbols.
+    pub has_gene_ids: bool,
+    /// Whether `.raw` is present.
+    pub has_raw: bool,
+    /// Metadata columns (name and, for categoricals, the number of categories).
+    pub obs: Vec<(String, Option<usize>)>,
+    /// Per-cell totals (library sizes, when values are counts).
+    pub library_size: Summary,
+    /// Detected genes per cell.
+    pub genes_per_cell: Summary,
+    /// Whether every value is a whole number (raw counts).
+    pub integer_values: bool,
+    /// Probe gene groups present / missing.
+    pub probe_genes: Vec<GroupPresence>,
+    /// Seconds spent reading the file.
+    pub read_seconds: f64,
+}
+
+impl std::fmt::Display for InspectReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} ({})", self.path.display(), self.format)?;
+        writeln!(
+            f,
+            "  {} cells x {} genes, {} non-zero ({:.2}% sparse), {}",
+            self.n_cells,
+            self.n_genes,
+            self.nnz,
+            100.0 * self.sparsity,
+            self.storage
+        )?;
+        writeln!(
+            f,
+            "  values: {}; gene ids: {}; raw: {}",
+            if self.integer_values {
+                "integer counts"
+            } else {
+                "non-integer (normalised?)"
+            },
+            if self.has_gene_ids { "yes" } else { "no" },
+            if self.has_raw { "yes" } else { "no" }
+        )?;
+        for (label, s) in [
+            ("library size", &self.library_size),
+            ("genes per cell", &self.genes_per_cell),
+        ] {
+            writeln!(
+                f,
+                "  {label:<15} min {:.0}, q25 {:.0}, median {:.0}, q75 {:.0}, max {:.0} (mean {:.1})",
+                s.min, s.q25, s.median, s.q75, s.max, s.mean
+            )?;
+        }
+        if !self.obs.is_empty() {
+            let cols: Vec<String> = self
+                .obs
+                .iter()
+                .map(|(n, k)| match k {
+                    Some(k) => format!("{n} ({k} categories)"),
+                    None => n.clone(),
+                })
+                .collect();
+            writeln!(f, "  cell metadata: {}", cols.join(", "))?;
+        }
+        for g in &self.probe_genes {
+            write!(
+                f,
+                "  probe genes, {}: {}/{} present",
+                g.group,
+                g.found.len(),
+                g.found.len() + g.missing.len()
+            )?;
+            if g.missing.is_empty() {
+                writeln!(f)?;
+            } else {
+                writeln!(f, " (missing: {})", g.missing.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `path` and summarises it.
+///
+/// # Errors
+/// The reader's errors.
+pub fn inspect(path: &Path, opts: &ReadOptions) -> Result<(InspectReport, ExpressionMatrix)> {
+    let format = ExpressionFormat::detect(path)?;
+    let start = Instant::now();
+    let m = read_expression(path, opts)?;
+    let read_seconds = start.elapsed().as_secs_f64();
+    let report = summarize(&m, path, &format!("{format:?}"), read_seconds)?;
+    Ok((report, m))
+}
+
+/// Summarises an in-memory matrix (what `inspect` prints after reading).
+///
+/// # Errors
+/// Never in practice (gene matching of a non-empty group list).
+pub fn summarize(
+    m: &ExpressionMatrix,
+    path: &Path,
+    format: &str,
+    read_seconds: f64,
+) -> Result<InspectReport> {
+    let mut genes_per_cell = vec![0.0f64; m.n_cells()];
+    let mut integer_values = true;
+    m.values().for_each_nonzero(|r, _, v| {
+        genes_per_cell[r] += 1.0;
+        integer_values &= v.fract() == 0.0;
+    });
+    let mut probe_genes = Vec::new();
+    for (group, genes) in PROBE_GROUPS {
+        let vocab: Vec<String> = genes.iter().map(|g| (*g).to_string()).collect();
+        let matched = match_genes(m.genes(), &vocab)?;
+        probe_genes.push(GroupPresence {
+            group: (*group).to_string(),
+            found: matched
+                .columns
+                .iter()
+                .flatten()
+                .map(|&c| m.genes().symbols[c].clone())
+                .collect(),
+            missing: vocab
+                .iter()
+                .zip(&matched.columns)
+                .filter(|(_, c)| c.is_none())
+                .map(|(g, _)| g.clone())
+                .collect(),
+        });
+    }
+    Ok(InspectReport {
+        path: path.to_path_buf(),
+        format: format.to_string(),
+        n_cells: m.n_cells(),
+        n_genes: m.n_genes(),
+        nnz: m.values().nnz(),
+        sparsity: m.sparsity(),
+        storage: match m.values() {
+            Values::Sparse(_) => "sparse (CSR)".into(),
+            Values::Dense(_) => "dense".into(),
+        },
+        has_gene_ids: m.genes().ids.is_some(),
+        has_raw: m.raw().is_some(),
+        obs: m
+            .obs()
+            .iter()
+            .map(|(n, c)| {
+                let k = match c {
+                    crate::expression::ObsColumn::Categorical { categories, .. } => {
+                        Some(categories.len())
+                    }
+                    _ => None,
+                };
+                (n.clone(), k)
+            })
+            .collect(),
+        library_size: Summary::of(&m.library_sizes()),
+        genes_per_cell: Summary::of(&genes_per_cell),
+        integer_values,
+        probe_genes,
+        read_seconds,
+    })
+}
