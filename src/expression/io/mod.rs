@@ -8,6 +8,7 @@
 pub mod delimited;
 pub mod h5ad;
 pub mod mtx;
+mod text;
 
 use std::path::{Path, PathBuf};
 
@@ -58,8 +59,8 @@ impl ExpressionFormat {
     }
 }
 
-/// Options shared by the readers.
-#[derive(Debug, Clone, PartialEq)]
+/// Options shared by the readers (default: all off, orientation guessed).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadOptions {
     /// Repeated gene symbols get `-1`, `-2`, ... suffixes (scanpy's `var_names_make_unique`)
     /// instead of being an error.
@@ -69,16 +70,6 @@ pub struct ReadOptions {
     pub cells_as_rows: Option<bool>,
     /// Keep sparse storage (CSR) even when the file is dense; `false` keeps the file's layout.
     pub force_sparse: bool,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        ReadOptions {
-            make_unique: false,
-            cells_as_rows: None,
-            force_sparse: false,
-        }
-    }
 }
 
 /// Reads an expression matrix in any known format (see [`ExpressionFormat::detect`]).
