@@ -160,7 +160,9 @@ fn layout(p: &BrainParams, net: &[NetworkNode]) -> Layout {
 fn cell_types(p: &BrainParams) -> Vec<CellType> {
     let n = p.n_cells;
     let props = p.proportions.to_array();
-    let raw: Vec<f64> = props.iter().map(|q| q * n as f64).collect();
+    // Validated to sum to 1 within 1e-6; renormalised so the floors never exceed `n`.
+    let sum: f64 = props.iter().sum();
+    let raw: Vec<f64> = props.iter().map(|q| q / sum * n as f64).collect();
     let mut counts: Vec<usize> = raw.iter().map(|r| r.floor() as usize).collect();
     let mut left = n.saturating_sub(counts.iter().sum::<usize>());
     let mut order: Vec<usize> = (0..4).collect();
