@@ -1,1 +1,669 @@
-//! (issue 3) synthetic tests.
+//! Synthetic brain: determinism, biology, network truth, module correlations, time course.
+
+use cellsindy::expression::{ExpressionMatrix, ObsColumn};
+use cellsindy::synthetic::*;
+use cellsindy::Error;
+
+fn small(n_cells: usize, seed: u64) -> SyntheticBrain {
+    generate(
+        &BrainParams::default()
+            .n_cells(n_cells)
+            .n_background_genes(100)
+            .seed(seed),
+    )
+    .unwrap()
+}
+
+/// Dense column of `gene`, library-size normalised to 5,000 counts per cell.
+fn normalised(m: &ExpressionMatrix, gene: &str) -> Vec<f64> {
+    let col = m.genes().position(gene).unwrap();
+    let totals = m.library_sizes();
+    let mut out = vec![0.0; m.n_cells()];
+    m.values().for_each_nonzero(|r, c, v| {
+        if c == col {
+            out[r] = f64::from(v) / totals[r] * 5000.0;
+        }
+    });
+    out
+}
+
+fn counts(m: &ExpressionMatrix, gene: &str) -> Vec<f64> {
+    let col = m.genes().position(gene).unwrap();
+    let mut out = vec![0.0; m.n_cells()];
+    m.values().for_each_nonzero(|r, c, v| {
+        if c == col {
+            out[r] = f64::from(v);
+        }
+    });
+    out
+}
+
+fn codes(m: &ExpressionMatrix, name: &str) -> (Vec<String>, Vec<i32>) {
+    match m.obs_column(name).unwrap() {
+        ObsColumn::Categorical { categories, codes } => (categories.clone(), codes.clone()),
+        other => panic!("{name} is not categorical: {other:?}"),
+    }
+}
+
+fn node(b: &SyntheticBrain, gene: &str) -> Vec<f32> {
+    let j = b
+        .latent
+        .network_genes
+        .iter()
+        .position(|g| g == gene)
+        .unwrap();
+    b.latent.network.column(j).to_vec()
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx).powi(2);
+        syy += (b - my).powi(2);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+#[test]
+fn same_seed_same_data_other_seed_other_data() {
+    let a = small(700, 3);
+    let b = small(700, 3);
+    assert_eq!(a.matrix, b.matrix);
+    assert_eq!(a.latent, b.latent);
+    assert_eq!(a.truth, b.truth);
+    let c = small(700, 4);
+    assert_ne!(a.matrix.values(), c.matrix.values());
+    assert_eq!(a.matrix.genes(), c.matrix.genes());
+}
+
+#[test]
+fn same_data_for_any_number_of_threads() {
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| small(1100, 11))
+    };
+    let one = run(1);
+    let three = run(3);
+    assert_eq!(one.matrix, three.matrix);
+    assert_eq!(one.latent, three.latent);
+}
+
+#[test]
+fn layout_and_obs_columns() {
+    let b = small(1000, 1);
+    let m = &b.matrix;
+    assert_eq!(m.n_cells(), 1000);
+    let n_named = 15 + SYNAPTIC_GENES.len() + MITO_GENES.len() + 5 + 14;
+    assert_eq!(m.n_genes(), n_named + 100);
+    assert!(matches!(
+        m.values(),
+        cellsindy::expression::Values::Sparse(_)
+    ));
+    for g in SYNAPTIC_GENES
+        .iter()
+        .chain(&MITO_GENES)
+        .chain(&["TFA", "TGXOR", "BG00001"])
+    {
+        assert!(m.genes().position(g).is_some(), "{g} missing");
+    }
+    // Counts are whole numbers.
+    m.values()
+        .for_each_nonzero(|_, _, v| assert_eq!(v, v.round()));
+    let (cats, _) = codes(m, "condition");
+    assert_eq!(cats, vec!["control", "stimulated"]);
+    assert_eq!(b.truth.groups.background.len(), 100);
+}
+
+#[test]
+fn proportions_are_respected() {
+    let b = small(1000, 2);
+    let (cats, c) = codes(&b.matrix, "cell_type");
+    assert_eq!(
+        cats,
+        vec!["neuron", "astrocyte", "oligodendrocyte", "microglia"]
+    );
+    let count = |k: i32| c.iter().filter(|&&x| x == k).count();
+    assert_eq!(
+        (count(0), count(1), count(2), count(3)),
+        (420, 380, 120, 80)
+    );
+    let (_, cond) = codes(&b.matrix, "condition");
+    let stim = cond.iter().filter(|&&x| x == 1).count();
+    assert!((430..=570).contains(&stim), "stimulated {stim}");
+    // Other proportions.
+    let p = BrainParams::default()
+        .n_cells(999)
+        .n_background_genes(10)
+        .proportions(PerType {
+            neuron: 0.5,
+            astrocyte: 0.25,
+            oligodendrocyte: 0.25,
+            microglia: 0.0,
+        });
+    let (_, c) = codes(&generate(&p).unwrap().matrix, "cell_type");
+    let n: Vec<usize> = (0..4)
+        .map(|k| c.iter().filter(|&&x| x == k).count())
+        .collect();
+    assert_eq!(n.iter().sum::<usize>(), 999);
+    assert_eq!(n[3], 0);
+    assert!(
+        (499..=500).contains(&n[0]) && (249..=250).contains(&n[1]),
+        "{n:?}"
+    );
+}
+
+#[test]
+fn markers_are_type_specific_and_rbfox3_gfap_exclusive() {
+    let b = small(3000, 5);
+    let m = &b.matrix;
+    let (_, ty) = codes(m, "cell_type");
+    let rbfox3 = counts(m, "RBFOX3");
+    let gfap = counts(m, "GFAP");
+    let both = rbfox3
+        .iter()
+        .zip(&gfap)
+        .filter(|(a, g)| **a >= 3.0 && **g >= 3.0)
+        .count();
+    assert_eq!(both, 0, "cells with both RBFOX3 and GFAP high");
+    let frac = |xs: &[f64], k: i32, min: f64| {
+        let sel: Vec<f64> = xs
+            .iter()
+            .zip(&ty)
+            .filter(|(_, t)| **t == k)
+            .map(|(x, _)| *x)
+            .collect();
+        sel.iter().filter(|x| **x >= min).count() as f64 / sel.len() as f64
+    };
+    assert!(frac(&rbfox3, 0, 3.0) > 0.9);
+    assert!(frac(&gfap, 1, 3.0) > 0.95);
+    assert!(frac(&rbfox3, 1, 1.0) < 0.03);
+    for (gene, k) in [("MBP", 2), ("CX3CR1", 3), ("AQP4", 1), ("SLC17A7", 0)] {
+        let x = counts(m, gene);
+        let mean_in = x
+            .iter()
+            .zip(&ty)
+            .filter(|(_, t)| **t == k)
+            .map(|(v, _)| v)
+            .sum::<f64>();
+        let n_in = ty.iter().filter(|t| **t == k).count() as f64;
+        let mean_out = x
+            .iter()
+            .zip(&ty)
+            .filter(|(_, t)| **t != k)
+            .map(|(v, _)| v)
+            .sum::<f64>();
+        let n_out = ty.len() as f64 - n_in;
+        assert!(mean_in / n_in > 50.0 * (mean_out / n_out + 0.01), "{gene}");
+    }
+    // The XOR probe's binarisation (0.6 quantile, strictly above) recovers the types.
+    for (gene, k) in [("RBFOX3", 0), ("GFAP", 1)] {
+        let x = normalised(m, gene);
+        let mut s = x.clone();
+        s.sort_by(f64::total_cmp);
+        let pos = 0.6 * (s.len() - 1) as f64;
+        let (lo, hi) = (s[pos.floor() as usize], s[pos.ceil() as usize]);
+        let q = lo + (hi - lo) * (pos - pos.floor());
+        let agree = x
+            .iter()
+            .zip(&ty)
+            .filter(|(v, t)| (**v > q) == (**t == k))
+            .count();
+        let acc = agree as f64 / x.len() as f64;
+        assert!(
+            acc > 0.95,
+            "{gene}: binarised at the 0.6 quantile agrees with type {acc}"
+        );
+    }
+    // Stimulation induces the immediate-early genes in neurons.
+    let (_, cond) = codes(m, "condition");
+    let fos = normalised(m, "FOS");
+    let mean = |stim: i32| {
+        let v: Vec<f64> = (0..fos.len())
+            .filter(|&i| ty[i] == 0 && cond[i] == stim)
+            .map(|i| fos[i])
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(mean(1) > 3.0 * mean(0));
+}
+
+#[test]
+fn gates_hold_on_states_and_on_measured_expression() {
+    let b = small(4000, 9);
+    let m = &b.matrix;
+    let state = |g: &str| node(&b, g);
+    let (ta, tb, tx) = (state("TFA"), state("TFB"), state("TGXOR"));
+    let (tc, td, tand) = (state("TFC"), state("TFD"), state("TGAND"));
+    let (te, tf, tandn) = (state("TFE"), state("TFF"), state("TGANDNOT"));
+    for i in 0..m.n_cells() {
+        assert_eq!(
+            tx[i],
+            if (ta[i] == 1.0) != (tb[i] == 1.0) {
+                1.0
+            } else {
+                0.0
+            }
+        );
+        assert_eq!(tand[i], ta_and(tc[i], td[i]));
+        assert_eq!(tandn[i], ta_and(te[i], 1.0 - tf[i]));
+    }
+    // Inputs are ON about half the time.
+    let on = ta.iter().filter(|v| **v == 1.0).count() as f64 / ta.len() as f64;
+    assert!((on - 0.5).abs() < 0.03);
+    // Measured: ON ≈ 30, OFF ≈ 0.5 normalised counts; binarise at 5.
+    let bin = |g: &str| -> Vec<bool> { normalised(m, g).iter().map(|v| *v > 5.0).collect() };
+    for g in [
+        "TFA", "TFB", "TGXOR", "TFC", "TFD", "TGAND", "TFE", "TFF", "TGANDNOT",
+    ] {
+        let s = state(g);
+        let agree = bin(g)
+            .iter()
+            .zip(&s)
+            .filter(|(b, s)| **b == (**s == 1.0))
+            .count();
+        assert!(agree as f64 / s.len() as f64 > 0.99, "{g}: {agree}");
+    }
+    let (a, bb, x) = (bin("TFA"), bin("TFB"), bin("TGXOR"));
+    let xor_ok = (0..a.len()).filter(|&i| x[i] == (a[i] != bb[i])).count();
+    assert!(
+        xor_ok as f64 / a.len() as f64 > 0.98,
+        "measured XOR holds in {xor_ok}"
+    );
+    // No linear signal: the XOR target is uncorrelated with each input.
+    let (xa, xb, xx) = (
+        normalised(m, "TFA"),
+        normalised(m, "TFB"),
+        normalised(m, "TGXOR"),
+    );
+    // The inputs are independent, so the R² of the best linear predictor from them is
+    // ≈ r_a² + r_b²: under 1 % of the variance.
+    let (ra, rb) = (pearson(&xx, &xa), pearson(&xx, &xb));
+    assert!(ra * ra + rb * rb < 0.01, "r = {ra}, {rb}");
+    // Linear targets follow their regulators' levels.
+    let lin1 = normalised(m, "TGLIN1");
+    let g: Vec<f64> = state("TFG").iter().map(|v| f64::from(*v)).collect();
+    assert!(pearson(&lin1, &g) > 0.7);
+    // Mean linear in the level: OLS slope ≈ amplitude (30), intercept ≈ baseline (1), and the
+    // mean in the middle third of levels on the line.
+    let n = g.len() as f64;
+    let (mg, ml) = (g.iter().sum::<f64>() / n, lin1.iter().sum::<f64>() / n);
+    let sxy: f64 = g.iter().zip(&lin1).map(|(a, b)| (a - mg) * (b - ml)).sum();
+    let sxx: f64 = g.iter().map(|a| (a - mg).powi(2)).sum();
+    let (slope, icept) = (sxy / sxx, ml - sxy / sxx * mg);
+    assert!(
+        (27.0..=34.0).contains(&slope) && (0.0..=2.5).contains(&icept),
+        "{slope} {icept}"
+    );
+    let mid: Vec<usize> = (0..g.len())
+        .filter(|&i| g[i] > 1.0 / 3.0 && g[i] < 2.0 / 3.0)
+        .collect();
+    let mid_mean = mid.iter().map(|&i| lin1[i]).sum::<f64>() / mid.len() as f64;
+    let mid_g = mid.iter().map(|&i| g[i]).sum::<f64>() / mid.len() as f64;
+    assert!((mid_mean - (icept + slope * mid_g)).abs() < 1.0);
+    let lin2 = normalised(m, "TGLIN2");
+    let h: Vec<f64> = state("TFH").iter().map(|v| f64::from(*v)).collect();
+    let ii: Vec<f64> = state("TFI").iter().map(|v| f64::from(*v)).collect();
+    assert!(pearson(&lin2, &h) > 0.5);
+    assert!(pearson(&lin2, &ii) < -0.35);
+}
+
+fn ta_and(a: f32, b: f32) -> f32 {
+    if a == 1.0 && b == 1.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The calibration figure on 30,000 cells (background reduced for the dev profile; the
+/// background genes do not enter the module genes and take the same share of the library).
+#[test]
+fn module_spearman_hits_targets_on_30k_cells() {
+    let b = generate(&BrainParams::default().n_background_genes(100)).unwrap();
+    assert_eq!(b.matrix.n_cells(), 30_000);
+    let r = module_spearman(&b.matrix, &SYNAPTIC_GENES, &MITO_GENES).unwrap();
+    eprintln!(
+        "within synaptic {:.4}, within mito {:.4}, between {:.4}",
+        r.within_a, r.within_b, r.between
+    );
+    let t = MODULE_TARGETS;
+    assert!((r.within_a - t.within_a).abs() <= 0.05, "{r:?}");
+    assert!((r.within_b - t.within_b).abs() <= 0.05, "{r:?}");
+    assert!((r.between - t.between).abs() <= 0.05, "{r:?}");
+    assert_eq!(b.truth.module_targets, t);
+}
+
+#[test]
+fn module_spearman_measures_what_it_says() {
+    // 4 cells, library sizes differ: normalisation then ranks.
+    use cellsindy::expression::{GeneTable, Values};
+    use ndarray::array;
+    let x = array![
+        [1.0f32, 2.0, 0.0, 7.0, 0.0],
+        [2.0, 4.0, 1.0, 3.0, 0.0],
+        [3.0, 6.0, 0.0, 1.0, 0.0],
+        [8.0, 16.0, 5.0, 0.0, 0.0]
+    ];
+    let genes = GeneTable::from_symbols(["a", "b", "c", "d", "e"].map(String::from).to_vec());
+    let cells = (0..4).map(|i| format!("c{i}")).collect();
+    let m = ExpressionMatrix::new(Values::Dense(x), genes, cells).unwrap();
+    let r = module_spearman(&m, &["a", "b"], &["c", "d"]).unwrap();
+    // a and b are proportional in every cell: identical normalised ranks.
+    assert!((r.within_a - 1.0).abs() < 1e-12);
+    assert!(r.within_b < 0.0 && r.between.abs() <= 1.0);
+    // Same result after scaling cells (library size is divided out).
+    let err = module_spearman(&m, &["a", "zz", "b"], &["c", "qq"]).unwrap_err();
+    match err {
+        Error::UnknownGenes { genes } => assert_eq!(genes, vec!["zz", "qq"]),
+        e => panic!("{e}"),
+    }
+    assert!(matches!(
+        module_spearman(&m, &["a"], &["c", "d"]),
+        Err(Error::InvalidParam {
+            name: "group_a",
+            ..
+        })
+    ));
+    assert!(matches!(
+        module_spearman(&m, &["a", "e"], &["c", "d"]),
+        Err(Error::InvalidParam { .. })
+    ));
+}
+
+/// A tiny evaluator of the plain-text Boolean rules (`and`, `or`, `not`, parentheses).
+fn eval_bool(expr: &str, env: &dyn Fn(&str) -> bool) -> bool {
+    let spaced = expr.replace('(', " ( ").replace(')', " ) ");
+    let toks: Vec<&str> = spaced.split_whitespace().collect();
+    fn or(t: &[&str], i: &mut usize, env: &dyn Fn(&str) -> bool) -> bool {
+        let mut v = and(t, i, env);
+        while t.get(*i) == Some(&"or") {
+            *i += 1;
+            let w = and(t, i, env);
+            v = v || w;
+        }
+        v
+    }
+    fn and(t: &[&str], i: &mut usize, env: &dyn Fn(&str) -> bool) -> bool {
+        let mut v = not(t, i, env);
+        while t.get(*i) == Some(&"and") {
+            *i += 1;
+            let w = not(t, i, env);
+            v = v && w;
+        }
+        v
+    }
+    fn not(t: &[&str], i: &mut usize, env: &dyn Fn(&str) -> bool) -> bool {
+        match t[*i] {
+            "not" => {
+                *i += 1;
+                !not(t, i, env)
+            }
+            "(" => {
+                *i += 1;
+                let v = or(t, i, env);
+                assert_eq!(t[*i], ")");
+                *i += 1;
+                v
+            }
+            name => {
+                *i += 1;
+                env(name)
+            }
+        }
+    }
+    let mut i = 0;
+    let v = or(&toks, &mut i, env);
+    assert_eq!(i, toks.len(), "trailing tokens in {expr}");
+    v
+}
+
+#[test]
+fn truth_rules_edges_and_json_round_trip() {
+    let b = small(50, 0);
+    let t = &b.truth;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truth.json");
+    t.save_json(&path).unwrap();
+    let back = GroundTruth::load_json(&path).unwrap();
+    assert_eq!(&back, t);
+    // Boolean and polynomial forms agree on every input combination.
+    for rule in t.rules.iter().filter(|r| r.boolean.is_some()) {
+        let text = rule.boolean.as_deref().unwrap();
+        let (lhs, rhs) = text.split_once('=').unwrap();
+        assert_eq!(lhs.trim(), rule.target);
+        for bits in 0..4u32 {
+            let val = |g: &str| {
+                let k = rule.regulators.iter().position(|r| r == g).unwrap();
+                bits >> k & 1 == 1
+            };
+            let boolean = eval_bool(rhs, &val);
+            let poly: f64 = rule
+                .terms
+                .iter()
+                .map(|term| {
+                    term.coef
+                        * term
+                            .vars
+                            .iter()
+                            .map(|v| if val(v) { 1.0 } else { 0.0 })
+                            .product::<f64>()
+                })
+                .sum();
+            assert_eq!(poly, if boolean { 1.0 } else { 0.0 }, "{text}");
+        }
+    }
+    assert_eq!(
+        t.rule("TGANDNOT").unwrap().polynomial,
+        "TGANDNOT = TFE - TFE*TFF"
+    );
+    assert_eq!(
+        t.rule("TGLIN2").unwrap().polynomial,
+        "TGLIN2 = 0.4 + 0.6*TFH - 0.4*TFI"
+    );
+    let tsv = t.signed_edges_tsv();
+    let lines: Vec<&str> = tsv.lines().collect();
+    assert_eq!(lines[0], "target\tregulator\tweight");
+    for l in [
+        "TGXOR\tTFA\t1",
+        "TGXOR\tTFB\t1",
+        "TGANDNOT\tTFF\t-1",
+        "TGLIN2\tTFI\t-1",
+        "TGLIN1\tTFG\t1",
+    ] {
+        assert!(lines.contains(&l), "{l} missing from\n{tsv}");
+    }
+    assert_eq!(lines.len(), 1 + 9);
+    assert!(t
+        .edges
+        .iter()
+        .any(|e| e.kind == EdgeKind::Marker && e.target == "GFAP"));
+    let tsv_path = dir.path().join("edges.tsv");
+    t.write_signed_edges_tsv(&tsv_path).unwrap();
+    assert_eq!(std::fs::read_to_string(&tsv_path).unwrap(), tsv);
+    assert_eq!(t.groups.synaptic.len(), SYNAPTIC_GENES.len());
+    assert!(t.groups.markers["neuron"].contains(&"RBFOX3".to_string()));
+    // A file that is not a truth is a parse error naming the file.
+    std::fs::write(&path, "{\"edges\": 3}").unwrap();
+    assert!(matches!(
+        GroundTruth::load_json(&path),
+        Err(Error::Parse { .. })
+    ));
+}
+
+#[test]
+fn time_course_shapes_and_steady_state_logic() {
+    let p = TimeCourseParams {
+        n_trajectories: 12,
+        n_samples: 201,
+        dt: 0.1,
+        ..TimeCourseParams::default()
+    };
+    let tc = simulate_timecourse(&p).unwrap();
+    assert_eq!(tc.trajectories.len(), 12);
+    let names = &tc.truth.variables;
+    assert_eq!(names.len(), 14);
+    let idx = |g: &str| names.iter().position(|n| n == g).unwrap();
+    let uidx = |g: &str| {
+        tc.truth
+            .controls
+            .iter()
+            .position(|n| n == &format!("u_{g}"))
+            .unwrap()
+    };
+    let mut xor_seen = [false; 2];
+    for (tr, u) in tc.trajectories.iter().zip(&tc.inputs) {
+        assert_eq!(tr.x().dim(), (201, 14));
+        assert_eq!(tr.names(), &names[..]);
+        assert_eq!(tr.n_controls(), 9);
+        let last = tr.x().row(200).to_vec();
+        // Steady state: derivative ≈ 0.
+        let d = tc.truth.derivative(&last, u).unwrap();
+        assert!(d.iter().all(|v| v.abs() < 0.05), "{d:?}");
+        let on = |g: &str| u[uidx(g)] == 1.0;
+        let high = |g: &str| {
+            let v = last[idx(g)];
+            assert!(
+                !(5.0..=25.0).contains(&v),
+                "{g} = {v} is neither ON nor OFF"
+            );
+            v > 15.0
+        };
+        let xor = on("TFA") != on("TFB");
+        xor_seen[usize::from(xor)] = true;
+        assert_eq!(high("TGXOR"), xor);
+        assert_eq!(high("TGAND"), on("TFC") && on("TFD"));
+        assert_eq!(high("TGANDNOT"), on("TFE") && !on("TFF"));
+        let lin1 = 1.0 + 30.0 * u[uidx("TFG")];
+        assert!((last[idx("TGLIN1")] - lin1).abs() < 0.01 * lin1);
+        let lin2 = 1.0 + 30.0 * (0.4 + 0.6 * u[uidx("TFH")] - 0.4 * u[uidx("TFI")]);
+        assert!((last[idx("TGLIN2")] - lin2).abs() < 0.01 * lin2);
+    }
+    assert_eq!(
+        xor_seen,
+        [true, true],
+        "both XOR outcomes among the trajectories"
+    );
+    assert!(tc.truth.equations[idx("TGXOR")]
+        .text
+        .contains("hTFA + hTFB - 2*hTFA*hTFB"));
+    // Deterministic; noise changes values, not shapes.
+    let again = simulate_timecourse(&p).unwrap();
+    assert_eq!(again.trajectories, tc.trajectories);
+    let noisy = simulate_timecourse(&TimeCourseParams {
+        noise: 0.05,
+        ..p.clone()
+    })
+    .unwrap();
+    assert_eq!(noisy.inputs, tc.inputs);
+    let diff = &noisy.trajectories[0].x() - &tc.trajectories[0].x();
+    let sd = (diff.iter().map(|v| v * v).sum::<f64>() / diff.len() as f64).sqrt();
+    assert!(sd > 0.5 && sd < 3.0, "noise sd {sd}");
+}
+
+#[test]
+fn invalid_parameters_are_rejected() {
+    let bad = |p: BrainParams, field: &str| match generate(&p) {
+        Err(Error::InvalidParam { name, .. }) => assert_eq!(name, field),
+        other => panic!("{field}: {other:?}"),
+    };
+    let d = BrainParams::default().n_background_genes(5);
+    bad(d.clone().n_cells(0), "n_cells");
+    bad(
+        d.clone().proportions(PerType {
+            neuron: 0.5,
+            astrocyte: 0.5,
+            oligodendrocyte: 0.5,
+            microglia: 0.0,
+        }),
+        "proportions",
+    );
+    bad(
+        d.clone().proportions(PerType {
+            neuron: 1.2,
+            astrocyte: -0.2,
+            oligodendrocyte: 0.0,
+            microglia: 0.0,
+        }),
+        "proportions",
+    );
+    bad(d.clone().dispersion(-1.0), "dispersion");
+    bad(d.clone().dispersion(f64::NAN), "dispersion");
+    bad(d.clone().stimulated_fraction(1.5), "stimulated_fraction");
+    bad(d.clone().library_size(0.0, 0.4), "library_median");
+    let mut m = d.clone();
+    m.modules.mito_rates.pop();
+    bad(m, "modules.mito_rates");
+    assert!(BrainParams::default().validate().is_ok());
+    let tbad = |p: TimeCourseParams, field: &str| match simulate_timecourse(&p) {
+        Err(Error::InvalidParam { name, .. }) => assert_eq!(name, field),
+        other => panic!("{field}: {other:?}"),
+    };
+    let t = TimeCourseParams::default();
+    tbad(
+        TimeCourseParams {
+            dt: 0.0,
+            ..t.clone()
+        },
+        "dt",
+    );
+    tbad(
+        TimeCourseParams {
+            n_samples: 1,
+            ..t.clone()
+        },
+        "n_samples",
+    );
+    tbad(
+        TimeCourseParams {
+            n_trajectories: 0,
+            ..t.clone()
+        },
+        "n_trajectories",
+    );
+    tbad(
+        TimeCourseParams {
+            noise: -0.1,
+            ..t.clone()
+        },
+        "noise",
+    );
+    tbad(TimeCourseParams { hill_n: 0.5, ..t }, "hill_n");
+    // Params are serde with defaults: an empty JSON object is the default.
+    let p: BrainParams = serde_json::from_str("{}").unwrap();
+    assert_eq!(p, BrainParams::default());
+    assert!(serde_json::from_str::<BrainParams>("{\"n_cell\": 3}").is_err());
+}
+
+#[test]
+#[ignore = "release-mode measurement: cargo test --release --test integration synthetic::measure_default -- --ignored --nocapture"]
+fn measure_default() {
+    let p = BrainParams::default();
+    let t0 = std::time::Instant::now();
+    let b = generate(&p).unwrap();
+    let dt = t0.elapsed();
+    let t1 = std::time::Instant::now();
+    let r = module_spearman(&b.matrix, &SYNAPTIC_GENES, &MITO_GENES).unwrap();
+    println!(
+        "cells {} genes {} nnz {} generate {:.2}s (threads {}), module_spearman {:.2}s",
+        b.matrix.n_cells(),
+        b.matrix.n_genes(),
+        b.matrix.values().nnz(),
+        dt.as_secs_f64(),
+        rayon::current_num_threads(),
+        t1.elapsed().as_secs_f64()
+    );
+    println!(
+        "within_synaptic {:.4} within_mito {:.4} between {:.4}",
+        r.within_a, r.within_b, r.between
+    );
+    let t = MODULE_TARGETS;
+    assert!((r.within_a - t.within_a).abs() <= 0.05);
+    assert!((r.within_b - t.within_b).abs() <= 0.05);
+    assert!((r.between - t.between).abs() <= 0.05);
+}
