@@ -175,7 +175,7 @@ pub fn match_genes(dataset: &GeneTable, vocab: &[String]) -> Result<GeneMatch> {
                 kinds.push(Some(kind));
             }
             _ => {
-                if !ambiguous.last().is_some_and(|a| a == entry) {
+                if ambiguous.last().is_none_or(|a| a != entry) {
                     missing.push(entry.clone());
                 }
                 columns.push(None);
