@@ -5,22 +5,21 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expression::genes::match_genes;
-use crate::expression::io::{read_expression, ExpressionFormat, ReadOptions};
-use crate::expression::{ExpressionMatrix, Values};
+use crate::expression::io::{read_expression, write_expression, ExpressionFormat, ReadOptions};
+use crate::expression::{ExpressionMatrix, ObsColumn, Values};
+use crate::synthetic::{
+    generate, module_spearman, simulate_timecourse, BrainParams, ModuleCorrelations,
+    TimeCourseParams, MITO_GENES, SYNAPTIC_GENES,
+};
 
 /// Gene groups the probes use, checked by `data inspect` (symbols; matched case-insensitively
 /// and by Ensembl id where the file has ids).
 pub const PROBE_GROUPS: &[(&str, &[&str])] = &[
     ("markers", &["RBFOX3", "GFAP"]),
-    ("synaptic", &["SYN1", "SYP", "SNAP25", "SYT1", "DLG4"]),
-    (
-        "mitochondrial",
-        &[
-            "MT-CO1", "MT-CO2", "MT-CO3", "MT-ND1", "MT-ND2", "MT-ND4", "MT-ATP6", "MT-CYB",
-        ],
-    ),
+    ("synaptic", &SYNAPTIC_GENES),
+    ("mitochondrial", &MITO_GENES),
 ];
 
 /// Five-number summary of a per-cell quantity.
@@ -114,6 +113,9 @@ pub struct InspectReport {
     pub integer_values: bool,
     /// Probe gene groups present / missing.
     pub probe_genes: Vec<GroupPresence>,
+    /// Mean pairwise Spearman within the synaptic genes (`within_a`), within the
+    /// mitochondrial genes (`within_b`) and between them, when all are present.
+    pub module_spearman: Option<ModuleCorrelations>,
     /// Seconds spent reading the file.
     pub read_seconds: f64,
 }
@@ -176,6 +178,13 @@ impl std::fmt::Display for InspectReport {
                 writeln!(f, " (missing: {})", g.missing.join(", "))?;
             }
         }
+        if let Some(c) = &self.module_spearman {
+            writeln!(
+                f,
+                "  mean pairwise Spearman: synaptic {:+.3}, mitochondrial {:+.3}, between {:+.3}",
+                c.within_a, c.within_b, c.between
+            )?;
+        }
         Ok(())
     }
 }
@@ -210,9 +219,11 @@ pub fn summarize(
         integer_values &= v.fract() == 0.0;
     });
     let mut probe_genes = Vec::new();
+    let mut all_present = true;
     for (group, genes) in PROBE_GROUPS {
         let vocab: Vec<String> = genes.iter().map(|g| (*g).to_string()).collect();
         let matched = match_genes(m.genes(), &vocab)?;
+        all_present &= matched.report.missing.is_empty() && matched.report.ambiguous.is_empty();
         probe_genes.push(GroupPresence {
             group: (*group).to_string(),
             found: matched
@@ -229,6 +240,13 @@ pub fn summarize(
                 .collect(),
         });
     }
+    // The module figures need the exact symbols; files that name them otherwise (case, ids)
+    // are reported as present above but not correlated here.
+    let module = if all_present {
+        module_spearman(m, &SYNAPTIC_GENES, &MITO_GENES).ok()
+    } else {
+        None
+    };
     Ok(InspectReport {
         path: path.to_path_buf(),
         format: format.to_string(),
@@ -259,6 +277,151 @@ pub fn summarize(
         genes_per_cell: Summary::of(&genes_per_cell),
         integer_values,
         probe_genes,
+        module_spearman: module,
         read_seconds,
     })
+}
+
+/// What `data synth` makes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthConfig {
+    /// Generator parameters.
+    pub params: BrainParams,
+    /// Output: `.h5ad`, `.csv`/`.tsv`, or a directory (10x Matrix Market).
+    pub out: PathBuf,
+    /// Also simulate the network as dynamics and write one CSV per trajectory.
+    pub timecourse: Option<TimeCourseParams>,
+}
+
+/// What `data synth` did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SynthReport {
+    /// Cells generated.
+    pub n_cells: usize,
+    /// Genes generated.
+    pub n_genes: usize,
+    /// Non-zero counts.
+    pub nnz: usize,
+    /// Cells per type, in the order of the `cell_type` categories.
+    pub cell_types: Vec<(String, usize)>,
+    /// The module figures measured on the generated cells.
+    pub module_spearman: ModuleCorrelations,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Display for SynthReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "synthetic brain: {} cells x {} genes, {} non-zero counts",
+            self.n_cells, self.n_genes, self.nnz
+        )?;
+        let types: Vec<String> = self
+            .cell_types
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        writeln!(f, "  cell types: {}", types.join(", "))?;
+        let c = &self.module_spearman;
+        writeln!(
+            f,
+            "  mean pairwise Spearman: synaptic {:+.3}, mitochondrial {:+.3}, between {:+.3}",
+            c.within_a, c.within_b, c.between
+        )?;
+        for p in &self.files {
+            writeln!(f, "wrote {}", p.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// `out` with its extension (if any) replaced by `suffix`: `brain.h5ad` → `brain.truth.json`.
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let stem = if out.extension().is_some() && !out.is_dir() {
+        out.with_extension("")
+    } else {
+        out.to_path_buf()
+    };
+    let mut name = stem.into_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Generates the synthetic brain and writes it with its ground truth beside it
+/// (`<out>.truth.json`, `<out>.edges.tsv`), plus time-course CSVs (`<out>.timecourse/`) when
+/// asked. `progress(step)` is called before each step, for a spinner.
+///
+/// # Errors
+/// Parameter validation, generation and write errors.
+pub fn synth(cfg: &SynthConfig, progress: &mut dyn FnMut(&str)) -> Result<SynthReport> {
+    progress("generating");
+    let brain = generate(&cfg.params)?;
+    let m = &brain.matrix;
+    if let Some(parent) = cfg.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    progress("writing");
+    write_expression(m, &cfg.out)?;
+    let mut files = vec![cfg.out.clone()];
+    let truth = sibling(&cfg.out, ".truth.json");
+    brain.truth.save_json(&truth)?;
+    files.push(truth);
+    let edges = sibling(&cfg.out, ".edges.tsv");
+    brain.truth.write_signed_edges_tsv(&edges)?;
+    files.push(edges);
+    if let Some(tp) = &cfg.timecourse {
+        progress("simulating the time course");
+        let tc = simulate_timecourse(tp)?;
+        let dir = sibling(&cfg.out, ".timecourse");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        for (k, tr) in tc.trajectories.iter().enumerate() {
+            let path = dir.join(format!("trajectory_{k:03}.csv"));
+            crate::io::write_atomic(&path, trajectory_csv(tr).as_bytes())?;
+            files.push(path);
+        }
+    }
+    progress("measuring");
+    let module_spearman = module_spearman(m, &SYNAPTIC_GENES, &MITO_GENES)?;
+    let cell_types = match m.obs_column("cell_type") {
+        Some(ObsColumn::Categorical { categories, codes }) => categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), codes.iter().filter(|&&k| k == i as i32).count()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(SynthReport {
+        n_cells: m.n_cells(),
+        n_genes: m.n_genes(),
+        nnz: m.values().nnz(),
+        cell_types,
+        module_spearman,
+        files,
+    })
+}
+
+/// `t,<genes>,<controls>` with a header row: what `cellsindy sindy --data F --controls ...`
+/// reads.
+fn trajectory_csv(tr: &crate::data::Trajectory) -> String {
+    let mut s = String::from("t");
+    for n in tr.names().iter().chain(tr.control_names()) {
+        s.push(',');
+        s.push_str(n);
+    }
+    s.push('\n');
+    let t = tr.t().to_vec();
+    for (i, row) in tr.x().rows().into_iter().enumerate() {
+        s.push_str(&format!("{}", t[i]));
+        for v in row {
+            s.push_str(&format!(",{v}"));
+        }
+        if let Some(u) = tr.u() {
+            for v in u.row(i) {
+                s.push_str(&format!(",{v}"));
+            }
+        }
+        s.push('\n');
+    }
+    s
 }

@@ -37,6 +37,75 @@ pub enum DataCommand {
     /// Read an expression file (.h5ad, 10x directory, .mtx[.gz], .csv, .tsv) and summarise it:
     /// shape, sparsity, library sizes, which probe genes are present.
     Inspect(InspectArgs),
+    /// Generate the synthetic brain (counts with a known regulatory network) and write it with
+    /// its ground truth (`<out>.truth.json`, `<out>.edges.tsv`).
+    Synth(SynthArgs),
+}
+
+/// `cellsindy data synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Number of cells.
+    #[arg(long, default_value_t = 30_000)]
+    pub cells: usize,
+    /// Number of background genes (beside the markers, modules and network genes).
+    #[arg(long, default_value_t = 2_000)]
+    pub genes: usize,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Cell-type proportions: neurons,astrocytes,oligodendrocytes,microglia.
+    #[arg(long, value_name = "N,A,O,M", value_delimiter = ',', num_args = 4)]
+    pub proportions: Option<Vec<f64>>,
+    /// Share of cells in the `stimulated` condition.
+    #[arg(long)]
+    pub stimulated: Option<f64>,
+    /// Also simulate the network as Hill-kinetics dynamics: this many trajectories, one CSV
+    /// each in `<out>.timecourse/` (read them with `cellsindy sindy --data ... --controls`).
+    #[arg(long, value_name = "N")]
+    pub timecourse: Option<usize>,
+    /// Output: FILE.h5ad (AnnData), FILE.csv / FILE.tsv, or a directory (10x Matrix Market).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+impl TryFrom<&SynthArgs> for cellsindy::pipeline::data::SynthConfig {
+    type Error = cellsindy::Error;
+
+    fn try_from(a: &SynthArgs) -> Result<Self, Self::Error> {
+        use cellsindy::synthetic::{BrainParams, PerType, TimeCourseParams};
+        let mut params = BrainParams::default()
+            .n_cells(a.cells)
+            .n_background_genes(a.genes)
+            .seed(a.seed);
+        if let Some(p) = &a.proportions {
+            if let [neuron, astrocyte, oligodendrocyte, microglia] = p[..] {
+                params = params.proportions(PerType {
+                    neuron,
+                    astrocyte,
+                    oligodendrocyte,
+                    microglia,
+                });
+            }
+        }
+        if let Some(f) = a.stimulated {
+            params = params.stimulated_fraction(f);
+        }
+        params.validate()?;
+        let timecourse = a.timecourse.map(|n| TimeCourseParams {
+            n_trajectories: n,
+            seed: a.seed,
+            ..TimeCourseParams::default()
+        });
+        if let Some(tp) = &timecourse {
+            tp.validate()?;
+        }
+        Ok(cellsindy::pipeline::data::SynthConfig {
+            params,
+            out: a.out.clone(),
+            timecourse,
+        })
+    }
 }
 
 /// `cellsindy data inspect`.

@@ -5,16 +5,31 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use cellsindy::pipeline::data::inspect;
+use cellsindy::pipeline::data::{inspect, synth, SynthConfig};
 use cellsindy::pipeline::sindy::peak_rss_kb;
 
-use crate::args::{DataCommand, InspectArgs};
+use crate::args::{DataCommand, InspectArgs, SynthArgs};
 
 /// Runs the subcommand.
 pub fn run(cmd: &DataCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DataCommand::Inspect(a) => run_inspect(a),
+        DataCommand::Synth(a) => run_synth(a),
     }
+}
+
+fn run_synth(a: &SynthArgs) -> anyhow::Result<ExitCode> {
+    let start = std::time::Instant::now();
+    let cfg = SynthConfig::try_from(a).context("invalid arguments")?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = synth(&cfg, &mut |step| spinner.set_message(step.to_string()));
+    spinner.finish_and_clear();
+    let report = report.with_context(|| format!("writing {}", a.out.display()))?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{report}")?;
+    writeln!(out, "elapsed {:.2} s", start.elapsed().as_secs_f64())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
