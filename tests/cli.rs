@@ -131,3 +131,106 @@ fn bad_files_give_a_clear_error_and_exit_code_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("known systems"));
 }
+
+#[test]
+fn data_synth_then_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("brain");
+    let out_s = out.to_str().unwrap();
+    let text = cellsindy_ok(&[
+        "data",
+        "synth",
+        "--cells",
+        "600",
+        "--genes",
+        "40",
+        "--seed",
+        "3",
+        "--timecourse",
+        "2",
+        "--out",
+        out_s,
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("600 cells"), "{text}");
+    assert!(text.contains("mean pairwise Spearman"), "{text}");
+    // Ground truth beside the data, in both forms.
+    let truth =
+        cellsindy::synthetic::GroundTruth::load_json(&dir.path().join("brain.truth.json")).unwrap();
+    assert_eq!(
+        truth.rule("TGXOR").unwrap().polynomial,
+        "TGXOR = TFA + TFB - 2*TFA*TFB"
+    );
+    let edges = std::fs::read_to_string(dir.path().join("brain.edges.tsv")).unwrap();
+    assert!(
+        edges.lines().any(|l| l.starts_with("TGXOR\tTFA\t")),
+        "{edges}"
+    );
+    // Time course as CSV with gene and control columns.
+    let tc =
+        std::fs::read_to_string(dir.path().join("brain.timecourse/trajectory_001.csv")).unwrap();
+    let header = tc.lines().next().unwrap();
+    assert!(
+        header.starts_with("t,") && header.contains(",TGXOR") && header.contains(",u_TFA"),
+        "{header}"
+    );
+    // inspect reads the 10x directory back.
+    let j: Value =
+        serde_json::from_slice(&cellsindy_ok(&["data", "inspect", "--json", out_s]).stdout)
+            .unwrap();
+    assert_eq!(j["n_cells"], 600);
+    assert_eq!(j["format"], "TenX");
+    assert_eq!(j["integer_values"], true);
+    for g in j["probe_genes"].as_array().unwrap() {
+        assert_eq!(g["missing"].as_array().unwrap().len(), 0, "{g}");
+    }
+    assert!(j["module_spearman"]["within_a"].as_f64().unwrap() > 0.1);
+    // Same seed, same bytes.
+    let again = dir.path().join("again");
+    cellsindy_ok(&[
+        "data",
+        "synth",
+        "--cells",
+        "600",
+        "--genes",
+        "40",
+        "--seed",
+        "3",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    for f in ["matrix.mtx.gz", "features.tsv.gz", "barcodes.tsv.gz"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn data_inspect_reports_bad_files_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "cell,G1,G2\nc1,1,2\nc2,3\n").unwrap();
+    let out = cellsindy(&["data", "inspect", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3") && !err.contains("panicked"), "{err}");
+    let out = cellsindy(&[
+        "data",
+        "inspect",
+        dir.path().join("nope.h5ad").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let out = cellsindy(&[
+        "data",
+        "synth",
+        "--cells",
+        "0",
+        "--out",
+        dir.path().join("x.csv").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("n_cells"), "{err}");
+}
