@@ -7,6 +7,7 @@ mod benchmarks;
 criterion::criterion_main!(
     benchmarks::library::benches,
     benchmarks::differentiate::benches,
+    benchmarks::expression::benches,
     benchmarks::fit::benches,
     benchmarks::simulate::benches,
 );

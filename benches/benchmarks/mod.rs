@@ -1,4 +1,5 @@
 pub mod differentiate;
+pub mod expression;
 pub mod fit;
 pub mod library;
 pub mod simulate;
