@@ -1,1 +1,643 @@
-//! (issue 3) h5ad tests.
+//! AnnData `.h5ad`: fixtures written by anndata 0.12 / 0.7.8 / 0.6.22 (tests/data/h5ad, made by
+//! `make_fixtures.py`), Rust round trips, streaming, bad inputs, and a round trip through
+//! Python's anndata (skipped without a Python that has anndata, unless
+//! `CELLSINDY_REQUIRE_PYTHON=1`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cellsindy::expression::io::h5ad::{
+    read_h5ad, write_h5ad, H5adChunks, H5adCompression, H5adWriteOptions,
+};
+use cellsindy::expression::io::{read_expression, stream_cells, CellChunks, ReadOptions};
+use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, RawValues, Values};
+use cellsindy::Error;
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/h5ad")
+        .join(name)
+}
+
+fn opts() -> ReadOptions {
+    ReadOptions::default()
+}
+
+fn expected(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture(&format!("{name}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn dense_of(v: &Value) -> Array2<f64> {
+    let rows = v.as_array().unwrap();
+    let n = rows.len();
+    let g = rows.first().map_or(0, |r| r.as_array().unwrap().len());
+    let flat: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+        .collect();
+    Array2::from_shape_vec((n, g), flat).unwrap()
+}
+
+fn assert_values(what: &str, got: &Values, want: &Value) {
+    let want = dense_of(want);
+    let got = got.to_dense();
+    assert_eq!(got.dim(), want.dim(), "{what}: shape");
+    for ((i, j), &w) in want.indexed_iter() {
+        let g = f64::from(got[(i, j)]);
+        assert!(
+            (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+            "{what}[{i},{j}] = {g}, anndata wrote {w}"
+        );
+    }
+}
+
+fn assert_genes(what: &str, got: &GeneTable, symbols: &Value, ids: &Value) {
+    assert_eq!(got.symbols, strings(symbols), "{what}: symbols");
+    match ids {
+        Value::Null => assert_eq!(got.ids, None, "{what}: ids"),
+        ids => assert_eq!(got.ids.as_deref(), Some(&strings(ids)[..]), "{what}: ids"),
+    }
+}
+
+/// Everything the JSON says anndata wrote, against what the reader returns.
+fn assert_matches_fixture(name: &str) -> ExpressionMatrix {
+    let m = read_h5ad(&fixture(&format!("{name}.h5ad")), &opts())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let e = expected(name);
+    assert_values(name, m.values(), &e["X"]);
+    assert_eq!(m.cells(), strings(&e["obs_names"]), "{name}: cells");
+    assert_genes(name, m.genes(), &e["gene_symbols"], &e["gene_ids"]);
+    let cols = e["obs"].as_array().unwrap();
+    let names: Vec<&str> = m.obs().iter().map(|(n, _)| n.as_str()).collect();
+    let want_names: Vec<&str> = cols.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, want_names, "{name}: obs columns");
+    for c in cols {
+        let col_name = c["name"].as_str().unwrap();
+        let got = m.obs_column(col_name).unwrap();
+        match (c["kind"].as_str().unwrap(), got) {
+            ("categorical", ObsColumn::Categorical { categories, codes }) => {
+                assert_eq!(categories, &strings(&c["categories"]), "{name}.{col_name}");
+                let want: Vec<i32> = c["codes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_i64().unwrap() as i32)
+                    .collect();
+                assert_eq!(codes, &want, "{name}.{col_name}");
+            }
+            ("text", ObsColumn::Text(v)) => assert_eq!(v, &strings(&c["values"])),
+            ("numeric", ObsColumn::Numeric(v)) => {
+                let want = c["values"].as_array().unwrap();
+                assert_eq!(v.len(), want.len());
+                for (g, w) in v.iter().zip(want) {
+                    match w.as_f64() {
+                        Some(w) => assert_eq!(*g, w, "{name}.{col_name}"),
+                        None => assert!(g.is_nan(), "{name}.{col_name}: {g} should be missing"),
+                    }
+                }
+            }
+            (kind, got) => panic!("{name}.{col_name}: expected {kind}, read {got:?}"),
+        }
+    }
+    match (&e["raw"], m.raw()) {
+        (Value::Null, None) => {}
+        (Value::Null, Some(_)) => panic!("{name}: raw read but anndata wrote none"),
+        (_, None) => panic!("{name}: raw not read"),
+        (raw, Some(r)) => {
+            assert_values(&format!("{name} raw"), &r.values, &raw["X"]);
+            assert_genes(
+                &format!("{name} raw"),
+                &r.genes,
+                &raw["gene_symbols"],
+                &raw["gene_ids"],
+            );
+        }
+    }
+    m
+}
+
+#[test]
+fn current_layout_csr_with_raw_and_obs_types() {
+    let m = assert_matches_fixture("csr");
+    assert!(matches!(m.values(), Values::Sparse(_)));
+    // Bool becomes 0/1, a nullable integer NaN where masked (checked against the JSON above).
+    assert!(m.obs_column("is_doublet").is_some());
+    let ObsColumn::Numeric(v) = m.obs_column("n_genes_nullable").unwrap() else {
+        panic!("nullable int should be numeric")
+    };
+    assert!(v[1].is_nan() && v[0] == 3.0);
+    // Missing categorical value is code -1.
+    let ObsColumn::Categorical { codes, .. } = m.obs_column("cell_type").unwrap() else {
+        panic!()
+    };
+    assert_eq!(codes[1], -1);
+    assert_eq!(m.raw().unwrap().genes.len(), 7);
+}
+
+#[test]
+fn current_layout_dense_gzip_and_force_sparse() {
+    let m = assert_matches_fixture("dense_gzip");
+    assert!(matches!(m.values(), Values::Dense(_)));
+    let s = read_h5ad(
+        &fixture("dense_gzip.h5ad"),
+        &ReadOptions {
+            force_sparse: true,
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert!(matches!(s.values(), Values::Sparse(_)));
+    assert_eq!(s.values().to_dense(), m.values().to_dense());
+}
+
+#[test]
+fn current_layout_csc_int64_lzf() {
+    let m = assert_matches_fixture("csc_lzf");
+    assert!(matches!(m.values(), Values::Sparse(_)));
+}
+
+#[test]
+fn ensembl_index_with_feature_name_gives_symbols_and_ids() {
+    let m = assert_matches_fixture("ensembl");
+    assert_eq!(m.genes().symbols[0], "CD3E");
+    assert_eq!(m.genes().ids.as_ref().unwrap()[0], "ENSG00000198851");
+}
+
+#[test]
+fn anndata_07_layout() {
+    assert_matches_fixture("v07_csr");
+}
+
+#[test]
+fn anndata_06_layout() {
+    let m = assert_matches_fixture("v06_csr");
+    assert!(matches!(
+        m.obs_column("cell_type"),
+        Some(ObsColumn::Categorical { .. })
+    ));
+}
+
+#[test]
+fn read_expression_dispatches_to_h5ad() {
+    let m = read_expression(&fixture("csr.h5ad"), &opts()).unwrap();
+    assert_eq!((m.n_cells(), m.n_genes()), (6, 5));
+}
+
+/// A seeded matrix with everything the writer handles: sparse counts, categorical (with a
+/// missing value), numeric and text obs columns, gene ids, raw over more genes.
+fn synthetic(n_cells: usize, n_genes: usize, seed: u64) -> ExpressionMatrix {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n_raw = n_genes + 5;
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n_cells {
+        for j in 0..n_raw {
+            if rng.random::<f64>() < 0.3 {
+                r.push(i as u32);
+                c.push(j as u32);
+                v.push(rng.random_range(1..20) as f32);
+            }
+        }
+    }
+    let counts = CsrMatrix::from_triplets(n_cells, n_raw, &r, &c, &v).unwrap();
+    let raw_genes = GeneTable {
+        symbols: (0..n_raw).map(|j| format!("Gene{j}")).collect(),
+        ids: Some((0..n_raw).map(|j| format!("ENSG{:011}", j + 1)).collect()),
+    };
+    let keep: Vec<usize> = (0..n_genes).collect();
+    let mut x = counts.select_cols(&keep).unwrap();
+    for d in x.data_mut() {
+        *d = d.ln_1p();
+    }
+    let genes = GeneTable {
+        symbols: raw_genes.symbols[..n_genes].to_vec(),
+        ids: raw_genes.ids.as_ref().map(|i| i[..n_genes].to_vec()),
+    };
+    let cells: Vec<String> = (0..n_cells).map(|i| format!("AAAC-{i}")).collect();
+    let types = ["T cell", "B cell", "NK", "Mono"];
+    let mut codes: Vec<i32> = (0..n_cells).map(|_| rng.random_range(0..4)).collect();
+    codes[0] = -1;
+    let lib = (0..n_cells)
+        .map(|i| f64::from(counts.row(i).1.iter().sum::<f32>()))
+        .collect();
+    ExpressionMatrix::new(Values::Sparse(x), genes, cells.clone())
+        .unwrap()
+        .with_obs(
+            "cell_type",
+            ObsColumn::Categorical {
+                categories: types.iter().map(|s| s.to_string()).collect(),
+                codes,
+            },
+        )
+        .unwrap()
+        .with_obs("n_counts", ObsColumn::Numeric(lib))
+        .unwrap()
+        .with_obs(
+            "barcode",
+            ObsColumn::Text(cells.iter().map(|c| format!("{c}-bc")).collect()),
+        )
+        .unwrap()
+        .with_raw(RawValues {
+            values: Values::Sparse(counts),
+            genes: raw_genes,
+        })
+        .unwrap()
+}
+
+#[test]
+fn rust_round_trip_all_compressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = synthetic(50, 30, 7);
+    for (i, compression) in [
+        None,
+        Some(H5adCompression::Gzip(4)),
+        Some(H5adCompression::Lzf),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = dir.path().join(format!("m{i}.h5ad"));
+        write_h5ad(&m, &p, &H5adWriteOptions { compression }).unwrap();
+        let back = read_h5ad(&p, &opts()).unwrap();
+        assert_eq!(back, m, "compression {compression:?}");
+    }
+    // No temporary file is left beside the output.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn rust_round_trip_dense_and_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = Array2::from_shape_fn((4, 3), |(i, j)| (i * 3 + j) as f32 * 0.5);
+    let genes = GeneTable::from_symbols(vec!["a".into(), "b".into(), "c".into()]);
+    let cells: Vec<String> = (0..4).map(|i| format!("c{i}")).collect();
+    let m = ExpressionMatrix::new(Values::Dense(x), genes.clone(), cells.clone()).unwrap();
+    let p = dir.path().join("dense.h5ad");
+    write_h5ad(&m, &p, &H5adWriteOptions::default()).unwrap();
+    assert_eq!(read_h5ad(&p, &opts()).unwrap(), m);
+    let p = dir.path().join("dense_gz.h5ad");
+    let gz = H5adWriteOptions {
+        compression: Some(H5adCompression::Gzip(6)),
+    };
+    write_h5ad(&m, &p, &gz).unwrap();
+    assert_eq!(read_h5ad(&p, &opts()).unwrap(), m);
+    // All-zero sparse matrix (nnz = 0).
+    let z = CsrMatrix::from_triplets(4, 3, &[], &[], &[]).unwrap();
+    let m = ExpressionMatrix::new(Values::Sparse(z), genes, cells).unwrap();
+    let p = dir.path().join("zero.h5ad");
+    write_h5ad(&m, &p, &gz).unwrap();
+    assert_eq!(read_h5ad(&p, &opts()).unwrap(), m);
+}
+
+#[test]
+fn write_rejects_unstorable_column_names_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = synthetic(5, 4, 1)
+        .with_obs("_index", ObsColumn::Numeric(vec![0.0; 5]))
+        .unwrap();
+    let p = dir.path().join("x.h5ad");
+    let err = write_h5ad(&m, &p, &H5adWriteOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("_index"), "{err}");
+    assert!(!p.exists());
+    // Into a directory that does not exist: an I/O error, no stray file.
+    let p = dir.path().join("missing/x.h5ad");
+    let err = write_h5ad(&synthetic(5, 4, 1), &p, &H5adWriteOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+}
+
+fn collect_chunks(chunks: &mut dyn CellChunks) -> (Vec<String>, CsrMatrix, Vec<usize>) {
+    let mut cells = Vec::new();
+    let mut parts = Vec::new();
+    let mut sizes = Vec::new();
+    for c in chunks {
+        let c = c.unwrap();
+        assert_eq!(c.start, cells.len());
+        assert_eq!(c.cells.len(), c.values.n_rows());
+        sizes.push(c.values.n_rows());
+        cells.extend(c.cells);
+        parts.push(c.values);
+    }
+    (cells, CsrMatrix::vstack(&parts).unwrap(), sizes)
+}
+
+#[test]
+fn streaming_chunks_stack_to_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.h5ad");
+    write_h5ad(&synthetic(203, 17, 3), &big, &H5adWriteOptions::default()).unwrap();
+    let big_gz = dir.path().join("big_gz.h5ad");
+    let gz = H5adWriteOptions {
+        compression: Some(H5adCompression::Gzip(4)),
+    };
+    write_h5ad(&synthetic(203, 17, 3), &big_gz, &gz).unwrap();
+    for (path, chunk) in [
+        (big.clone(), 50),
+        (big_gz, 64),
+        (fixture("csr.h5ad"), 4),
+        (fixture("dense_gzip.h5ad"), 2),
+        (fixture("csc_lzf.h5ad"), 3),
+        (fixture("v06_csr.h5ad"), 2),
+    ] {
+        let whole = read_h5ad(&path, &opts()).unwrap();
+        let mut s = H5adChunks::open(&path, chunk, &opts()).unwrap();
+        assert_eq!(s.n_cells(), Some(whole.n_cells()));
+        assert_eq!(s.genes(), whole.genes());
+        let (cells, stacked, sizes) = collect_chunks(&mut s);
+        assert_eq!(cells, whole.cells(), "{}", path.display());
+        assert_eq!(stacked, whole.values().to_sparse(), "{}", path.display());
+        assert!(sizes.iter().all(|&n| n <= chunk && n > 0));
+        assert_eq!(sizes.len(), whole.n_cells().div_ceil(chunk));
+    }
+    // Through the format-agnostic entry point.
+    let mut s = stream_cells(&big, 1000, &opts()).unwrap();
+    let (cells, _, sizes) = collect_chunks(s.as_mut());
+    assert_eq!((cells.len(), sizes), (203, vec![203]));
+    assert!(matches!(
+        H5adChunks::open(&big, 0, &opts()),
+        Err(Error::InvalidParam { .. })
+    ));
+}
+
+// ---------- bad inputs: an error that says what is wrong, never a panic ----------
+
+fn read_err(path: &Path) -> Error {
+    match read_h5ad(path, &opts()) {
+        Ok(_) => panic!("{} should not read", path.display()),
+        Err(e) => e,
+    }
+}
+
+fn assert_format_error(e: &Error, needles: &[&str]) {
+    let msg = e.to_string();
+    assert!(
+        matches!(e, Error::Format { .. }),
+        "not a format error: {msg}"
+    );
+    for n in needles {
+        assert!(msg.contains(n), "`{msg}` should mention `{n}`");
+    }
+}
+
+#[test]
+fn truncated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("csr.h5ad")).unwrap();
+    for keep in [bytes.len() / 2, 200, 2000, bytes.len() - 100] {
+        let p = dir.path().join(format!("cut{keep}.h5ad"));
+        std::fs::write(&p, &bytes[..keep]).unwrap();
+        let e = read_err(&p);
+        assert_format_error(&e, &["cut"]);
+        assert!(H5adChunks::open(&p, 10, &opts()).is_err());
+    }
+    let p = dir.path().join("cut_half.h5ad");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    assert_format_error(&read_err(&p), &["truncated"]);
+}
+
+#[test]
+fn not_hdf5() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("table.h5ad");
+    std::fs::write(&p, "gene,cell1\nActb,3\n").unwrap();
+    assert_format_error(&read_err(&p), &["table.h5ad", "not an HDF5 file"]);
+    let p = dir.path().join("empty.h5ad");
+    std::fs::write(&p, "").unwrap();
+    assert_format_error(&read_err(&p), &["not an HDF5 file"]);
+    let e = read_err(&dir.path().join("absent.h5ad"));
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+}
+
+#[test]
+fn hdf5_without_x() {
+    assert_format_error(
+        &read_err(&fixture("no_x.h5ad")),
+        &["no_x.h5ad", "no `X` matrix"],
+    );
+    assert!(H5adChunks::open(&fixture("no_x.h5ad"), 2, &opts()).is_err());
+}
+
+#[test]
+fn indptr_inconsistent_with_shape() {
+    assert_format_error(
+        &read_err(&fixture("bad_indptr.h5ad")),
+        &["X/indptr", "3 entries", "expected 4"],
+    );
+    assert!(H5adChunks::open(&fixture("bad_indptr.h5ad"), 2, &opts()).is_err());
+}
+
+#[test]
+fn indices_out_of_range() {
+    let e = read_err(&fixture("bad_indices.h5ad"));
+    assert_format_error(&e, &["X/indices", "is 7", "outside 0..3"]);
+    // Streaming finds it in the chunk that holds it, and then stops.
+    let mut s = H5adChunks::open(&fixture("bad_indices.h5ad"), 1, &opts()).unwrap();
+    let results: Vec<_> = s.by_ref().collect();
+    assert!(results.last().unwrap().is_err());
+    assert!(s.next().is_none());
+}
+
+#[test]
+fn nan_in_x() {
+    let e = read_err(&fixture("nan.h5ad"));
+    assert!(matches!(e, Error::NonFinite { row: 1, col: 2, .. }), "{e}");
+    let s = H5adChunks::open(&fixture("nan.h5ad"), 1, &opts()).unwrap();
+    let errs: Vec<_> = s.filter_map(|c| c.err()).collect();
+    assert!(matches!(
+        errs[..],
+        [Error::NonFinite { row: 1, col: 2, .. }]
+    ));
+}
+
+#[test]
+fn negative_values() {
+    let e = read_err(&fixture("negative.h5ad"));
+    assert!(
+        matches!(e, Error::Negative { cell: 2, gene: 0, value, .. } if value == -1.0),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_var_names_error_then_make_unique() {
+    let e = read_err(&fixture("dup_var.h5ad"));
+    assert!(
+        matches!(&e, Error::Duplicate { what: "gene", name, first: 0, second: 2, .. } if name == "Actb"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("make_unique"), "{e}");
+    let m = read_h5ad(
+        &fixture("dup_var.h5ad"),
+        &ReadOptions {
+            make_unique: true,
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.genes().symbols, ["Actb", "Gapdh", "Actb-1"]);
+    assert_values("dup_var", m.values(), &expected("dup_var")["X"]);
+}
+
+// ---------- Python round trip: Rust writes, anndata reads and re-writes, Rust reads ----------
+
+const PY_CHECK: &str = r#"
+import json, sys
+import numpy as np
+import anndata as ad
+path, expect_path, out_path = sys.argv[1:4]
+e = json.load(open(expect_path))
+a = ad.read_h5ad(path)
+assert a.shape == tuple(e["shape"]), a.shape
+X = a.X.toarray() if hasattr(a.X, "toarray") else np.asarray(a.X)
+assert X.dtype == np.float32, X.dtype
+assert np.array_equal(X, np.array(e["X"], dtype=np.float32)), "X differs"
+assert list(a.obs_names) == e["obs_names"], "obs names"
+assert list(a.var_names) == e["var_names"], "var names"
+assert list(a.var["gene_ids"]) == e["gene_ids"], "gene ids"
+labels = [None if isinstance(v, float) else str(v) for v in a.obs["cell_type"].astype(object)]
+assert labels == e["cell_type"], labels
+assert list(a.obs["cell_type"].cat.categories) == e["categories"]
+assert np.array_equal(a.obs["n_counts"].to_numpy(), np.array(e["n_counts"])), "n_counts"
+assert list(a.obs["barcode"]) == e["barcode"], "barcode"
+assert list(a.obs.columns) == ["cell_type", "n_counts", "barcode"], list(a.obs.columns)
+R = a.raw.X.toarray()
+assert np.array_equal(R, np.array(e["raw_X"], dtype=np.float32)), "raw X"
+assert list(a.raw.var_names) == e["raw_var_names"]
+for k in ["uns", "obsm", "varm", "obsp", "varp", "layers"]:
+    assert len(getattr(a, k)) == 0, k
+try:
+    import scanpy as sc
+    b = sc.read_h5ad(path)
+    sc.pp.normalize_total(b, target_sum=1e4)
+    print("scanpy", sc.__version__, "ok")
+except ImportError:
+    print("scanpy not installed; anndata only")
+a.write_h5ad(out_path)
+print("anndata", ad.__version__, "ok")
+"#;
+
+/// The Python to use: `CELLSINDY_PYTHON`, else `python3` when it imports anndata.
+fn python_with_anndata() -> Option<String> {
+    if let Ok(p) = std::env::var("CELLSINDY_PYTHON") {
+        return Some(p);
+    }
+    let ok = Command::new("python3")
+        .args(["-c", "import anndata"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    ok.then(|| "python3".to_string())
+}
+
+fn dense_json(v: &Values) -> Value {
+    let d = v.to_dense();
+    Value::Array(
+        d.rows()
+            .into_iter()
+            .map(|r| r.iter().map(|&x| Value::from(f64::from(x))).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn python_anndata_round_trip() {
+    let Some(python) = python_with_anndata() else {
+        if std::env::var("CELLSINDY_REQUIRE_PYTHON").as_deref() == Ok("1") {
+            panic!("CELLSINDY_REQUIRE_PYTHON=1 but no Python with anndata: set CELLSINDY_PYTHON");
+        }
+        println!("skipped: no python with anndata (set CELLSINDY_PYTHON to run this test)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = synthetic(40, 25, 11);
+    let ours = dir.path().join("rust.h5ad");
+    write_h5ad(&m, &ours, &H5adWriteOptions::default()).unwrap();
+    assert_eq!(read_h5ad(&ours, &opts()).unwrap(), m);
+
+    let ObsColumn::Categorical { categories, codes } = m.obs_column("cell_type").unwrap() else {
+        unreachable!()
+    };
+    let labels: Vec<Value> = codes
+        .iter()
+        .map(|&c| match usize::try_from(c) {
+            Ok(c) => Value::from(categories[c].clone()),
+            Err(_) => Value::Null,
+        })
+        .collect();
+    let ObsColumn::Numeric(n_counts) = m.obs_column("n_counts").unwrap() else {
+        unreachable!()
+    };
+    let ObsColumn::Text(barcode) = m.obs_column("barcode").unwrap() else {
+        unreachable!()
+    };
+    let raw = m.raw().unwrap();
+    let expect = serde_json::json!({
+        "shape": [m.n_cells(), m.n_genes()],
+        "X": dense_json(m.values()),
+        "obs_names": m.cells(),
+        "var_names": m.genes().symbols,
+        "gene_ids": m.genes().ids,
+        "cell_type": labels,
+        "categories": categories,
+        "n_counts": n_counts,
+        "barcode": barcode,
+        "raw_X": dense_json(&raw.values),
+        "raw_var_names": raw.genes.symbols,
+    });
+    let expect_path = dir.path().join("expect.json");
+    std::fs::write(&expect_path, expect.to_string()).unwrap();
+    let script = dir.path().join("check.py");
+    std::fs::write(&script, PY_CHECK).unwrap();
+    let theirs = dir.path().join("python.h5ad");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&ours)
+        .arg(&expect_path)
+        .arg(&theirs)
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "anndata rejected our file:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{stdout}");
+    // And back: what anndata wrote reads as the same matrix, metadata and raw.
+    assert_eq!(read_h5ad(&theirs, &opts()).unwrap(), m);
+}
+
+// ---------- timing (release build): `CELLSINDY_H5AD_BENCH=file.h5ad cargo test --release ... -- --ignored` ----------
+
+#[test]
+#[ignore = "timing helper; set CELLSINDY_H5AD_BENCH to an .h5ad"]
+fn bench_read() {
+    let Ok(p) = std::env::var("CELLSINDY_H5AD_BENCH") else {
+        return;
+    };
+    let t = std::time::Instant::now();
+    let m = read_h5ad(Path::new(&p), &opts()).unwrap();
+    println!(
+        "read_h5ad {:.3}s: {} x {}, nnz {}",
+        t.elapsed().as_secs_f64(),
+        m.n_cells(),
+        m.n_genes(),
+        m.values().nnz()
+    );
+}

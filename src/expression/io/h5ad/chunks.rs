@@ -1,0 +1,239 @@
+//! Streaming an `.h5ad` in blocks of cells.
+
+use std::path::{Path, PathBuf};
+
+use hdf5_pure::File;
+use ndarray::Array2;
+
+use super::decode::{read_indptr, Column, Indices, ValuesF32};
+use super::frame::{gene_table, read_frame};
+use super::read::{check_names, open, Matrix, Storage};
+use crate::error::{Error, Result};
+use crate::expression::io::{make_unique, CellChunk, CellChunks, ReadOptions};
+use crate::expression::{check_unique, CsrMatrix, GeneTable, Values};
+
+/// Iterates over an `.h5ad` file in blocks of at most `chunk_cells` cells.
+///
+/// [`open`](Self::open) reads `X/indptr`, the cell ids and the genes; each chunk then reads only
+/// its rows' slices of `X/data` and `X/indices` (or its rows of a dense `X`), so memory stays
+/// at one chunk plus the index. A CSC `X` is the exception: it cannot be sliced by cells and is
+/// read whole (and converted to CSR) at `open`. `obs` columns and `raw` are not streamed.
+///
+/// After an error the iterator ends.
+pub struct H5adChunks {
+    path: PathBuf,
+    genes: GeneTable,
+    cells: Vec<String>,
+    chunk_cells: usize,
+    next: usize,
+    source: Source,
+    /// Keeps the file open for the datasets' lifetime.
+    _file: File,
+}
+
+/// Where the chunks' values come from (one per iterator: size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Source {
+    /// CSR: the row pointer is in memory, values and indices are read per chunk.
+    Sparse {
+        data: Column,
+        indices: Column,
+        indptr: Vec<usize>,
+        n_cols: usize,
+    },
+    /// A dense 2-D dataset, read by rows.
+    Dense { col: Column, n_cols: usize },
+    /// A CSC matrix, read whole and converted.
+    Memory(CsrMatrix),
+}
+
+impl std::fmt::Debug for H5adChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H5adChunks")
+            .field("path", &self.path)
+            .field("n_cells", &self.cells.len())
+            .field("n_genes", &self.genes.len())
+            .field("chunk_cells", &self.chunk_cells)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl H5adChunks {
+    /// Opens the file and reads its index: `X/indptr`, cell ids and genes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `chunk_cells == 0`; otherwise as
+    /// [`read_h5ad`](super::read_h5ad) for the parts read here (a bad value inside a chunk is
+    /// reported by that chunk).
+    pub fn open(path: &Path, chunk_cells: usize, opts: &ReadOptions) -> Result<Self> {
+        if chunk_cells == 0 {
+            return Err(Error::param("chunk_cells", 0, "must be at least 1"));
+        }
+        let (file, src) = open(path)?;
+        let x = Matrix::locate(&file, &src, path, "X")?;
+        let obs = read_frame(&file, path, "obs")?;
+        let var = read_frame(&file, path, "var")?;
+        check_names(
+            path,
+            "X",
+            &x,
+            obs.index.len(),
+            "obs",
+            var.index.len(),
+            "var",
+        )?;
+        let mut genes = gene_table(var);
+        if opts.make_unique {
+            make_unique(&mut genes.symbols);
+        }
+        check_unique(
+            "gene",
+            &genes.symbols,
+            "; gene symbols must be unique (read with make_unique)",
+        )?;
+        check_unique("cell", &obs.index, "")?;
+        let (n_rows, n_cols) = (x.n_rows, x.n_cols);
+        let source = match x.storage {
+            Storage::Sparse { csc: true, .. } => {
+                let values = x.read(path, true)?;
+                values.check_counts("expression values")?;
+                Source::Memory(values.to_sparse_owned())
+            }
+            Storage::Sparse {
+                csc: false,
+                data,
+                indices,
+                indptr,
+                nnz,
+            } => Source::Sparse {
+                indptr: read_indptr(&indptr, path, "X/indptr", n_rows, nnz)?,
+                data,
+                indices,
+                n_cols,
+            },
+            Storage::Dense(col) => Source::Dense { col, n_cols },
+        };
+        Ok(H5adChunks {
+            path: path.to_path_buf(),
+            genes,
+            cells: obs.index,
+            chunk_cells,
+            next: 0,
+            source,
+            _file: file,
+        })
+    }
+
+    /// Cells `start..end` as CSR, checked.
+    fn read_chunk(&self, start: usize, end: usize) -> Result<CsrMatrix> {
+        let path = self.path.as_path();
+        let what = || format!("X rows {start}..{end}");
+        let m = match &self.source {
+            Source::Sparse {
+                data,
+                indices,
+                indptr,
+                n_cols,
+            } => {
+                let (a, b) = match (indptr.get(start), indptr.get(end)) {
+                    (Some(&a), Some(&b)) => (a, b),
+                    _ => return Err(Error::format(path, format!("{}: past the end", what()))),
+                };
+                let (vals, idx) = rayon::join(
+                    || data.read_rows(path, a, b - a, &ValuesF32),
+                    || indices.read_rows(path, a, b - a, &Indices { bound: *n_cols }),
+                );
+                let ptr: Vec<usize> = indptr[start..=end].iter().map(|p| p - a).collect();
+                CsrMatrix::new(end - start, *n_cols, ptr, idx?, vals?)
+                    .map_err(|e| Error::format(path, format!("{}: {e}", what())))?
+            }
+            Source::Dense { col, n_cols } => {
+                let v = col.read_rows(path, start, end - start, &ValuesF32)?;
+                let x = Array2::from_shape_vec((end - start, *n_cols), v)
+                    .map_err(|e| Error::format(path, format!("{}: {e}", what())))?;
+                CsrMatrix::from_dense(x.view())
+            }
+            Source::Memory(m) => {
+                let rows: Vec<usize> = (start..end).collect();
+                return m.select_rows(&rows);
+            }
+        };
+        let values = Values::Sparse(m);
+        values
+            .check_counts("expression values")
+            .map_err(|e| shift_rows(e, start))?;
+        Ok(values.to_sparse_owned())
+    }
+}
+
+/// Moves the row of a value error from chunk-local to file position.
+fn shift_rows(e: Error, start: usize) -> Error {
+    match e {
+        Error::NonFinite {
+            what,
+            row,
+            col,
+            value,
+        } => Error::NonFinite {
+            what,
+            row: row + start,
+            col,
+            value,
+        },
+        Error::Negative {
+            what,
+            cell,
+            gene,
+            value,
+        } => Error::Negative {
+            what,
+            cell: cell + start,
+            gene,
+            value,
+        },
+        other => other,
+    }
+}
+
+/// Takes the CSR out of `Values::Sparse` without a copy.
+trait IntoSparse {
+    fn to_sparse_owned(self) -> CsrMatrix;
+}
+
+impl IntoSparse for Values {
+    fn to_sparse_owned(self) -> CsrMatrix {
+        match self {
+            Values::Sparse(m) => m,
+            Values::Dense(x) => CsrMatrix::from_dense(x.view()),
+        }
+    }
+}
+
+impl Iterator for H5adChunks {
+    type Item = Result<CellChunk>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.next;
+        if start >= self.cells.len() {
+            return None;
+        }
+        let end = (start + self.chunk_cells).min(self.cells.len());
+        let chunk = self.read_chunk(start, end);
+        // After an error, stop.
+        self.next = if chunk.is_ok() { end } else { self.cells.len() };
+        Some(chunk.map(|values| CellChunk {
+            start,
+            cells: self.cells[start..end].to_vec(),
+            values,
+        }))
+    }
+}
+
+impl CellChunks for H5adChunks {
+    fn genes(&self) -> &GeneTable {
+        &self.genes
+    }
+    fn n_cells(&self) -> Option<usize> {
+        Some(self.cells.len())
+    }
+}
