@@ -141,7 +141,8 @@ fn reads_committed_v2_fixture_plain_genes_tsv() {
 fn lone_mtx_without_names_gets_generated_names() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("counts.mtx.gz");
-    let text = "%%MatrixMarket matrix coordinate pattern general\n3 2 2\n1 1\n3 2\n";
+    // Pattern field, tabs, CRLF and blank trailing lines.
+    let text = "%%MatrixMarket matrix coordinate pattern general\r\n3 2 2\r\n1\t1\r\n3 2\n\n  \n";
     std::fs::write(&p, gz(text.as_bytes())).unwrap();
     let m = read_10x_mtx_file(&p, &opts()).unwrap();
     assert_eq!(m.genes().symbols, ["gene0", "gene1", "gene2"]);

@@ -648,6 +648,13 @@ fn reserve_for(h: &MtxHeader, info: &SourceInfo) -> usize {
     h.nnz.min(usize::try_from(max).unwrap_or(usize::MAX))
 }
 
+/// `block` bytes, or fewer when the whole source is smaller (no 32 MB buffer for a small file).
+fn block_size(block: usize, info: &SourceInfo) -> usize {
+    usize::try_from(info.max_text_bytes.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .min(block)
+}
+
 /// Parses one block on all threads and feeds it to `sink` in order. Returns the line number
 /// of the line after the block.
 fn parse_block(
@@ -691,7 +698,7 @@ fn parse_block(
 /// Reads the body after the header into CSR (cells × genes).
 fn read_body<R: Read + Send>(src: R, h: &MtxHeader, info: &SourceInfo) -> Result<CsrMatrix> {
     let path = info.path.clone();
-    let mut blocks = BlockReader::new(src, READ_BLOCK, info.clone());
+    let mut blocks = BlockReader::new(src, block_size(READ_BLOCK, info), info.clone());
     let mut asm = Assembler::new(h.n_cols, reserve_for(h, info));
     let mut cur = Vec::new();
     let mut next = Vec::new();
@@ -1243,7 +1250,7 @@ impl MtxChunks {
             genes: o.genes,
             cells: o.cells,
             chunk_cells,
-            blocks: BlockReader::new(o.body, STREAM_BLOCK, o.info),
+            blocks: BlockReader::new(o.body, block_size(STREAM_BLOCK, &o.info), o.info),
             header: o.header,
             buf: Vec::new(),
             pending: Parsed::default(),
