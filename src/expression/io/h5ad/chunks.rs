@@ -93,7 +93,7 @@ impl H5adChunks {
             "; gene symbols must be unique (read with make_unique)",
         )?;
         check_unique("cell", &obs.index, "")?;
-        let (n_rows, n_cols) = (x.n_rows, x.n_cols);
+        let (n_rows, n_cols, file_len) = (x.n_rows, x.n_cols, x.file_len);
         let source = match x.storage {
             Storage::Sparse { csc: true, .. } => {
                 let values = x.read(path, true)?;
@@ -107,7 +107,7 @@ impl H5adChunks {
                 indptr,
                 nnz,
             } => Source::Sparse {
-                indptr: read_indptr(&indptr, path, "X/indptr", n_rows, nnz)?,
+                indptr: read_indptr(&indptr, file_len, path, "X/indptr", n_rows, nnz)?,
                 data,
                 indices,
                 n_cols,

@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hdf5_pure::{Dataset, Datatype, FixedPointLayout, Layout};
+use hdf5_pure::{Dataset, Datatype, File, FixedPointLayout, Layout};
 use rayon::prelude::*;
 
 use super::source::FileSource;
@@ -306,6 +306,20 @@ fn ints_from_le(raw: &[u8], size: u32, signed: bool) -> Vec<f64> {
     }
 }
 
+/// Refuses sizes no file of `file_len` bytes can hold, before anything is allocated: corrupt
+/// metadata must give an error, not an allocation failure (which aborts). Deflate expands at
+/// most about 1032:1, so decoded data above 1100 times the file size (plus 1 MiB) is corrupt.
+pub(super) fn check_alloc(path: &Path, what: &str, n: u64, elem: u64, file_len: u64) -> Result<()> {
+    let limit = file_len.saturating_mul(1100).saturating_add(1 << 20);
+    match n.checked_mul(elem) {
+        Some(bytes) if bytes <= limit && usize::try_from(bytes).is_ok() => Ok(()),
+        _ => Err(Error::format(
+            path,
+            format!("{what}: {n} elements of {elem} bytes cannot come from a {file_len}-byte file (corrupt shape?)"),
+        )),
+    }
+}
+
 /// Maps an `hdf5-pure` error to a format error naming the file and the element.
 pub(super) fn h5err(path: &Path, what: &str, e: hdf5_pure::Error) -> Error {
     Error::format(path, format!("{what}: {e}"))
@@ -434,6 +448,7 @@ impl Column {
     /// Checks that `ds` is numeric and 1-D or 2-D; with `src`, plans direct reads.
     pub(super) fn new(
         ds: Dataset,
+        file: &File,
         src: Option<&Arc<FileSource>>,
         path: &Path,
         what: &str,
@@ -462,6 +477,8 @@ impl Column {
             }
         };
         let total = (n_rows as u64).saturating_mul(row_len as u64);
+        let esize = kind.map_or(8, |k| k.size() as u64);
+        check_alloc(path, what, total, esize.max(8), file.file_size())?;
         let direct = match (src, kind) {
             (Some(src), Some(kind)) => {
                 Direct::plan(&ds, src, total, row_len as u64, kind.size() as u64)
@@ -585,8 +602,8 @@ fn read_f64_window(
 }
 
 /// Reads a whole small 1-D numeric dataset as `f64` (obs/var columns, categorical codes).
-pub(super) fn read_f64_all(ds: &Dataset, path: &Path, what: &str) -> Result<Vec<f64>> {
-    let col = Column::new(ds.clone(), None, path, what)?;
+pub(super) fn read_f64_all(ds: &Dataset, file: &File, path: &Path, what: &str) -> Result<Vec<f64>> {
+    let col = Column::new(ds.clone(), file, None, path, what)?;
     if col.row_len() != 1 {
         return Err(Error::format(
             path,
@@ -600,20 +617,28 @@ pub(super) fn read_f64_all(ds: &Dataset, path: &Path, what: &str) -> Result<Vec<
 /// non-decreasing, ending at `nnz`.
 pub(super) fn read_indptr(
     ds: &Dataset,
+    file_len: u64,
     path: &Path,
     what: &str,
     n_rows: usize,
     nnz: usize,
 ) -> Result<Vec<usize>> {
-    let raw = ds.read_i64().map_err(|e| h5err(path, what, e))?;
-    if raw.len() != n_rows + 1 {
+    let n = len_1d(ds, path, what)?;
+    if n != n_rows.saturating_add(1) {
         return Err(Error::format(
             path,
             format!(
-                "{what} has {} entries, expected {} (one more than the {n_rows} rows of the shape attribute)",
-                raw.len(),
-                n_rows + 1
+                "{what} has {n} entries, expected {} (one more than the {n_rows} rows of the shape attribute)",
+                n_rows.saturating_add(1)
             ),
+        ));
+    }
+    check_alloc(path, what, n as u64, 8, file_len)?;
+    let raw = ds.read_i64().map_err(|e| h5err(path, what, e))?;
+    if raw.len() != n {
+        return Err(Error::format(
+            path,
+            format!("{what}: {} entries read of {n}", raw.len()),
         ));
     }
     let mut out = Vec::with_capacity(raw.len());

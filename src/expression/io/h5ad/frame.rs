@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hdf5_pure::{AttrValue, Dataset, Datatype, File, Group};
 
-use super::decode::{h5err, is_numeric, len_1d, read_f64_all};
+use super::decode::{check_alloc, h5err, is_numeric, len_1d, read_f64_all};
 use super::legacy;
 use crate::error::{Error, Result};
 use crate::expression::{GeneTable, ObsColumn};
@@ -66,7 +66,7 @@ fn read_group_frame(file: &File, path: &Path, name: &str, g: &Group) -> Result<F
     let index_ds = file
         .dataset(&index_path)
         .map_err(|e| h5err(path, &index_path, e))?;
-    let index = read_labels(&index_ds, path, &index_path)?.ok_or_else(|| {
+    let index = read_labels(&index_ds, file, path, &index_path)?.ok_or_else(|| {
         Error::format(
             path,
             format!("{index_path}: the index is neither strings nor numbers"),
@@ -99,7 +99,7 @@ fn read_group_frame(file: &File, path: &Path, name: &str, g: &Group) -> Result<F
                 // anndata 0.7: integer codes, labels behind an object reference we follow by path.
                 Some(categorical(file, path, &col_path, &ds, &cats)?)
             } else {
-                read_plain_column(&ds, path, &col_path)?
+                read_plain_column(&ds, file, path, &col_path)?
             }
         } else {
             return Err(Error::format(
@@ -148,8 +148,8 @@ fn read_group_column(file: &File, path: &Path, col_path: &str) -> Result<Option<
         Some("nullable-integer") | Some("nullable-boolean") | Some("nullable-float") => {
             let (values, vp) = sub("values")?;
             let (mask, mp) = sub("mask")?;
-            let mut v = read_f64_all(&values, path, &vp)?;
-            let m = read_f64_all(&mask, path, &mp)?;
+            let mut v = read_f64_all(&values, file, path, &vp)?;
+            let m = read_f64_all(&mask, file, path, &mp)?;
             if m.len() != v.len() {
                 return Err(Error::format(
                     path,
@@ -166,8 +166,8 @@ fn read_group_column(file: &File, path: &Path, col_path: &str) -> Result<Option<
         Some("nullable-string-array") => {
             let (values, vp) = sub("values")?;
             let (mask, mp) = sub("mask")?;
-            let mut v = read_labels(&values, path, &vp)?.unwrap_or_default();
-            let m = read_f64_all(&mask, path, &mp)?;
+            let mut v = read_labels(&values, file, path, &vp)?.unwrap_or_default();
+            let m = read_f64_all(&mask, file, path, &mp)?;
             if m.len() != v.len() {
                 return Err(Error::format(
                     path,
@@ -186,16 +186,25 @@ fn read_group_column(file: &File, path: &Path, col_path: &str) -> Result<Option<
 }
 
 /// A column stored as one dataset: numbers (and booleans) or strings; `None` otherwise.
-fn read_plain_column(ds: &Dataset, path: &Path, col_path: &str) -> Result<Option<ObsColumn>> {
+fn read_plain_column(
+    ds: &Dataset,
+    file: &File,
+    path: &Path,
+    col_path: &str,
+) -> Result<Option<ObsColumn>> {
     let shape = ds.shape().map_err(|e| h5err(path, col_path, e))?;
     if shape.len() != 1 {
         return Ok(None);
     }
     let dt = ds.datatype().map_err(|e| h5err(path, col_path, e))?;
     if is_string(&dt) {
-        Ok(Some(ObsColumn::Text(read_strings(ds, path, col_path)?)))
+        Ok(Some(ObsColumn::Text(read_strings(
+            ds, file, path, col_path,
+        )?)))
     } else if is_numeric(&dt) {
-        Ok(Some(ObsColumn::Numeric(read_f64_all(ds, path, col_path)?)))
+        Ok(Some(ObsColumn::Numeric(read_f64_all(
+            ds, file, path, col_path,
+        )?)))
     } else {
         Ok(None)
     }
@@ -212,13 +221,13 @@ pub(super) fn categorical(
     let cats = file
         .dataset(categories_path)
         .map_err(|e| h5err(path, categories_path, e))?;
-    let categories = read_labels(&cats, path, categories_path)?.ok_or_else(|| {
+    let categories = read_labels(&cats, file, path, categories_path)?.ok_or_else(|| {
         Error::format(
             path,
             format!("{categories_path}: categories are neither strings nor numbers"),
         )
     })?;
-    let raw = read_f64_all(codes, path, codes_path)?;
+    let raw = read_f64_all(codes, file, path, codes_path)?;
     Ok(ObsColumn::Categorical {
         codes: codes_from(&raw, categories.len(), path, codes_path)?,
         categories,
@@ -255,20 +264,31 @@ pub(super) fn is_string(dt: &Datatype) -> bool {
 }
 
 /// All strings of a 1-D string dataset.
-pub(super) fn read_strings(ds: &Dataset, path: &Path, what: &str) -> Result<Vec<String>> {
-    len_1d(ds, path, what)?;
+pub(super) fn read_strings(
+    ds: &Dataset,
+    file: &File,
+    path: &Path,
+    what: &str,
+) -> Result<Vec<String>> {
+    let n = len_1d(ds, path, what)?;
+    check_alloc(path, what, n as u64, 16, file.file_size())?;
     ds.read_string().map_err(|e| h5err(path, what, e))
 }
 
 /// Strings, or numbers written as text (an index or categories of numbers); `None` for other
 /// datatypes.
-pub(super) fn read_labels(ds: &Dataset, path: &Path, what: &str) -> Result<Option<Vec<String>>> {
+pub(super) fn read_labels(
+    ds: &Dataset,
+    file: &File,
+    path: &Path,
+    what: &str,
+) -> Result<Option<Vec<String>>> {
     let dt = ds.datatype().map_err(|e| h5err(path, what, e))?;
     if is_string(&dt) {
-        return read_strings(ds, path, what).map(Some);
+        return read_strings(ds, file, path, what).map(Some);
     }
     if is_numeric(&dt) {
-        let v = read_f64_all(ds, path, what)?;
+        let v = read_f64_all(ds, file, path, what)?;
         return Ok(Some(v.iter().map(|&x| number_label(x)).collect()));
     }
     Ok(None)

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use hdf5_pure::{Dataset, Datatype, DatatypeByteOrder, File, StringPadding};
 
-use super::decode::{h5err, len_1d};
+use super::decode::{check_alloc, h5err, len_1d};
 use super::frame::{codes_from, read_labels, Frame};
 use crate::error::{Error, Result};
 use crate::expression::ObsColumn;
@@ -40,6 +40,7 @@ pub(super) fn read_compound_frame(
     };
     let rec = *size as usize;
     let n = len_1d(ds, path, name)?;
+    check_alloc(path, name, n as u64, u64::from(*size), file.file_size())?;
     let raw = ds.read_raw().map_err(|e| h5err(path, name, e))?;
     if rec == 0 || raw.len() != n * rec {
         return Err(Error::format(
@@ -92,7 +93,7 @@ pub(super) fn read_compound_frame(
                 let cats = format!("uns/{}_categories", m.name);
                 match file.dataset(&cats) {
                     Ok(c) if matches!(name, "obs" | "var") => {
-                        let categories = read_labels(&c, path, &cats)?.unwrap_or_default();
+                        let categories = read_labels(&c, file, path, &cats)?.unwrap_or_default();
                         let what = format!("{name}.{}", m.name);
                         ObsColumn::Categorical {
                             codes: codes_from(&v, categories.len(), path, &what)?,

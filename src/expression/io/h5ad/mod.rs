@@ -56,11 +56,16 @@
 //!
 //! # Speed and memory
 //!
-//! The file is opened with [`hdf5_pure::File::open_streaming`], so it is never held in memory
-//! whole. Sparse `data` and `indices` are read concurrently (rayon) in windows of about a million
-//! entries, each window decoded once from its stored bytes straight into the final vector (int32
-//! indices become `u32` with a range check, `indptr` becomes `usize` with a monotonicity check).
-//! Peak memory is therefore the result plus a few windows.
+//! The file is read through a positioned-read byte source (`pread`, no shared file cursor), so
+//! it is never held in memory whole and several threads read at once. Sparse `data` and
+//! `indices` are read concurrently (rayon) in windows of about a million entries. An
+//! uncompressed float32 `data` or int32 `indices` dataset (anndata's default) is read straight
+//! into the final vector, one copy from the page cache, and checked in place (indices in
+//! range); other types are decoded once per window from their stored bytes (int64 indices to
+//! `u32` with a range check, `indptr` to `usize` with a monotonicity check). Compressed data is
+//! decompressed by `hdf5-pure`, windows in parallel. Sizes claimed by the file are checked
+//! against its length before anything is allocated, so a corrupt shape is an error, not an
+//! allocation failure. Peak memory is the result plus a few windows.
 //!
 //! # What is written
 //!
@@ -73,7 +78,8 @@
 //! numeric columns as float64; `var/gene_ids` when ids are known; `raw` when present; and the
 //! empty `uns`, `obsm`, `varm`, `obsp`, `varp` and `layers` groups anndata itself writes. The
 //! file is written to a temporary name beside the target and renamed, so a failed write never
-//! leaves a half-written `.h5ad`.
+//! leaves a half-written `.h5ad`. The HDF5 encoder holds a copy of the data until the file is
+//! written, so writing needs about twice the matrix in memory.
 //!
 //! # Streaming
 //!

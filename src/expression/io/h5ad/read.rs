@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hdf5_pure::{Dataset, File};
 use ndarray::Array2;
 
-use super::decode::{h5err, len_1d, read_indptr, Column, Indices, ValuesF32};
+use super::decode::{check_alloc, h5err, len_1d, read_indptr, Column, Indices, ValuesF32};
 use super::frame::{attr_str, encoding, gene_table, read_frame, Frame};
 use super::source::{FileSource, Shared};
 use crate::error::{Error, Result};
@@ -175,6 +175,8 @@ pub(super) struct Matrix {
     pub n_cols: usize,
     /// Where the values are.
     pub storage: Storage,
+    /// Size of the file, for plausibility checks before allocating.
+    pub file_len: u64,
 }
 
 impl Matrix {
@@ -213,6 +215,14 @@ impl Matrix {
                 ),
                 _ => return Err(bad_shape(path, name, &shape)),
             };
+            // Row pointers (and a CSC conversion) allocate from these.
+            check_alloc(
+                path,
+                name,
+                n_rows.max(n_cols) as u64 + 1,
+                8,
+                file.file_size(),
+            )?;
             let part = |p: &str| {
                 let full = format!("{name}/{p}");
                 file.dataset(&full)
@@ -232,10 +242,11 @@ impl Matrix {
                 name: name.to_string(),
                 n_rows,
                 n_cols,
+                file_len: file.file_size(),
                 storage: Storage::Sparse {
                     csc,
-                    data: Column::new(data, Some(src), path, &data_name)?,
-                    indices: Column::new(indices, Some(src), path, &idx_name)?,
+                    data: Column::new(data, file, Some(src), path, &data_name)?,
+                    indices: Column::new(indices, file, Some(src), path, &idx_name)?,
                     indptr,
                     nnz,
                 },
@@ -255,7 +266,8 @@ impl Matrix {
                 name: name.to_string(),
                 n_rows: usize::try_from(*r).map_err(|_| Error::format(path, "shape too large"))?,
                 n_cols: usize::try_from(*c).map_err(|_| Error::format(path, "shape too large"))?,
-                storage: Storage::Dense(Column::new(ds, Some(src), path, name)?),
+                storage: Storage::Dense(Column::new(ds, file, Some(src), path, name)?),
+                file_len: file.file_size(),
             }),
             other => Err(Error::format(
                 path,
@@ -289,7 +301,8 @@ impl Matrix {
                 } else {
                     (self.n_rows, self.n_cols)
                 };
-                let ptr = read_indptr(indptr, path, &format!("{}/indptr", self.name), major, *nnz)?;
+                let what = format!("{}/indptr", self.name);
+                let ptr = read_indptr(indptr, self.file_len, path, &what, major, *nnz)?;
                 let (vals, idx) = rayon::join(
                     || data.read_rows(path, 0, *nnz, &ValuesF32),
                     || indices.read_rows(path, 0, *nnz, &Indices { bound: minor }),
