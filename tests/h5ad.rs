@@ -730,3 +730,35 @@ fn bench_write() {
     write_h5ad(&m, Path::new(&out), &H5adWriteOptions::default()).unwrap();
     println!("write_h5ad {:.3}s", t.elapsed().as_secs_f64());
 }
+
+// ---------- shared CSR validation, changed with this reader (parallel rows, no panic) ----------
+
+#[test]
+fn csr_new_reports_the_first_bad_row_of_a_large_matrix() {
+    let (n_rows, per_row) = (2000usize, 600usize);
+    let indptr: Vec<usize> = (0..=n_rows).map(|r| r * per_row).collect();
+    let mut indices: Vec<u32> = (0..n_rows).flat_map(|_| 0..per_row as u32).collect();
+    let data = vec![1.0f32; indices.len()];
+    for r in [1500, 700] {
+        indices.swap(r * per_row + 3, r * per_row + 4);
+    }
+    let e = CsrMatrix::new(
+        n_rows,
+        per_row,
+        indptr.clone(),
+        indices.clone(),
+        data.clone(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("row 700"), "{e}");
+    indices.swap(700 * per_row + 3, 700 * per_row + 4);
+    indices.swap(1500 * per_row + 3, 1500 * per_row + 4);
+    assert!(CsrMatrix::new(n_rows, per_row, indptr, indices, data).is_ok());
+}
+
+#[test]
+fn csr_new_rejects_a_row_pointer_past_the_entries() {
+    // Non-monotone indptr whose middle entry points past the data: an error, not a panic.
+    let e = CsrMatrix::new(2, 3, vec![0, 9, 2], vec![0, 1], vec![1.0, 2.0]).unwrap_err();
+    assert!(e.to_string().contains("row 0"), "{e}");
+}
