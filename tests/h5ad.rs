@@ -316,6 +316,20 @@ fn write_rejects_unstorable_column_names_and_leaves_nothing() {
     assert!(matches!(err, Error::Unsupported(_)), "{err}");
     assert!(err.to_string().contains("_index"), "{err}");
     assert!(!p.exists());
+    // A categorical code past its categories.
+    let m = synthetic(5, 4, 1)
+        .with_obs(
+            "bad",
+            ObsColumn::Categorical {
+                categories: vec!["a".into()],
+                codes: vec![0, 1, 0, -1, 0],
+            },
+        )
+        .unwrap();
+    let err = write_h5ad(&m, &p, &H5adWriteOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidParam { .. }), "{err}");
+    assert!(err.to_string().contains("`bad`"), "{err}");
+    assert!(!p.exists());
     // Into a directory that does not exist: an I/O error, no stray file.
     let p = dir.path().join("missing/x.h5ad");
     let err = write_h5ad(&synthetic(5, 4, 1), &p, &H5adWriteOptions::default()).unwrap_err();
