@@ -316,6 +316,20 @@ fn write_rejects_unstorable_column_names_and_leaves_nothing() {
     assert!(matches!(err, Error::Unsupported(_)), "{err}");
     assert!(err.to_string().contains("_index"), "{err}");
     assert!(!p.exists());
+    // A categorical code past its categories.
+    let m = synthetic(5, 4, 1)
+        .with_obs(
+            "bad",
+            ObsColumn::Categorical {
+                categories: vec!["a".into()],
+                codes: vec![0, 1, 0, -1, 0],
+            },
+        )
+        .unwrap();
+    let err = write_h5ad(&m, &p, &H5adWriteOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidParam { .. }), "{err}");
+    assert!(err.to_string().contains("`bad`"), "{err}");
+    assert!(!p.exists());
     // Into a directory that does not exist: an I/O error, no stray file.
     let p = dir.path().join("missing/x.h5ad");
     let err = write_h5ad(&synthetic(5, 4, 1), &p, &H5adWriteOptions::default()).unwrap_err();
@@ -729,4 +743,36 @@ fn bench_write() {
     let t = std::time::Instant::now();
     write_h5ad(&m, Path::new(&out), &H5adWriteOptions::default()).unwrap();
     println!("write_h5ad {:.3}s", t.elapsed().as_secs_f64());
+}
+
+// ---------- shared CSR validation, changed with this reader (parallel rows, no panic) ----------
+
+#[test]
+fn csr_new_reports_the_first_bad_row_of_a_large_matrix() {
+    let (n_rows, per_row) = (2000usize, 600usize);
+    let indptr: Vec<usize> = (0..=n_rows).map(|r| r * per_row).collect();
+    let mut indices: Vec<u32> = (0..n_rows).flat_map(|_| 0..per_row as u32).collect();
+    let data = vec![1.0f32; indices.len()];
+    for r in [1500, 700] {
+        indices.swap(r * per_row + 3, r * per_row + 4);
+    }
+    let e = CsrMatrix::new(
+        n_rows,
+        per_row,
+        indptr.clone(),
+        indices.clone(),
+        data.clone(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("row 700"), "{e}");
+    indices.swap(700 * per_row + 3, 700 * per_row + 4);
+    indices.swap(1500 * per_row + 3, 1500 * per_row + 4);
+    assert!(CsrMatrix::new(n_rows, per_row, indptr, indices, data).is_ok());
+}
+
+#[test]
+fn csr_new_rejects_a_row_pointer_past_the_entries() {
+    // Non-monotone indptr whose middle entry points past the data: an error, not a panic.
+    let e = CsrMatrix::new(2, 3, vec![0, 9, 2], vec![0, 1], vec![1.0, 2.0]).unwrap_err();
+    assert!(e.to_string().contains("row 0"), "{e}");
 }

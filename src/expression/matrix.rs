@@ -106,12 +106,21 @@ impl Values {
 }
 
 /// True when every value is finite and non-negative. Blocks of 256 without short-circuit
-/// vectorise (NaN fails both comparisons); a failing block stops the scan.
+/// vectorise (NaN fails both comparisons); a failing block stops the scan; large inputs are
+/// scanned in parallel.
 fn all_counts(s: &[f32]) -> bool {
-    s.chunks(256).all(|c| {
-        c.iter()
-            .fold(true, |ok, v| ok & (0.0..f32::INFINITY).contains(v))
-    })
+    use rayon::prelude::*;
+    let block = |c: &[f32]| {
+        c.chunks(256).all(|c| {
+            c.iter()
+                .fold(true, |ok, v| ok & (0.0..f32::INFINITY).contains(v))
+        })
+    };
+    if s.len() >= 1 << 20 {
+        s.par_chunks(1 << 16).all(block)
+    } else {
+        block(s)
+    }
 }
 
 /// Gene names: symbols (what people say, `var_names` in scanpy) and, where the file gives them,

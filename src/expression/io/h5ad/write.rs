@@ -16,15 +16,26 @@ const CHUNK_ELEMS: u64 = 1 << 16;
 ///
 /// # Errors
 /// [`Error::Unsupported`] for an `obs` column name HDF5 or anndata cannot store (empty, with
-/// `/`, or `_index`); [`Error::Format`] if the HDF5 encoder fails; [`Error::Io`] if the file
-/// cannot be written or renamed.
+/// `/`, or `_index`); [`Error::InvalidParam`] for a categorical code outside its categories;
+/// [`Error::Format`] if the HDF5 encoder fails; [`Error::Io`] if the file cannot be written or
+/// renamed.
 pub fn write_h5ad(m: &ExpressionMatrix, path: &Path, opts: &H5adWriteOptions) -> Result<()> {
-    for (name, _) in m.obs() {
+    for (name, column) in m.obs() {
         if name.is_empty() || name.contains('/') || name == "_index" || name == "." {
             return Err(Error::Unsupported(format!(
                 "{}: obs column name {name:?} cannot be stored in .h5ad (empty, contains '/', or is `_index`)",
                 path.display()
             )));
+        }
+        if let ObsColumn::Categorical { categories, codes } = column {
+            let n = categories.len() as i64;
+            if let Some(c) = codes.iter().find(|&&c| c < -1 || i64::from(c) >= n) {
+                return Err(Error::param(
+                    "obs categorical code",
+                    format!("{c} in `{name}`"),
+                    format!("must be -1 (missing) or index one of the {n} categories"),
+                ));
+            }
         }
     }
     let comp = opts.compression;
