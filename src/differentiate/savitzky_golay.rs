@@ -33,7 +33,7 @@ impl SavitzkyGolay {
     /// [`Error::InvalidParam`] if `window` is even or not larger than `polyorder`, or
     /// `polyorder == 0`.
     pub fn new(window: usize, polyorder: usize) -> Result<Self> {
-        if window % 2 == 0 || window < 3 {
+        if window.is_multiple_of(2) || window < 3 {
             return Err(Error::param("window", window, "must be odd and >= 3"));
         }
         if polyorder == 0 || polyorder >= window {

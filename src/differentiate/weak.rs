@@ -32,7 +32,7 @@ impl WeakForm {
     /// # Errors
     /// [`Error::InvalidParam`] for an even or too small window, or `order < 2`.
     pub fn new(window: usize, order: u32) -> Result<Self> {
-        if window % 2 == 0 || window < 5 {
+        if window.is_multiple_of(2) || window < 5 {
             return Err(Error::param("window", window, "must be odd and >= 5"));
         }
         if order < 2 {

@@ -285,7 +285,7 @@ pub fn auto_diff(shortest: usize, uniform: bool) -> DiffConfig {
         return fd;
     }
     let mut window = (shortest / 4).min(WEAK_WINDOW);
-    if window % 2 == 0 {
+    if window.is_multiple_of(2) {
         window = window.saturating_sub(1);
     }
     if window >= MIN_AUTO_WINDOW {

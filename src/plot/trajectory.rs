@@ -206,7 +206,7 @@ fn strided(tr: &Trajectory, f: impl Fn(usize) -> (f64, f64)) -> Vec<(f64, f64)> 
     let n = tr.n_samples();
     let step = n.div_ceil(MAX_POINTS).max(1);
     let mut pts: Vec<(f64, f64)> = (0..n).step_by(step).map(&f).collect();
-    if n > 0 && (n - 1) % step != 0 {
+    if n > 0 && !(n - 1).is_multiple_of(step) {
         pts.push(f(n - 1));
     }
     pts
