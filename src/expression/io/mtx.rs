@@ -762,6 +762,49 @@ struct TenxFiles {
     barcodes: Option<PathBuf>,
 }
 
+impl TenxFiles {
+    /// The three files of a 10x directory, all required.
+    fn of_dir(dir: &Path) -> Result<Self> {
+        let missing = |what: &str| {
+            Error::io(
+                dir.join(what),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("a 10x directory needs {what} (plain or .gz)"),
+                ),
+            )
+        };
+        Ok(TenxFiles {
+            matrix: existing(dir, "matrix.mtx").ok_or_else(|| missing("matrix.mtx"))?,
+            features: Some(gene_file(dir, "").ok_or_else(|| missing("features.tsv or genes.tsv"))?),
+            barcodes: Some(existing(dir, "barcodes.tsv").ok_or_else(|| missing("barcodes.tsv"))?),
+        })
+    }
+
+    /// A lone `.mtx[.gz]` and the name files beside it with the same prefix, if any.
+    fn beside_mtx(path: &Path) -> Self {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let lower = name.to_ascii_lowercase();
+        let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let prefix = stem
+            .strip_suffix("matrix.mtx")
+            .map(|p| name.get(..p.len()).unwrap_or(""))
+            .unwrap_or("");
+        TenxFiles {
+            matrix: path.to_path_buf(),
+            features: gene_file(dir, prefix),
+            barcodes: existing(dir, &format!("{prefix}barcodes.tsv")),
+        }
+    }
+}
+
 /// `dir/name` or `dir/name.gz`, when one exists.
 fn existing(dir: &Path, name: &str) -> Option<PathBuf> {
     let p = with_optional_gz(dir.join(name));
@@ -796,20 +839,7 @@ pub fn read_10x(dir: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
             ),
         ));
     }
-    let missing = |what: &str| {
-        Error::io(
-            dir.join(what),
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("a 10x directory needs {what} (plain or .gz)"),
-            ),
-        )
-    };
-    let files = TenxFiles {
-        matrix: existing(dir, "matrix.mtx").ok_or_else(|| missing("matrix.mtx"))?,
-        features: Some(gene_file(dir, "").ok_or_else(|| missing("features.tsv or genes.tsv"))?),
-        barcodes: Some(existing(dir, "barcodes.tsv").ok_or_else(|| missing("barcodes.tsv"))?),
-    };
+    let files = TenxFiles::of_dir(dir)?;
     read_files(&files, opts)
 }
 
@@ -822,25 +852,7 @@ pub fn read_10x(dir: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
 /// # Errors
 /// As [`read_10x`].
 pub fn read_10x_mtx_file(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let lower = name.to_ascii_lowercase();
-    let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
-    let prefix = stem
-        .strip_suffix("matrix.mtx")
-        .map(|p| name.get(..p.len()).unwrap_or(""))
-        .unwrap_or("");
-    let files = TenxFiles {
-        matrix: path.to_path_buf(),
-        features: gene_file(dir, prefix),
-        barcodes: existing(dir, &format!("{prefix}barcodes.tsv")),
-    };
+    let files = TenxFiles::beside_mtx(path);
     read_files(&files, opts)
 }
 
@@ -1205,44 +1217,9 @@ impl MtxChunks {
             return Err(Error::param("chunk_cells", 0, "must be at least 1"));
         }
         let files = if path.is_dir() {
-            let missing = |what: &str| {
-                Error::io(
-                    path.join(what),
-                    std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!("a 10x directory needs {what} (plain or .gz)"),
-                    ),
-                )
-            };
-            TenxFiles {
-                matrix: existing(path, "matrix.mtx").ok_or_else(|| missing("matrix.mtx"))?,
-                features: Some(
-                    gene_file(path, "").ok_or_else(|| missing("features.tsv or genes.tsv"))?,
-                ),
-                barcodes: Some(
-                    existing(path, "barcodes.tsv").ok_or_else(|| missing("barcodes.tsv"))?,
-                ),
-            }
+            TenxFiles::of_dir(path)?
         } else {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let lower = name.to_ascii_lowercase();
-            let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
-            let prefix = stem
-                .strip_suffix("matrix.mtx")
-                .map(|p| name.get(..p.len()).unwrap_or(""))
-                .unwrap_or("");
-            TenxFiles {
-                matrix: path.to_path_buf(),
-                features: gene_file(dir, prefix),
-                barcodes: existing(dir, &format!("{prefix}barcodes.tsv")),
-            }
+            TenxFiles::beside_mtx(path)
         };
         let o = open_files(&files, opts)?;
         let line = o.header.size_line + 1;

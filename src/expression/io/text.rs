@@ -411,21 +411,7 @@ impl AtomicFile {
     /// # Errors
     /// [`Error::Io`].
     pub(crate) fn create(dest: &Path) -> Result<Self> {
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = dest.file_name().ok_or_else(|| {
-            Error::io(
-                dest,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-            )
-        })?;
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let tmp = crate::io::temp_path_for(dest)?;
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         Ok(AtomicFile {
             tmp,

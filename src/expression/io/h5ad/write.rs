@@ -69,21 +69,7 @@ pub fn write_h5ad(m: &ExpressionMatrix, path: &Path, opts: &H5adWriteOptions) ->
         b.add_group(g);
     }
 
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        )
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = crate::io::temp_path_for(path)?;
     let written = b
         .write(&tmp)
         .map_err(|e| match e {
