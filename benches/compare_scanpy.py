@@ -82,13 +82,17 @@ def make_data(d, n_cells, n_genes, nnz_per_cell, seed):
     tenx = os.path.join(d, "tenx")
     os.makedirs(tenx)
     scipy.io.mmwrite(os.path.join(tenx, "matrix.mtx"), x.T.tocoo(), field="integer")
-    with open(os.path.join(tenx, "features.tsv"), "w") as f:
-        f.writelines(f"{g}\t{s}\tGene Expression\n" for g, s in zip(genes, symbols))
+    # scanpy reads uncompressed files only in the cellranger v2 layout (genes.tsv, two
+    # columns) and the v3 layout (features.tsv, three columns) only gzipped: write each so.
+    with open(os.path.join(tenx, "genes.tsv"), "w") as f:
+        f.writelines(f"{g}\t{s}\n" for g, s in zip(genes, symbols))
     with open(os.path.join(tenx, "barcodes.tsv"), "w") as f:
         f.writelines(c + "\n" for c in cells)
     tenx_gz = os.path.join(d, "tenx_gz")
     os.makedirs(tenx_gz)
-    for name in ["matrix.mtx", "features.tsv", "barcodes.tsv"]:
+    with gzip.open(os.path.join(tenx_gz, "features.tsv.gz"), "wt", compresslevel=6) as f:
+        f.writelines(f"{g}\t{s}\tGene Expression\n" for g, s in zip(genes, symbols))
+    for name in ["matrix.mtx", "barcodes.tsv"]:
         with open(os.path.join(tenx, name), "rb") as src, gzip.open(os.path.join(tenx_gz, name + ".gz"), "wb", compresslevel=6) as dst:
             shutil.copyfileobj(src, dst, 1 << 24)
     import anndata as ad
@@ -159,8 +163,8 @@ def main():
               f" (imports {r['peer_import_rss_mb']:.0f})  cellsindy {r['cellsindy_peak_rss_mb']:7.0f} MB", flush=True)
     meta = {"cells": a.cells, "genes": a.genes, "nnz_per_cell": a.nnz_per_cell, "repeats": a.repeats,
             "python": sys.version.split()[0]}
-    import anndata, scanpy, scipy
-    meta.update({"anndata": anndata.__version__, "scanpy": scanpy.__version__, "scipy": scipy.__version__})
+    from importlib.metadata import version
+    meta.update({p: version(p) for p in ["anndata", "scanpy", "scipy", "h5py"]})
     json.dump({"meta": meta, "results": results}, open(os.path.join(d, "results.json"), "w"), indent=1)
     print(f"results: {os.path.join(d, 'results.json')}")
 

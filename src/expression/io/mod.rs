@@ -7,6 +7,7 @@
 
 pub mod delimited;
 pub mod h5ad;
+mod memory;
 pub mod mtx;
 mod text;
 

@@ -528,6 +528,7 @@ impl Column {
         let row_len = self.row_len.max(1);
         let total = n_rows * self.row_len;
         let mut out = vec![D::T::default(); total];
+        crate::expression::io::memory::advise_huge_pages(&mut out);
         if total == 0 {
             return Ok(out);
         }
