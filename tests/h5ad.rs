@@ -546,19 +546,6 @@ a.write_h5ad(out_path)
 print("anndata", ad.__version__, "ok")
 "#;
 
-/// The Python to use: `CELLSINDY_PYTHON`, else `python3` when it imports anndata.
-fn python_with_anndata() -> Option<String> {
-    if let Ok(p) = std::env::var("CELLSINDY_PYTHON") {
-        return Some(p);
-    }
-    let ok = Command::new("python3")
-        .args(["-c", "import anndata"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    ok.then(|| "python3".to_string())
-}
-
 fn dense_json(v: &Values) -> Value {
     let d = v.to_dense();
     Value::Array(
@@ -571,11 +558,7 @@ fn dense_json(v: &Values) -> Value {
 
 #[test]
 fn python_anndata_round_trip() {
-    let Some(python) = python_with_anndata() else {
-        if std::env::var("CELLSINDY_REQUIRE_PYTHON").as_deref() == Ok("1") {
-            panic!("CELLSINDY_REQUIRE_PYTHON=1 but no Python with anndata: set CELLSINDY_PYTHON");
-        }
-        println!("skipped: no python with anndata (set CELLSINDY_PYTHON to run this test)");
+    let Some(python) = crate::common::python_with("anndata") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

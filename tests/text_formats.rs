@@ -713,13 +713,12 @@ fn csv_duplicate_genes_and_make_unique() {
 
 // ---- cross-check with scanpy (optional) ----
 
-/// Runs only when `CELLSINDY_PYTHON` names a Python with scanpy: our 10x output must open in
+/// Runs when a Python with scanpy is found (see `common::python_with`): our 10x output must open in
 /// `scanpy.read_10x_mtx` with the same values and names, and scanpy's reading of the committed
 /// fixture must match ours.
 #[test]
 fn scanpy_reads_our_10x_output() {
-    let Ok(python) = std::env::var("CELLSINDY_PYTHON") else {
-        println!("skipped: set CELLSINDY_PYTHON to a python with scanpy to run this check");
+    let Some(python) = crate::common::python_with("scanpy") else {
         return;
     };
     let m = random_matrix(40, 30, 0.3, true, true, 21);

@@ -51,3 +51,25 @@ pub fn score_against(model: &Sindy, sys: &dyn OdeSystem) -> (bool, f64, usize) {
     }
     (exact, err, spurious)
 }
+
+/// A Python that imports `module` (e.g. `"anndata"`): `CELLSINDY_PYTHON` if set, else `python3`
+/// if it has the module. `None` means "skip the interoperability test", unless
+/// `CELLSINDY_REQUIRE_PYTHON=1` (CI sets it), which makes a missing Python a failure.
+pub fn python_with(module: &str) -> Option<String> {
+    let has = |py: &str| {
+        std::process::Command::new(py)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let candidate = std::env::var("CELLSINDY_PYTHON").unwrap_or_else(|_| "python3".into());
+    if has(&candidate) {
+        return Some(candidate);
+    }
+    if std::env::var("CELLSINDY_REQUIRE_PYTHON").as_deref() == Ok("1") {
+        panic!("CELLSINDY_REQUIRE_PYTHON=1 but `{candidate}` cannot import {module}: set CELLSINDY_PYTHON");
+    }
+    println!("skipped: no python with {module} (set CELLSINDY_PYTHON to run this test)");
+    None
+}
