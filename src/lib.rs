@@ -46,6 +46,8 @@ pub mod prelude {
     pub use crate::data::{TimeGrid, Trajectory};
     pub use crate::differentiate::{Differentiator, FiniteDifference, SavitzkyGolay};
     pub use crate::error::{Error, Result};
+    pub use crate::expression::io::{read_expression, write_expression, ReadOptions};
+    pub use crate::expression::{ExpressionMatrix, GeneTable, Values};
     pub use crate::library::{FeatureLibrary, FourierLibrary, PolynomialLibrary};
     pub use crate::model::{Criterion, Sindy, SindyParams};
     pub use crate::optimize::{Ensemble, Lasso, SparseRegressor, Stlsq};

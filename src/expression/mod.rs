@@ -7,6 +7,12 @@
 //! - [`genes`]: matching a dataset's genes to a vocabulary, with a coverage report.
 //! - [`io`]: AnnData `.h5ad`, 10x Matrix Market and CSV/TSV readers and writers, and streaming
 //!   in chunks of cells.
+//!
+//! The embedded default data, with a known regulatory network, is [`crate::synthetic`].
+//!
+//! Values are `f32` and gene indices `u32` (scanpy's and scipy's layout): counts are exact up
+//! to 2^24, and a 10^8-entry matrix takes 0.8 GB. Numerical work downstream converts to `f64`
+//! at its own edge (STYLE §3.7).
 
 pub mod genes;
 pub mod io;
