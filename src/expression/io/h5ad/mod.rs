@@ -65,7 +65,10 @@
 //! `u32` with a range check, `indptr` to `usize` with a monotonicity check). Compressed data is
 //! decompressed by `hdf5-pure`, windows in parallel. Sizes claimed by the file are checked
 //! against its length before anything is allocated, so a corrupt shape is an error, not an
-//! allocation failure. Peak memory is the result plus a few windows.
+//! allocation failure. Peak memory is the result plus a few windows. The result buffers ask
+//! the kernel for transparent huge pages, as numpy does for anndata's arrays (see
+//! `expression::io::memory`): filling fresh memory is most of what is left of an uncompressed
+//! read.
 //!
 //! # What is written
 //!
