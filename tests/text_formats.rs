@@ -758,3 +758,50 @@ print(a.obs_names[0], a.obs_names[-1], a.var_names[0], a.var["gene_ids"].iloc[-1
         )
     );
 }
+
+/// A multi-modal (CITE-seq style) 10x directory: the antibody `CD4` shares its gene's symbol.
+/// scanpy's default `gex_only` drops the antibody rows; so does ours, in whole reads and
+/// streams, and `gex_only: false` keeps them (then the repeated symbol is an error).
+#[test]
+fn gex_only_drops_other_feature_types_like_scanpy() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("features.tsv"),
+        "ENSG1\tCD4\tGene Expression\nAB1\tCD4\tAntibody Capture\nENSG2\tGFAP\tGene Expression\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("barcodes.tsv"), "c1\nc2\n").unwrap();
+    std::fs::write(
+        d.path().join("matrix.mtx"),
+        "%%MatrixMarket matrix coordinate integer general\n3 2 4\n1 1 5\n2 1 7\n3 2 2\n2 2 9\n",
+    )
+    .unwrap();
+    let m = read_10x(d.path(), &ReadOptions::default()).unwrap();
+    assert_eq!(m.genes().symbols, ["CD4", "GFAP"]);
+    assert_eq!(m.genes().ids.as_deref().unwrap(), ["ENSG1", "ENSG2"]);
+    assert_eq!(m.values().to_dense(), array![[5.0, 0.0], [0.0, 2.0]]);
+    let streamed: Vec<CsrMatrix> = MtxChunks::open(d.path(), 1, &ReadOptions::default())
+        .unwrap()
+        .map(|c| c.unwrap().values)
+        .collect();
+    assert_eq!(
+        CsrMatrix::vstack(&streamed).unwrap().to_dense(),
+        m.values().to_dense()
+    );
+    let all = ReadOptions {
+        gex_only: false,
+        ..ReadOptions::default()
+    };
+    let e = read_10x(d.path(), &all).unwrap_err();
+    assert!(matches!(e, Error::Duplicate { .. }), "{e}");
+    let all_unique = ReadOptions {
+        make_unique: true,
+        ..all
+    };
+    let m = read_10x(d.path(), &all_unique).unwrap();
+    assert_eq!(m.genes().symbols, ["CD4", "CD4-1", "GFAP"]);
+    assert_eq!(
+        m.values().to_dense(),
+        array![[5.0, 7.0, 0.0], [0.0, 9.0, 2.0]]
+    );
+}

@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
             _ => Some(false),
         },
         force_sparse: flags & 16 != 0,
+        gex_only: true,
     };
     let Ok(m) = parse_delimited_bytes(text, sep, &opts) else {
         return;

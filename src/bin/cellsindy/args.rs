@@ -125,6 +125,10 @@ pub struct InspectArgs {
     /// CSV/TSV orientation: cells are the rows.
     #[arg(long)]
     pub cells_as_rows: bool,
+    /// 10x: keep every feature type (antibody capture, CRISPR, peaks), not only
+    /// `Gene Expression` (scanpy's `gex_only=False`).
+    #[arg(long)]
+    pub all_features: bool,
 }
 
 impl InspectArgs {
@@ -139,6 +143,7 @@ impl InspectArgs {
             } else {
                 None
             },
+            gex_only: !self.all_features,
             ..Default::default()
         }
     }

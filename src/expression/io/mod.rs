@@ -60,8 +60,9 @@ impl ExpressionFormat {
     }
 }
 
-/// Options shared by the readers (default: all off, orientation guessed).
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Options shared by the readers (default: scanpy's `gex_only`, everything else off,
+/// orientation guessed).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReadOptions {
     /// Repeated gene symbols get `-1`, `-2`, ... suffixes (scanpy's `var_names_make_unique`)
     /// instead of being an error.
@@ -71,6 +72,21 @@ pub struct ReadOptions {
     pub cells_as_rows: Option<bool>,
     /// Keep sparse storage (CSR) even when the file is dense; `false` keeps the file's layout.
     pub force_sparse: bool,
+    /// 10x: keep only `Gene Expression` features, dropping antibody capture, CRISPR guides or
+    /// peaks of multi-modal runs (scanpy's `read_10x_mtx(gex_only=True)`, its default). Files
+    /// without a feature-type column are unaffected.
+    pub gex_only: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            make_unique: false,
+            cells_as_rows: None,
+            force_sparse: false,
+            gex_only: true,
+        }
+    }
 }
 
 /// Reads an expression matrix in any known format (see [`ExpressionFormat::detect`]).

@@ -9,10 +9,11 @@
 //!
 //! [`read_10x`] returns the transposed, **cells × genes** [`ExpressionMatrix`] with sparse (CSR)
 //! values, gene symbols as [`GeneTable::symbols`] and the stable ids (Ensembl) as
-//! [`GeneTable::ids`], like `scanpy.read_10x_mtx(dir, var_names="gene_symbols")`. Unlike scanpy
-//! it keeps every feature type (scanpy's `gex_only=True` drops antibody capture and other
-//! non-"Gene Expression" rows); the feature-type column is not kept, as the matrix has no
-//! per-gene metadata.
+//! [`GeneTable::ids`], like `scanpy.read_10x_mtx(dir, var_names="gene_symbols")`. As scanpy
+//! does by default, only `Gene Expression` features are kept when the file has a feature-type
+//! column ([`ReadOptions::gex_only`](super::ReadOptions), on by default: antibody capture,
+//! CRISPR guides and peaks are dropped, in whole reads and in streams alike); the feature-type
+//! column itself is not kept, as the matrix has no per-gene metadata.
 //!
 //! # Reading speed and memory
 //!
@@ -858,15 +859,21 @@ pub fn read_10x_mtx_file(path: &Path, opts: &ReadOptions) -> Result<ExpressionMa
 
 /// Everything but the matrix values: genes, cells and the opened matrix body.
 struct Opened {
+    /// Genes kept (all, or the `Gene Expression` ones with `gex_only`).
     genes: GeneTable,
     cells: Vec<String>,
     header: MtxHeader,
     body: BufReader<DynRead>,
     info: SourceInfo,
+    /// File rows (features) kept, when `gex_only` dropped some.
+    keep: Option<Vec<usize>>,
 }
 
 fn open_files(files: &TenxFiles, opts: &ReadOptions) -> Result<Opened> {
-    let genes = files.features.as_deref().map(read_features).transpose()?;
+    let (genes, types) = match files.features.as_deref().map(read_features).transpose()? {
+        Some((g, t)) => (Some(g), t),
+        None => (None, None),
+    };
     let cells = files.barcodes.as_deref().map(read_barcodes).transpose()?;
     let (src, info) = text::open_text(&files.matrix)?;
     let mut body = BufReader::with_capacity(1 << 16, src);
@@ -900,6 +907,27 @@ fn open_files(files: &TenxFiles, opts: &ReadOptions) -> Result<Opened> {
         }
         _ => (0..header.n_cols).map(|i| format!("cell{i}")).collect(),
     };
+    // scanpy's gex_only: antibody, CRISPR or peak features of multi-modal runs are dropped
+    // (before the uniqueness check: an antibody is often named like its gene).
+    let keep = match &types {
+        Some(t) if opts.gex_only && t.iter().any(|t| t != GENE_EXPRESSION) => Some(
+            t.iter()
+                .enumerate()
+                .filter(|(_, t)| *t == GENE_EXPRESSION)
+                .map(|(i, _)| i)
+                .collect::<Vec<usize>>(),
+        ),
+        _ => None,
+    };
+    if let Some(k) = &keep {
+        genes = GeneTable {
+            symbols: k.iter().map(|&i| genes.symbols[i].clone()).collect(),
+            ids: genes
+                .ids
+                .as_ref()
+                .map(|ids| k.iter().map(|&i| ids[i].clone()).collect()),
+        };
+    }
     if opts.make_unique {
         make_unique(&mut genes.symbols);
     } else if let Some(f) = &files.features {
@@ -925,12 +953,16 @@ fn open_files(files: &TenxFiles, opts: &ReadOptions) -> Result<Opened> {
         header,
         body,
         info,
+        keep,
     })
 }
 
 fn read_files(files: &TenxFiles, opts: &ReadOptions) -> Result<ExpressionMatrix> {
     let o = open_files(files, opts)?;
-    let csr = read_body(o.body, &o.header, &o.info)?;
+    let mut csr = read_body(o.body, &o.header, &o.info)?;
+    if let Some(k) = &o.keep {
+        csr = csr.select_cols(k)?;
+    }
     ExpressionMatrix::new(Values::Sparse(csr), o.genes, o.cells)
 }
 
@@ -956,8 +988,9 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
 
 /// `features.tsv` (id, symbol, type) or `genes.tsv` (id, symbol); a file with one column
 /// gives symbols only.
-fn read_features(path: &Path) -> Result<GeneTable> {
+fn read_features(path: &Path) -> Result<(GeneTable, Option<Vec<String>>)> {
     let lines = read_lines(path)?;
+    let mut types = Vec::with_capacity(lines.len());
     let mut ids = Vec::with_capacity(lines.len());
     let mut symbols = Vec::with_capacity(lines.len());
     let mut two_cols: Option<bool> = None;
@@ -965,6 +998,9 @@ fn read_features(path: &Path) -> Result<GeneTable> {
         let mut f = l.split('\t');
         let first = f.next().unwrap_or("").trim();
         let second = f.next().map(str::trim);
+        if let Some(t) = f.next() {
+            types.push(t.trim().to_string());
+        }
         if first.is_empty() {
             return Err(Error::parse(
                 path,
@@ -991,11 +1027,18 @@ fn read_features(path: &Path) -> Result<GeneTable> {
             None => symbols.push(first.to_string()),
         }
     }
-    Ok(GeneTable {
-        symbols,
-        ids: (two_cols == Some(true)).then_some(ids),
-    })
+    let n = symbols.len();
+    Ok((
+        GeneTable {
+            symbols,
+            ids: (two_cols == Some(true)).then_some(ids),
+        },
+        (types.len() == n && n > 0).then_some(types),
+    ))
 }
+
+/// The feature type scanpy's `gex_only` keeps.
+const GENE_EXPRESSION: &str = "Gene Expression";
 
 /// `barcodes.tsv`: the first column of each line.
 fn read_barcodes(path: &Path) -> Result<Vec<String>> {
@@ -1174,6 +1217,8 @@ fn write_matrix_gz(values: &Values, path: &Path) -> Result<()> {
 /// a file that is not is an error that says so.
 pub struct MtxChunks {
     genes: GeneTable,
+    /// Feature rows kept (`gex_only`), applied to every chunk.
+    keep: Option<Vec<usize>>,
     cells: Vec<String>,
     header: MtxHeader,
     chunk_cells: usize,
@@ -1225,6 +1270,7 @@ impl MtxChunks {
         let line = o.header.size_line + 1;
         Ok(MtxChunks {
             genes: o.genes,
+            keep: o.keep,
             cells: o.cells,
             chunk_cells,
             blocks: BlockReader::new(o.body, block_size(STREAM_BLOCK, &o.info), o.info),
@@ -1340,7 +1386,10 @@ impl MtxChunks {
             indptr.push(acc);
         }
         normalize_rows(&mut indptr, &mut genes, &mut vals);
-        let values = CsrMatrix::new(end - start, self.header.n_rows, indptr, genes, vals)?;
+        let mut values = CsrMatrix::new(end - start, self.header.n_rows, indptr, genes, vals)?;
+        if let Some(k) = &self.keep {
+            values = values.select_cols(k)?;
+        }
         self.next_cell = end;
         Ok(Some(CellChunk {
             start,
