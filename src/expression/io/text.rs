@@ -246,6 +246,25 @@ pub(crate) fn parse_f64(tok: &[u8]) -> Option<f64> {
     fast_f64(tok).or_else(|| std::str::from_utf8(tok).ok()?.parse::<f64>().ok())
 }
 
+/// Appends the decimal digits at `tok[*i..]` to `mant` (wrapping; callers bound the count of
+/// significant digits, `digits`), advancing `i`; returns how many digits were read.
+#[inline]
+fn take_digits(tok: &[u8], i: &mut usize, mant: &mut u64, digits: &mut u32) -> usize {
+    let start = *i;
+    while let Some(&c) = tok.get(*i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if *mant != 0 || d != 0 {
+            *digits += 1;
+        }
+        *mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
+        *i += 1;
+    }
+    *i - start
+}
+
 #[inline]
 fn fast_f64(tok: &[u8]) -> Option<f64> {
     let mut i = 0;
@@ -262,36 +281,15 @@ fn fast_f64(tok: &[u8]) -> Option<f64> {
     };
     let mut mant: u64 = 0;
     let mut digits = 0u32;
-    let mut any = false;
-    while let Some(&c) = tok.get(i) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        any = true;
-        if mant != 0 || d != 0 {
-            digits += 1;
-        }
-        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
+    let mut n_read = take_digits(tok, &mut i, &mut mant, &mut digits);
     let mut exp: i32 = 0;
     if tok.get(i) == Some(&b'.') {
         i += 1;
-        while let Some(&c) = tok.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            any = true;
-            if mant != 0 || d != 0 {
-                digits += 1;
-            }
-            mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
-            exp -= 1;
-            i += 1;
-        }
+        let frac = take_digits(tok, &mut i, &mut mant, &mut digits);
+        exp = -i32::try_from(frac).ok()?;
+        n_read += frac;
     }
+    let any = n_read > 0;
     if !any || digits > 19 {
         return None;
     }

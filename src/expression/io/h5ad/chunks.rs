@@ -6,10 +6,10 @@ use hdf5_pure::File;
 use ndarray::Array2;
 
 use super::decode::{read_indptr, Column, Indices, ValuesF32};
-use super::frame::{gene_table, read_frame};
-use super::read::{check_names, open, Matrix, Storage};
+use super::frame::read_frame;
+use super::read::{genes_of, open, Matrix, Storage};
 use crate::error::{Error, Result};
-use crate::expression::io::{make_unique, CellChunk, CellChunks, ReadOptions};
+use crate::expression::io::{CellChunk, CellChunks, ReadOptions};
 use crate::expression::{check_unique, CsrMatrix, GeneTable, Values};
 
 /// Iterates over an `.h5ad` file in blocks of at most `chunk_cells` cells.
@@ -74,19 +74,7 @@ impl H5adChunks {
         let x = Matrix::locate(&file, &src, path, "X")?;
         let obs = read_frame(&file, path, "obs")?;
         let var = read_frame(&file, path, "var")?;
-        check_names(
-            path,
-            "X",
-            &x,
-            obs.index.len(),
-            "obs",
-            var.index.len(),
-            "var",
-        )?;
-        let mut genes = gene_table(var);
-        if opts.make_unique {
-            make_unique(&mut genes.symbols);
-        }
+        let genes = genes_of(path, "X", &x, obs.index.len(), var, "var", opts)?;
         check_unique(
             "gene",
             &genes.symbols,

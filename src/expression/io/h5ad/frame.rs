@@ -149,15 +149,9 @@ fn read_group_column(file: &File, path: &Path, col_path: &str) -> Result<Option<
             let (values, vp) = sub("values")?;
             let (mask, mp) = sub("mask")?;
             let mut v = read_f64_all(&values, file, path, &vp)?;
-            let m = read_f64_all(&mask, file, path, &mp)?;
-            if m.len() != v.len() {
-                return Err(Error::format(
-                    path,
-                    format!("{mp} has {} entries, values has {}", m.len(), v.len()),
-                ));
-            }
-            for (x, &masked) in v.iter_mut().zip(&m) {
-                if masked != 0.0 {
+            let missing = read_mask(&mask, file, path, &mp, v.len())?;
+            for (x, masked) in v.iter_mut().zip(missing) {
+                if masked {
                     *x = f64::NAN;
                 }
             }
@@ -167,15 +161,9 @@ fn read_group_column(file: &File, path: &Path, col_path: &str) -> Result<Option<
             let (values, vp) = sub("values")?;
             let (mask, mp) = sub("mask")?;
             let mut v = read_labels(&values, file, path, &vp)?.unwrap_or_default();
-            let m = read_f64_all(&mask, file, path, &mp)?;
-            if m.len() != v.len() {
-                return Err(Error::format(
-                    path,
-                    format!("{mp} has {} entries, values has {}", m.len(), v.len()),
-                ));
-            }
-            for (x, &masked) in v.iter_mut().zip(&m) {
-                if masked != 0.0 {
+            let missing = read_mask(&mask, file, path, &mp, v.len())?;
+            for (x, masked) in v.iter_mut().zip(missing) {
+                if masked {
                     x.clear();
                 }
             }
@@ -183,6 +171,18 @@ fn read_group_column(file: &File, path: &Path, col_path: &str) -> Result<Option<
         }
         _ => Ok(None),
     }
+}
+
+/// The `mask` of a nullable column (true = missing), which must have one entry per value.
+fn read_mask(mask: &Dataset, file: &File, path: &Path, mp: &str, n: usize) -> Result<Vec<bool>> {
+    let m = read_f64_all(mask, file, path, mp)?;
+    if m.len() != n {
+        return Err(Error::format(
+            path,
+            format!("{mp} has {} entries, values has {n}", m.len()),
+        ));
+    }
+    Ok(m.into_iter().map(|x| x != 0.0).collect())
 }
 
 /// A column stored as one dataset: numbers (and booleans) or strings; `None` otherwise.

@@ -11,7 +11,7 @@ use super::frame::{attr_str, encoding, gene_table, read_frame, Frame};
 use super::source::{FileSource, Shared};
 use crate::error::{Error, Result};
 use crate::expression::io::{make_unique, ReadOptions};
-use crate::expression::{check_unique, CsrMatrix, ExpressionMatrix, RawValues, Values};
+use crate::expression::{check_unique, CsrMatrix, ExpressionMatrix, GeneTable, RawValues, Values};
 
 /// Reads an AnnData file: `X`, cell ids and `obs` columns, genes from `var`, and `raw` when
 /// present (what is read, and in which layouts, is in the [module docs](super)).
@@ -38,19 +38,7 @@ pub fn read_h5ad(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
     );
     let values = values?;
     let (obs, var) = frames?;
-    check_names(
-        path,
-        "X",
-        &x,
-        obs.index.len(),
-        "obs",
-        var.index.len(),
-        "var",
-    )?;
-    let mut genes = gene_table(var);
-    if opts.make_unique {
-        make_unique(&mut genes.symbols);
-    }
+    let genes = genes_of(path, "X", &x, obs.index.len(), var, "var", opts)?;
     let mut m = ExpressionMatrix::new(values, genes, obs.index)?;
     for (name, column) in obs.columns {
         m = m.with_obs(name, column)?;
@@ -91,26 +79,32 @@ pub(super) fn open(path: &Path) -> Result<(File, Arc<FileSource>)> {
     Ok((file, src))
 }
 
-/// Checks that the names' lengths match the matrix shape.
-pub(super) fn check_names(
+/// Checks that `obs` (`n_obs` cells) and `var` (named `var_name` in messages) match the shape
+/// of `x` (named `what`), and makes the gene table of `var`, with `opts.make_unique` applied.
+pub(super) fn genes_of(
     path: &Path,
     what: &str,
     x: &Matrix,
     n_obs: usize,
-    obs: &str,
-    n_var: usize,
-    var: &str,
-) -> Result<()> {
+    var: Frame,
+    var_name: &str,
+    opts: &ReadOptions,
+) -> Result<GeneTable> {
+    let n_var = var.index.len();
     if x.n_rows != n_obs || x.n_cols != n_var {
         return Err(Error::format(
             path,
             format!(
-                "{what} is {} x {}, but `{obs}` has {n_obs} rows and `{var}` has {n_var}",
+                "{what} is {} x {}, but `obs` has {n_obs} rows and `{var_name}` has {n_var}",
                 x.n_rows, x.n_cols
             ),
         ));
     }
-    Ok(())
+    let mut genes = gene_table(var);
+    if opts.make_unique {
+        make_unique(&mut genes.symbols);
+    }
+    Ok(genes)
 }
 
 /// True when `p` names a group or dataset.
@@ -136,11 +130,7 @@ fn read_raw(
     let x = Matrix::locate(file, src, path, xname)?;
     let values = x.read(path, opts.force_sparse)?;
     let var = read_frame(file, path, varname)?;
-    check_names(path, xname, &x, n_cells, "obs", var.index.len(), varname)?;
-    let mut genes = gene_table(var);
-    if opts.make_unique {
-        make_unique(&mut genes.symbols);
-    }
+    let genes = genes_of(path, xname, &x, n_cells, var, varname, opts)?;
     check_unique(
         "raw gene",
         &genes.symbols,
