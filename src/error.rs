@@ -145,12 +145,22 @@ pub enum Error {
         /// The value found.
         value: f64,
     },
+    /// A tensor operation failed (candle: device, dtype or shape problems inside the model).
+    #[error("tensor operation: {0}")]
+    Tensor(String),
     /// Genes asked for by name are not in the data.
     #[error("{n} unknown gene(s): {shown}", n = genes.len(), shown = show_names(genes))]
     UnknownGenes {
         /// The names not found.
         genes: Vec<String>,
     },
+}
+
+#[cfg(feature = "nn")]
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Tensor(e.to_string())
+    }
 }
 
 /// At most 10 names, then a count of the rest.

@@ -30,13 +30,17 @@ pub mod io;
 pub mod library;
 pub mod linalg;
 pub mod model;
+#[cfg(feature = "nn")]
+pub mod nn;
 pub mod optimize;
 pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
+mod rng;
 pub mod simulate;
 pub mod synthetic;
 pub mod systems;
+pub mod tokenize;
 
 pub use error::{Error, Result};
 pub use model::{Sindy, SindyParams};

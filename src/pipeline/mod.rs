@@ -6,7 +6,10 @@
 //! | module | workflow |
 //! |---|---|
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
+//! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
 pub mod data;
 pub mod sindy;
+#[cfg(feature = "nn")]
+pub mod transformer;

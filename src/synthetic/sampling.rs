@@ -7,12 +7,10 @@
 //! number of rayon threads and any chunking. `rand_chacha` is named explicitly (rather than
 //! `StdRng`) because its output is stable across `rand` releases.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rand_distr::{Distribution, Gamma, Poisson};
 
-/// The RNG type used throughout the synthetic generators.
-pub(crate) type Stream = ChaCha8Rng;
+pub(crate) use crate::rng::stream;
 
 /// Domain of the per-cell streams of [`super::generate`].
 pub(crate) const DOMAIN_CELLS: u64 = 0x63656c6c_73000001;
@@ -20,21 +18,6 @@ pub(crate) const DOMAIN_CELLS: u64 = 0x63656c6c_73000001;
 pub(crate) const DOMAIN_DATASET: u64 = 0x64617461_73657402;
 /// Domain of the time-course streams (one per trajectory).
 pub(crate) const DOMAIN_TIMECOURSE: u64 = 0x74696d65_636f7503;
-
-/// SplitMix64 finaliser: a bijective 64-bit mixer (Steele et al. 2014).
-pub(crate) fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The stream `id` of `domain` under `seed`.
-pub(crate) fn stream(seed: u64, domain: u64, id: u64) -> Stream {
-    let mut rng = ChaCha8Rng::seed_from_u64(splitmix64(splitmix64(seed) ^ domain));
-    rng.set_stream(id);
-    rng
-}
 
 /// A standard normal draw (Box–Muller is not used: `rand_distr`'s ziggurat is faster).
 pub(crate) fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {

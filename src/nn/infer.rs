@@ -1,0 +1,1 @@
+//! Inference: imputation, generation and activation capture.

@@ -1,0 +1,28 @@
+//! The gene transformer, hosted in candle: model, masked-diffusion training, checkpoints,
+//! imputation, generation and activation capture. candle is used only inside this module.
+//!
+//! Pipeline: [`crate::tokenize`] turns cells into gene tokens; [`Trainer`] fits a
+//! [`GeneTransformer`] with the masked (absorbing-state) diffusion objective; [`checkpoint`]
+//! saves and loads it; [`infer`] imputes masked genes, generates cells by iterative unmasking
+//! and captures activations.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod infer;
+pub mod init;
+pub mod model;
+pub mod ops;
+pub mod optim;
+pub mod store;
+pub mod train;
+
+pub use checkpoint::Checkpoint;
+pub use config::{
+    Architecture, MaskSchedule, ModelConfig, RunConfig, TokenizerConfig, TrainConfig,
+};
+pub use data::TrainData;
+pub use init::Params;
+pub use model::{CaptureSpec, GeneTransformer, ModelInput};
+pub use train::{History, TrainEvent, Trainer};

@@ -1,0 +1,383 @@
+//! The gene transformer: a pre-LayerNorm encoder over a cell's gene tokens.
+//!
+//! ```text
+//! token  = embed.gene[gene] + embed.value[bin or MASK]        (one per sampled gene)
+//! cond   = embed.condition[c]                                  (one per condition field, first)
+//! x      = [cond; tokens]                                      [B, F + L, d]
+//! block  : x += attn(ln1(x));  x += mlp(ln2(x))                (× n_layers, GELU MLP)
+//! logits = head(ln_f(x))[gene positions]                       [B, L, n_bins]
+//! ```
+//!
+//! There are no position embeddings: a cell is a *set* of genes, and the model is equivariant
+//! to their order. Padding positions (cells with fewer genes than the batch's longest) are
+//! excluded as attention keys by an additive `-inf` mask.
+//!
+//! **Why a fused `qkv` matrix** (STYLE.md proposes separate `q`, `k`, `v`): one `[3d, d]` GEMM
+//! is faster on CPU than three `[d, d]` ones, and the checkpoint still names the pieces
+//! (`blocks.{i}.attn.qkv.weight` rows `0..d` are q, then k, then v, as PyTorch's
+//! `in_proj_weight`).
+
+use candle_core::{DType, Device, Tensor, D};
+
+use super::config::ModelConfig;
+use super::init::Params;
+use super::ops::{gelu, layer_norm, softmax_last_dim};
+use crate::error::{Error, Result};
+
+/// A batch of tokenized cells on the model's device.
+///
+/// # Shapes
+/// - `genes`, `bins`: `[B, L]` `u32` (bins of masked genes are `n_bins`, the mask token);
+/// - `conditions`: `[B, F]` `u32` (absent when `F = 0`);
+/// - `pad_mask`: `[B, 1, 1, F + L]` `f32`, 0 for real tokens and `-inf` for padding (absent
+///   when nothing is padded).
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    /// Gene token ids.
+    pub genes: Tensor,
+    /// Value bins (input side).
+    pub bins: Tensor,
+    /// Condition token ids.
+    pub conditions: Option<Tensor>,
+    /// Additive key mask.
+    pub pad_mask: Option<Tensor>,
+}
+
+/// Which intermediate tensors [`GeneTransformer::forward_with_capture`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CaptureSpec {
+    /// Residual stream after each block (`blocks.{i}.resid`, `[B, T, d]`), and the embedding
+    /// (`embed`).
+    pub residual: bool,
+    /// Attention output before it is added to the residual (`blocks.{i}.attn.out`, `[B, T, d]`).
+    pub attention: bool,
+    /// MLP hidden units after GELU (`blocks.{i}.mlp.hidden`, `[B, T, d_ff]`).
+    pub mlp: bool,
+}
+
+impl CaptureSpec {
+    /// Everything.
+    pub fn all() -> Self {
+        Self {
+            residual: true,
+            attention: true,
+            mlp: true,
+        }
+    }
+}
+
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn load(p: &Params, prefix: &str) -> Result<Self> {
+        Ok(Self {
+            weight: p.get(&format!("{prefix}.weight"))?,
+            bias: p.get(&format!("{prefix}.bias"))?,
+        })
+    }
+
+    /// `[N, in] → [N, out]`.
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    }
+}
+
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    fn load(p: &Params, prefix: &str, eps: f64) -> Result<Self> {
+        Ok(Self {
+            weight: p.get(&format!("{prefix}.weight"))?,
+            bias: p.get(&format!("{prefix}.bias"))?,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+struct Block {
+    ln1: Norm,
+    qkv: Linear,
+    out: Linear,
+    ln2: Norm,
+    fc1: Linear,
+    fc2: Linear,
+    n_heads: usize,
+}
+
+impl Block {
+    fn load(p: &Params, prefix: &str, cfg: &ModelConfig) -> Result<Self> {
+        Ok(Self {
+            ln1: Norm::load(p, &format!("{prefix}.ln1"), cfg.layer_norm_eps)?,
+            qkv: Linear::load(p, &format!("{prefix}.attn.qkv"))?,
+            out: Linear::load(p, &format!("{prefix}.attn.out"))?,
+            ln2: Norm::load(p, &format!("{prefix}.ln2"), cfg.layer_norm_eps)?,
+            fc1: Linear::load(p, &format!("{prefix}.mlp.fc1"))?,
+            fc2: Linear::load(p, &format!("{prefix}.mlp.fc2"))?,
+            n_heads: cfg.n_heads,
+        })
+    }
+
+    /// `x`: `[B·T, d]` → same; `captures` receives `(attn out, mlp hidden)` when asked.
+    fn forward(
+        &self,
+        x: &Tensor,
+        b: usize,
+        t: usize,
+        pad_mask: Option<&Tensor>,
+        capture: Option<&mut (Option<Tensor>, Option<Tensor>)>,
+    ) -> candle_core::Result<Tensor> {
+        let d = x.dim(1)?;
+        let h = self.n_heads;
+        let dh = d / h;
+        let qkv = self
+            .qkv
+            .forward(&self.ln1.forward(x)?)?
+            .reshape((b, t, 3, h, dh))?;
+        let head = |i: usize| -> candle_core::Result<Tensor> {
+            qkv.narrow(2, i, 1)?
+                .squeeze(2)?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = (head(0)? * (1.0 / (dh as f64).sqrt()))?;
+        let k = head(1)?;
+        let v = head(2)?;
+        let mut scores = q.matmul(&k.t()?)?; // [B, H, T, T]
+        if let Some(m) = pad_mask {
+            scores = scores.broadcast_add(m)?;
+        }
+        let attn = softmax_last_dim(&scores)?.matmul(&v)?; // [B, H, T, dh]
+        let attn = attn.transpose(1, 2)?.contiguous()?.reshape((b * t, d))?;
+        let attn_out = self.out.forward(&attn)?;
+        let x = (x + &attn_out)?;
+        let hidden = gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?;
+        let x = (&x + self.fc2.forward(&hidden)?)?;
+        if let Some(c) = capture {
+            *c = (Some(attn_out), Some(hidden));
+        }
+        Ok(x)
+    }
+}
+
+/// The model (see the module docs). Built over [`Params`]; its tensors share storage with
+/// them, so an optimizer step on the params is seen by the next forward pass.
+pub struct GeneTransformer {
+    cfg: ModelConfig,
+    gene_embed: Tensor,
+    value_embed: Tensor,
+    condition_embed: Option<Tensor>,
+    blocks: Vec<Block>,
+    ln_f: Norm,
+    head: Linear,
+}
+
+impl std::fmt::Debug for GeneTransformer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneTransformer")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GeneTransformer {
+    /// The model over `params` (which must match `cfg`: see [`Params::from_tensors`]).
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a missing parameter.
+    pub fn load(params: &Params, cfg: &ModelConfig) -> Result<Self> {
+        cfg.validate()?;
+        let blocks = (0..cfg.n_layers)
+            .map(|l| Block::load(params, &format!("blocks.{l}"), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            gene_embed: params.get("embed.gene")?,
+            value_embed: params.get("embed.value")?,
+            condition_embed: if cfg.n_condition_tokens > 0 {
+                Some(params.get("embed.condition")?)
+            } else {
+                None
+            },
+            blocks,
+            ln_f: Norm::load(params, "ln_f", cfg.layer_norm_eps)?,
+            head: Linear::load(params, "head")?,
+        })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// The device of the weights.
+    pub fn device(&self) -> &Device {
+        self.gene_embed.device()
+    }
+
+    /// Logits over bins for every gene token.
+    ///
+    /// # Shapes
+    /// - input: see [`ModelInput`]; output `[B, L, n_bins]`.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for inconsistent inputs, [`Error::Tensor`] for device errors.
+    pub fn forward(&self, input: &ModelInput) -> Result<Tensor> {
+        Ok(self.run(input, None)?.0)
+    }
+
+    /// [`forward`](Self::forward) that also returns the tensors `spec` asks for, named as in
+    /// [`CaptureSpec`], each `[B, F + L, ·]` (condition tokens first). The logits are the same
+    /// tensors as `forward`'s: capture only keeps references.
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward).
+    pub fn forward_with_capture(
+        &self,
+        input: &ModelInput,
+        spec: CaptureSpec,
+    ) -> Result<(Tensor, Vec<(String, Tensor)>)> {
+        self.run(input, Some(spec))
+    }
+
+    fn run(
+        &self,
+        input: &ModelInput,
+        spec: Option<CaptureSpec>,
+    ) -> Result<(Tensor, Vec<(String, Tensor)>)> {
+        let (b, l) = input.genes.dims2()?;
+        if input.bins.dims() != [b, l] {
+            return Err(Error::shape(
+                "GeneTransformer::forward",
+                format!("bins [{b}, {l}]"),
+                format!("{:?}", input.bins.dims()),
+            ));
+        }
+        let f = self.cfg.n_condition_fields;
+        let d = self.cfg.d_model;
+        let tokens = (self.gene_embed.embedding_rows(&input.genes)?
+            + self.value_embed.embedding_rows(&input.bins)?)?;
+        let x = match (&self.condition_embed, &input.conditions) {
+            (Some(table), Some(c)) => {
+                if c.dims() != [b, f] {
+                    return Err(Error::shape(
+                        "GeneTransformer::forward",
+                        format!("conditions [{b}, {f}]"),
+                        format!("{:?}", c.dims()),
+                    ));
+                }
+                Tensor::cat(&[table.embedding_rows(c)?, tokens], 1)?
+            }
+            (None, None) => tokens,
+            (Some(_), None) => {
+                return Err(Error::param(
+                    "conditions",
+                    "none",
+                    format!("the model expects {f} condition token(s) per cell"),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::param(
+                    "conditions",
+                    "given",
+                    "the model has no condition tokens",
+                ))
+            }
+        };
+        let t = f + l;
+        if let Some(m) = &input.pad_mask {
+            if m.dims() != [b, 1, 1, t] {
+                return Err(Error::shape(
+                    "GeneTransformer::forward",
+                    format!("pad_mask [{b}, 1, 1, {t}]"),
+                    format!("{:?}", m.dims()),
+                ));
+            }
+        }
+        let mut captured = Vec::new();
+        let mut x = x.reshape((b * t, d))?;
+        if spec.is_some_and(|s| s.residual) {
+            captured.push(("embed".to_string(), x.reshape((b, t, d))?));
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            let mut slot = (None, None);
+            let want = spec.is_some_and(|s| s.attention || s.mlp);
+            x = block.forward(&x, b, t, input.pad_mask.as_ref(), want.then_some(&mut slot))?;
+            if let Some(s) = spec {
+                if s.residual {
+                    captured.push((format!("blocks.{i}.resid"), x.reshape((b, t, d))?));
+                }
+                if let (true, Some(a)) = (s.attention, slot.0) {
+                    captured.push((format!("blocks.{i}.attn.out"), a.reshape((b, t, d))?));
+                }
+                if let (true, Some(h)) = (s.mlp, slot.1) {
+                    captured.push((
+                        format!("blocks.{i}.mlp.hidden"),
+                        h.reshape((b, t, self.cfg.d_ff))?,
+                    ));
+                }
+            }
+        }
+        let x = x
+            .reshape((b, t, d))?
+            .narrow(1, f, l)?
+            .contiguous()?
+            .reshape((b * l, d))?;
+        let logits =
+            self.head
+                .forward(&self.ln_f.forward(&x)?)?
+                .reshape((b, l, self.cfg.n_bins))?;
+        Ok((logits, captured))
+    }
+}
+
+/// Row lookup `table[ids]` for `ids` of any shape (output `ids.shape + [d]`).
+trait EmbeddingRows {
+    fn embedding_rows(&self, ids: &Tensor) -> candle_core::Result<Tensor>;
+}
+
+impl EmbeddingRows for Tensor {
+    fn embedding_rows(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let mut shape = ids.dims().to_vec();
+        shape.push(self.dim(1)?);
+        self.index_select(&ids.flatten_all()?, 0)?.reshape(shape)
+    }
+}
+
+/// `[B, 1, 1, T]` additive key mask from per-cell valid lengths (`F` condition tokens are
+/// always valid, then `len_i` genes of `l`).
+pub(crate) fn pad_mask(
+    lens: &[usize],
+    f: usize,
+    l: usize,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    if lens.iter().all(|&n| n == l) {
+        return Ok(None);
+    }
+    let t = f + l;
+    let mut m = vec![0f32; lens.len() * t];
+    for (i, &n) in lens.iter().enumerate() {
+        for j in f + n..t {
+            m[i * t + j] = f32::NEG_INFINITY;
+        }
+    }
+    Ok(Some(
+        Tensor::from_vec(m, (lens.len(), 1, 1, t), device)?.to_dtype(DType::F32)?,
+    ))
+}
+
+#[allow(dead_code)]
+fn _dim_check(x: &Tensor) -> candle_core::Result<usize> {
+    x.dim(D::Minus1)
+}
