@@ -10,4 +10,5 @@ criterion::criterion_main!(
     benchmarks::expression::benches,
     benchmarks::fit::benches,
     benchmarks::simulate::benches,
+    benchmarks::transformer::benches,
 );

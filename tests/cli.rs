@@ -234,3 +234,133 @@ fn data_inspect_reports_bad_files_without_panicking() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("n_cells"), "{err}");
 }
+
+#[test]
+fn transformer_commands_train_resume_impute_generate_capture_and_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    cellsindy_ok(&[
+        "data",
+        "synth",
+        "--cells",
+        "300",
+        "--genes",
+        "40",
+        "--out",
+        &d("brain.h5ad"),
+    ]);
+    std::fs::write(
+        d("model.toml"),
+        "[model]\nd_model = 16\nn_layers = 1\nn_heads = 2\nd_ff = 32\n[tokenizer]\nn_top_genes = 0\nmax_genes = 48\n[train]\nsteps = 4\nbatch_size = 8\nwarmup_steps = 1\nval_cells = 16\n",
+    )
+    .unwrap();
+    let (data, ckpt, config) = (d("brain.h5ad"), d("ckpt"), d("model.toml"));
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train", "--data", &data, "--out", &ckpt, "--config", &config, "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = cellsindy_ok(&args);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(train(&["--stop-after", "2"])["steps"], 2);
+    assert_eq!(train(&["--resume"])["steps"], 4);
+
+    cellsindy_ok(&[
+        "impute",
+        "--ckpt",
+        &d("ckpt"),
+        "--data",
+        &d("brain.h5ad"),
+        "--genes",
+        "RBFOX3,GFAP",
+        "--cells",
+        "5",
+        "--out",
+        &d("imp.tsv"),
+    ]);
+    let tsv = std::fs::read_to_string(d("imp.tsv")).unwrap();
+    assert_eq!(tsv.lines().count(), 1 + 5 * 2);
+    assert!(tsv.starts_with("cell\tgene\tobserved_bin\texpected_bin\tsampled_bin\tp_high\tp_bin0"));
+
+    cellsindy_ok(&[
+        "generate",
+        "--ckpt",
+        &d("ckpt"),
+        "--n",
+        "4",
+        "--steps",
+        "2",
+        "--genes",
+        "RBFOX3,GFAP,MBP",
+        "--out",
+        &d("gen.csv"),
+    ]);
+    let gen = cellsindy::expression::io::read_expression(
+        Path::new(&d("gen.csv")),
+        &cellsindy::expression::io::ReadOptions {
+            cells_as_rows: Some(true),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((gen.n_cells(), gen.n_genes()), (4, 3));
+
+    cellsindy_ok(&[
+        "activations",
+        "--ckpt",
+        &d("ckpt"),
+        "--data",
+        &d("brain.h5ad"),
+        "--cells",
+        "6",
+        "--out",
+        &d("acts.safetensors"),
+    ]);
+    let acts =
+        cellsindy::nn::infer::ActivationSet::load(Path::new(&d("acts.safetensors"))).unwrap();
+    assert_eq!(acts.pooled["blocks.0.mlp.hidden"].dim(), (6, 32));
+
+    let out = cellsindy_ok(&[
+        "evaluate",
+        "--ckpt",
+        &d("ckpt"),
+        "--data",
+        &d("brain.h5ad"),
+        "--generate",
+        "4",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["masked"]["model"].as_f64().is_some() && v["masked"]["marginal"].as_f64().is_some());
+
+    // Bad input: unknown gene, missing checkpoint, bad config key.
+    let bad = cellsindy(&[
+        "impute",
+        "--ckpt",
+        &d("ckpt"),
+        "--data",
+        &d("brain.h5ad"),
+        "--genes",
+        "NOPE",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown gene"));
+    let bad = cellsindy(&["generate", "--ckpt", &d("nothing"), "--out", &d("x.csv")]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a checkpoint directory"));
+    std::fs::write(d("bad.toml"), "[model]\nwidth = 3\n").unwrap();
+    let bad = cellsindy(&[
+        "train",
+        "--data",
+        &d("brain.h5ad"),
+        "--out",
+        &d("c2"),
+        "--config",
+        &d("bad.toml"),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown field"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

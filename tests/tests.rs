@@ -13,3 +13,4 @@ mod model;
 mod synthetic;
 mod systems;
 mod text_formats;
+mod transformer;

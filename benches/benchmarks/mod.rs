@@ -3,6 +3,7 @@ pub mod expression;
 pub mod fit;
 pub mod library;
 pub mod simulate;
+pub mod transformer;
 
 use cellsindy::prelude::*;
 use cellsindy::simulate::SolverConfig;

@@ -393,7 +393,7 @@ impl RunConfig {
         let cfg: RunConfig = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
                 .unwrap_or(0);
             Error::parse("", line, e.message().to_string())
         })?;

@@ -208,6 +208,18 @@ impl Trainer {
         &self.model
     }
 
+    /// The model and tokenizer for inference, sharing the trainer's weights (no copy).
+    ///
+    /// # Errors
+    /// [`Error::Format`] only on an internal inconsistency.
+    pub fn inference_model(&self) -> Result<super::infer::InferenceModel> {
+        Ok(super::infer::InferenceModel {
+            model: GeneTransformer::load(&self.params, &self.config)?,
+            tokenizer: self.tokenizer.clone(),
+            config: self.config.clone(),
+        })
+    }
+
     /// Writes a training checkpoint (weights, tokenizer, config, optimizer, history).
     ///
     /// # Errors

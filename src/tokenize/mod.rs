@@ -417,6 +417,47 @@ impl GeneTokenizer {
     }
 }
 
+impl GeneTokenizer {
+    /// Tokenizes exactly the vocabulary positions `genes` of one cell (no sampling), with bins
+    /// computed on the cell's whole row as in [`GeneTokenizer::tokenize`]. Used to ask the
+    /// model about a chosen context (e.g. only a target gene's regulators).
+    ///
+    /// # Errors
+    /// As [`GeneTokenizer::tokenize`].
+    pub fn tokenize_genes(
+        &self,
+        columns: &[u32],
+        values: &[f32],
+        conditions: &[u32],
+        genes: &[u32],
+    ) -> Result<TokenizedCell> {
+        let n_vocab = self.vocab.n_genes();
+        if let Some(&bad) = genes.iter().find(|&&g| g as usize >= n_vocab) {
+            return Err(Error::param(
+                "gene",
+                bad,
+                format!("vocabulary has {n_vocab} genes"),
+            ));
+        }
+        let bins = self.binning.bin_cell(values)?;
+        let mut wanted: Vec<u32> = genes.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let out_bins = wanted
+            .iter()
+            .map(|g| match columns.binary_search(g) {
+                Ok(k) => bins[k],
+                Err(_) => 0,
+            })
+            .collect();
+        Ok(TokenizedCell {
+            genes: wanted.iter().map(|g| g + N_SPECIAL).collect(),
+            bins: out_bins,
+            conditions: conditions.to_vec(),
+        })
+    }
+}
+
 /// Rejects NaN, ±∞ and negative values, naming the cell and gene.
 fn check_values(x: &CsrMatrix) -> Result<()> {
     for r in 0..x.n_rows() {

@@ -12,7 +12,7 @@ use cellsindy::pipeline::sindy::{
 };
 use cellsindy::systems::SystemKind;
 
-/// Sparse, interpretable models of dynamics (SINDy).
+/// Sparse, interpretable models of cells: SINDy, and a gene transformer read back as equations.
 #[derive(Debug, Parser)]
 #[command(name = "cellsindy", version, about)]
 pub struct Cli {
@@ -29,6 +29,200 @@ pub enum Command {
     /// Expression data: generate the synthetic brain, inspect a file.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train the gene transformer (masked diffusion) on an expression file; writes a
+    /// checkpoint directory.
+    Train(TrainArgs),
+    /// Impute genes with a trained model: per-bin probabilities, expected and sampled bins.
+    Impute(ImputeArgs),
+    /// Generate cells with a trained model (iterative unmasking), optionally conditioned.
+    Generate(GenerateArgs),
+    /// Capture activations (residual stream, attention output, MLP hidden units) as
+    /// safetensors.
+    Activations(ActivationsArgs),
+    /// Score a trained model on its held-out cells: masked-gene accuracy vs a per-gene
+    /// marginal baseline, XOR-gate imputation, marker exclusivity of generated cells.
+    Evaluate(EvaluateArgs),
+}
+
+/// Options for reading an expression file.
+#[derive(Debug, Args, Clone)]
+pub struct ReadArgs {
+    /// Make repeated gene symbols unique (`-1`, `-2` suffixes) instead of failing.
+    #[arg(long)]
+    pub make_unique: bool,
+    /// CSV/TSV orientation: cells are the rows (default: guess).
+    #[arg(long)]
+    pub cells_as_rows: bool,
+}
+
+impl ReadArgs {
+    /// Reader options from the flags.
+    pub fn read_options(&self) -> cellsindy::expression::io::ReadOptions {
+        cellsindy::expression::io::ReadOptions {
+            make_unique: self.make_unique,
+            cells_as_rows: self.cells_as_rows.then_some(true),
+            ..Default::default()
+        }
+    }
+}
+
+/// `cellsindy train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Expression file of raw counts (.h5ad, 10x directory, .mtx, .csv/.tsv).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Checkpoint directory to write (replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// TOML file with [model], [tokenizer], [train] tables (see `cellsindy::nn::config`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override `train.steps`.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Override `train.seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stream batches from disk (.h5ad, 10x) instead of loading the data.
+    #[arg(long)]
+    pub stream: bool,
+    /// Continue the run saved in `--out`.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this many steps (checkpointing; resume later with `--resume`).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+    /// `cpu`, `cuda` or `cuda:N` (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// `cellsindy impute`.
+#[derive(Debug, Args)]
+pub struct ImputeArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Expression file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Genes to impute (masked).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub genes: Vec<String>,
+    /// Show the model only these genes (default: the usual sampled context).
+    #[arg(long, value_delimiter = ',')]
+    pub context_genes: Option<Vec<String>>,
+    /// Only the first N cells.
+    #[arg(long)]
+    pub cells: Option<usize>,
+    /// Output TSV (default: stdout).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of contexts and draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// `cellsindy generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Cells to generate.
+    #[arg(long, default_value_t = 100)]
+    pub n: usize,
+    /// Condition, e.g. `cell_type=astrocyte` (repeatable).
+    #[arg(long)]
+    pub condition: Vec<String>,
+    /// Genes to generate (default: the whole vocabulary, if it fits the context).
+    #[arg(long, value_delimiter = ',')]
+    pub genes: Option<Vec<String>>,
+    /// Unmasking steps.
+    #[arg(long, default_value_t = 16)]
+    pub steps: usize,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output (.h5ad, .csv, .tsv or a 10x directory); values are bins.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// `cellsindy activations`.
+#[derive(Debug, Args)]
+pub struct ActivationsArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Expression file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output .safetensors.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only the first N cells.
+    #[arg(long)]
+    pub cells: Option<usize>,
+    /// Capture points: resid, attn, mlp.
+    #[arg(long, value_delimiter = ',', default_values_t = ["resid".to_string(), "attn".to_string(), "mlp".to_string()])]
+    pub points: Vec<String>,
+    /// Also save per-gene-token activations (large), not only per-cell means.
+    #[arg(long)]
+    pub per_token: bool,
+    /// Seed of the contexts.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// `cellsindy evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Checkpoint directory (a training checkpoint: its split is reused).
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// The expression file it was trained on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Held-out cells to score (at most).
+    #[arg(long, default_value_t = 2000)]
+    pub cells: usize,
+    /// Cells to generate for the exclusivity test (0 = skip).
+    #[arg(long, default_value_t = 500)]
+    pub generate: usize,
+    /// Seed of masks, contexts and draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// `cellsindy data ...`.

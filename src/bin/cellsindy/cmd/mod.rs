@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod sindy;
+pub mod transformer;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 

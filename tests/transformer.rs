@@ -1,0 +1,584 @@
+//! The gene transformer: tokenizer, training (resume, determinism), inference, capture,
+//! checkpoints and bad input.
+
+use std::path::Path;
+
+use candle_core::Device;
+use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, Values};
+use cellsindy::nn::checkpoint;
+use cellsindy::nn::data::{tokenize_fixed_cell, CellRow};
+use cellsindy::nn::infer::{
+    capture, generate, impute, ActivationSet, Context, GenerateParams, InferenceModel,
+};
+use cellsindy::nn::{
+    Architecture, CaptureSpec, RunConfig, TokenizerConfig, TrainConfig, TrainData, Trainer,
+};
+use cellsindy::pipeline::transformer::fit_tokenizer;
+use cellsindy::synthetic::{generate as synth, BrainParams};
+use cellsindy::tokenize::{BinLevel, Binning, GeneTokenizer, N_SPECIAL};
+use cellsindy::Error;
+use rand::SeedableRng;
+
+fn brain(cells: usize) -> ExpressionMatrix {
+    synth(
+        &BrainParams::default()
+            .n_cells(cells)
+            .n_background_genes(60)
+            .seed(3),
+    )
+    .unwrap()
+    .matrix
+}
+
+fn tiny_arch() -> Architecture {
+    Architecture {
+        d_model: 32,
+        n_layers: 2,
+        n_heads: 4,
+        d_ff: 64,
+    }
+}
+
+fn tiny_train(steps: usize) -> TrainConfig {
+    TrainConfig {
+        steps,
+        batch_size: 16,
+        warmup_steps: 5,
+        val_cells: 64,
+        val_every: 1000,
+        seed: 11,
+        ..TrainConfig::default()
+    }
+}
+
+fn tok_cfg() -> TokenizerConfig {
+    TokenizerConfig {
+        n_top_genes: 0,
+        max_genes: 48,
+        ..TokenizerConfig::default()
+    }
+}
+
+/// A tokenizer over all genes of `m` (contexts of 48 genes, so sampling is exercised).
+fn setup(cells: usize) -> (GeneTokenizer, ExpressionMatrix) {
+    fit_tokenizer(&brain(cells), &tok_cfg()).unwrap()
+}
+
+#[test]
+fn binning_is_per_cell_quantiles_with_a_zero_bin_and_high_low_levels() {
+    let b = Binning::default();
+    let values: Vec<f32> = (0..100)
+        .map(|i| if i % 4 == 0 { 0.0 } else { i as f32 })
+        .collect();
+    let bins = b.bin_cell(&values).unwrap();
+    assert!(values
+        .iter()
+        .zip(&bins)
+        .all(|(&v, &k)| (v == 0.0) == (k == 0)));
+    // Monotone in the value, using the whole range 1..=50.
+    let nz: Vec<u32> = bins.iter().copied().filter(|&k| k > 0).collect();
+    assert!(nz.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!((nz[0], *nz.last().unwrap()), (1, 50));
+    assert_eq!(b.level(0), BinLevel::Zero);
+    assert_eq!(b.level(50), BinLevel::High);
+    assert_eq!(b.level(1), BinLevel::Low);
+    assert!(matches!(
+        b.bin_cell(&[1.0, f32::NAN]),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        b.bin_cell(&[1.0, -1.0]),
+        Err(Error::Negative { .. })
+    ));
+}
+
+#[test]
+fn sampling_keeps_forced_genes_takes_expressed_first_and_is_seeded() {
+    let (tok, m) = setup(50);
+    let p = tok.prepare(&m).unwrap();
+    let row = CellRow::from_prepared(&p, 0, 0);
+    assert!(
+        row.columns.len() > 48,
+        "the test needs more expressed genes than the context"
+    );
+    let forced = [0u32, 1, 2];
+    let a = tokenize_fixed_cell(&tok, 5, &row, &forced).unwrap();
+    let b = tokenize_fixed_cell(&tok, 5, &row, &forced).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.genes.len(), 48);
+    for f in forced {
+        assert!(a.genes.contains(&(f + N_SPECIAL)));
+    }
+    // 45 free slots: ceil(0.25 * 45) = 12 reserved for zeros, 33 expressed (plus forced).
+    let zeros = a.bins.iter().filter(|&&b| b == 0).count();
+    assert!((12..=15).contains(&zeros), "{zeros} zeros");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let c = tok
+        .tokenize(&row.columns, &row.values, &[], &forced, &mut rng)
+        .unwrap();
+    assert_ne!(a.genes, c.genes, "another stream draws another context");
+    // Bins come from the whole row, so a gene's bin does not depend on the draw.
+    for (g, bin) in a.genes.iter().zip(&a.bins) {
+        if let Some(k) = c.genes.iter().position(|x| x == g) {
+            assert_eq!(c.bins[k], *bin);
+        }
+    }
+}
+
+#[test]
+fn unknown_genes_are_reported_and_no_overlap_is_an_error() {
+    let (tok, m) = setup(20);
+    let half: Vec<usize> = (0..m.n_genes() / 2).collect();
+    let p = tok.prepare(&m.select_genes(&half).unwrap()).unwrap();
+    assert_eq!(p.coverage.missing.len(), m.n_genes() - half.len());
+    let other = ExpressionMatrix::new(
+        Values::Sparse(CsrMatrix::from_triplets(2, 2, &[0], &[0], &[1.0]).unwrap()),
+        GeneTable::from_symbols(vec!["NOPE1".into(), "NOPE2".into()]),
+        vec!["c1".into(), "c2".into()],
+    )
+    .unwrap();
+    let err = tok.prepare(&other).unwrap_err();
+    assert!(matches!(err, Error::Empty { .. }), "{err}");
+    assert!(err.to_string().contains("none of the model's"), "{err}");
+    let empty = m.select_cells(&[]).unwrap();
+    assert!(matches!(tok.prepare(&empty), Err(Error::Empty { .. })));
+}
+
+fn trainer(tok: &GeneTokenizer, steps: usize) -> Trainer {
+    Trainer::new(tok.clone(), &tiny_arch(), tiny_train(steps), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn training_lowers_the_loss_and_beats_the_marginal_baseline_on_held_out_cells() {
+    let (tok, m) = setup(1500);
+    let p = tok.prepare(&m).unwrap();
+    let mut cfg = tiny_train(300);
+    cfg.batch_size = 32;
+    let mut t = Trainer::new(tok.clone(), &tiny_arch(), cfg, &Device::Cpu).unwrap();
+    let data = TrainData::memory(p.clone(), &t.train).unwrap();
+    t.run(&data, None, None, &mut |_| {}).unwrap();
+    let h = &t.history.steps;
+    let first: f32 = h[..10].iter().map(|r| r.loss).sum::<f32>() / 10.0;
+    let last: f32 = h[h.len() - 10..].iter().map(|r| r.loss).sum::<f32>() / 10.0;
+    assert!(last < 0.8 * first, "loss {first} → {last}");
+    let model = t.inference_model().unwrap();
+    let cfg = cellsindy::pipeline::transformer::EvalConfig {
+        n_cells: 200,
+        n_generate: 0,
+        ..Default::default()
+    };
+    let r = cellsindy::pipeline::transformer::evaluate(
+        &model,
+        &p,
+        t.train.seed,
+        t.train.val_fraction,
+        &cfg,
+    )
+    .unwrap();
+    assert!(r.masked.model > r.masked.marginal + 0.02, "{:?}", r.masked);
+}
+
+fn losses(t: &Trainer) -> Vec<f32> {
+    t.history.steps.iter().map(|r| r.loss).collect()
+}
+
+#[test]
+fn resuming_from_a_checkpoint_continues_the_same_loss_curve() {
+    let (tok, m) = setup(300);
+    let p = tok.prepare(&m).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("ckpt");
+
+    let mut straight = trainer(&tok, 8);
+    let data = TrainData::memory(p, &straight.train).unwrap();
+    straight.run(&data, None, None, &mut |_| {}).unwrap();
+
+    let mut first = trainer(&tok, 8);
+    first.run(&data, Some(4), Some(&ckpt), &mut |_| {}).unwrap();
+    assert_eq!(first.step, 4);
+    drop(first);
+    let mut resumed = Trainer::resume(checkpoint::load(&ckpt, &Device::Cpu).unwrap()).unwrap();
+    assert_eq!(resumed.step, 4);
+    resumed.run(&data, None, Some(&ckpt), &mut |_| {}).unwrap();
+    assert_eq!(
+        losses(&resumed),
+        losses(&straight),
+        "bit-identical loss curve after resume"
+    );
+    let a = straight
+        .params
+        .get("head.weight")
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let b = resumed
+        .params
+        .get("head.weight")
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(a, b);
+    // The checkpoint directory holds the final state and no temporary leftovers.
+    assert_eq!(
+        checkpoint::load(&ckpt, &Device::Cpu)
+            .unwrap()
+            .train
+            .unwrap()
+            .0
+            .step,
+        8
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(names, vec!["ckpt".to_string()]);
+}
+
+#[test]
+fn same_seed_same_run_other_seed_other_run() {
+    let (tok, m) = setup(200);
+    let p = tok.prepare(&m).unwrap();
+    let run = |seed: u64| {
+        let mut cfg = tiny_train(3);
+        cfg.seed = seed;
+        let mut t = Trainer::new(tok.clone(), &tiny_arch(), cfg, &Device::Cpu).unwrap();
+        let data = TrainData::memory(p.clone(), &t.train).unwrap();
+        t.run(&data, None, None, &mut |_| {}).unwrap();
+        losses(&t)
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+fn trained_model(
+    tok: &GeneTokenizer,
+    p: &cellsindy::tokenize::PreparedCells,
+    steps: usize,
+) -> InferenceModel {
+    let mut t = trainer(tok, steps);
+    let data = TrainData::memory(p.clone(), &t.train).unwrap();
+    t.run(&data, None, None, &mut |_| {}).unwrap();
+    t.inference_model().unwrap()
+}
+
+#[test]
+fn capture_does_not_change_outputs_and_round_trips_through_safetensors() {
+    let (tok, m) = setup(100);
+    let p = tok.prepare(&m).unwrap();
+    let model = trained_model(&tok, &p, 3);
+    let rows: Vec<usize> = (0..10).collect();
+    let cells: Vec<_> = rows
+        .iter()
+        .map(|&r| tokenize_fixed_cell(&tok, 0, &CellRow::from_prepared(&p, r, 0), &[]).unwrap())
+        .collect();
+    let batch =
+        cellsindy::nn::data::collate(&cells, None, tok.binning.n_bins, 0, &Device::Cpu).unwrap();
+    let plain = model
+        .model
+        .forward(&batch.input)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let (logits, captured) = model
+        .model
+        .forward_with_capture(&batch.input, CaptureSpec::all())
+        .unwrap();
+    assert_eq!(
+        plain,
+        logits.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    let names: Vec<&str> = captured.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"embed")
+            && names.contains(&"blocks.1.resid")
+            && names.contains(&"blocks.0.attn.out")
+            && names.contains(&"blocks.1.mlp.hidden")
+    );
+    let hidden = &captured
+        .iter()
+        .find(|(n, _)| n == "blocks.0.mlp.hidden")
+        .unwrap()
+        .1;
+    assert_eq!(hidden.dims(), &[10, 48, 64]);
+
+    // Imputation is the same whether or not activations were captured in between.
+    let genes = model.positions(&["TGXOR"]).unwrap();
+    let before = impute(&model, &p, &rows, &genes, &Context::sampled(), 0, 4).unwrap();
+    let set = capture(&model, &p, &rows, CaptureSpec::all(), true, 0, 4).unwrap();
+    let after = impute(&model, &p, &rows, &genes, &Context::sampled(), 0, 4).unwrap();
+    assert_eq!(before, after);
+    assert_eq!(set.pooled["blocks.1.resid"].dim(), (10, 32));
+    assert_eq!(set.per_token["blocks.0.mlp.hidden"].dim(), (10, 48, 64));
+    assert!(set.gene_index.iter().all(|&g| g >= N_SPECIAL as i64));
+    // Pooled = mean of the per-token rows.
+    let tok_mean: f32 = (0..48)
+        .map(|j| set.per_token["blocks.1.resid"][[3, j, 5]])
+        .sum::<f32>()
+        / 48.0;
+    assert!((tok_mean - set.pooled["blocks.1.resid"][[3, 5]]).abs() < 1e-4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acts.safetensors");
+    set.save(&path).unwrap();
+    assert_eq!(ActivationSet::load(&path).unwrap(), set);
+    // Probabilities are distributions; the observed bin is the data's.
+    for c in 0..rows.len() {
+        let s: f32 = (0..tok.binning.n_bins as usize)
+            .map(|b| before.probs[[c, 0, b]])
+            .sum();
+        assert!((s - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn generation_is_seeded_and_checks_its_inputs() {
+    let (tok, m) = setup(100);
+    let p = tok.prepare(&m).unwrap();
+    let model = trained_model(&tok, &p, 2);
+    let genes = Some((0..20).collect::<Vec<u32>>());
+    let params = GenerateParams {
+        n_cells: 5,
+        genes: genes.clone(),
+        steps: 4,
+        ..GenerateParams::default()
+    };
+    let a = generate(&model, &params).unwrap();
+    assert_eq!(a.bins.dim(), (5, 20));
+    assert!(a.bins.iter().all(|&b| b < tok.binning.n_bins));
+    assert_eq!(a, generate(&model, &params).unwrap());
+    assert_ne!(
+        a,
+        generate(
+            &model,
+            &GenerateParams {
+                seed: 1,
+                ..params.clone()
+            }
+        )
+        .unwrap()
+    );
+    // The whole vocabulary does not fit in a 48-gene context.
+    assert!(matches!(
+        generate(
+            &model,
+            &GenerateParams {
+                genes: None,
+                ..params.clone()
+            }
+        ),
+        Err(Error::InvalidParam { .. })
+    ));
+    assert!(matches!(
+        generate(
+            &model,
+            &GenerateParams {
+                n_cells: 0,
+                ..params.clone()
+            }
+        ),
+        Err(Error::InvalidParam { .. })
+    ));
+    assert!(matches!(
+        generate(
+            &model,
+            &GenerateParams {
+                conditions: Some(vec![1]),
+                ..params
+            }
+        ),
+        Err(Error::InvalidParam { .. })
+    ));
+    assert!(matches!(
+        model.positions(&["NOT_A_GENE"]),
+        Err(Error::UnknownGenes { .. })
+    ));
+}
+
+#[test]
+fn condition_tokens_are_learned_inputs() {
+    let mut cfg = tok_cfg();
+    cfg.conditions = vec!["cell_type".into()];
+    let (tok, m) = fit_tokenizer(&brain(100), &cfg).unwrap();
+    assert_eq!(tok.conditions.len(), 1);
+    let astro = tok.condition_id("cell_type", Some("astrocyte")).unwrap();
+    assert!(tok.condition_id("cell_type", Some("unicorn")).is_err());
+    let p = tok.prepare(&m).unwrap();
+    let model = trained_model(&tok, &p, 2);
+    assert_eq!(model.config.n_condition_fields, 1);
+    let rows: Vec<CellRow> = (0..4).map(|i| CellRow::from_prepared(&p, i, 1)).collect();
+    let logits = |cond: u32| {
+        let cells: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let mut t = tokenize_fixed_cell(&tok, 0, r, &[]).unwrap();
+                t.conditions = vec![cond];
+                t
+            })
+            .collect();
+        let b = cellsindy::nn::data::collate(&cells, None, tok.binning.n_bins, 1, &Device::Cpu)
+            .unwrap();
+        model
+            .model
+            .forward(&b.input)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_ne!(
+        logits(astro),
+        logits(tok.no_conditions()[0]),
+        "the condition token changes the model's output"
+    );
+    let g = GenerateParams {
+        n_cells: 3,
+        genes: Some((0..10).collect()),
+        conditions: Some(vec![astro]),
+        steps: 2,
+        ..Default::default()
+    };
+    assert_eq!(generate(&model, &g).unwrap().bins.dim(), (3, 10));
+}
+
+fn save_tiny_checkpoint(dir: &Path) -> (GeneTokenizer, ExpressionMatrix) {
+    let (tok, m) = setup(60);
+    let p = tok.prepare(&m).unwrap();
+    let mut t = trainer(&tok, 2);
+    let data = TrainData::memory(p, &t.train).unwrap();
+    t.run(&data, None, Some(dir), &mut |_| {}).unwrap();
+    (tok, m)
+}
+
+#[test]
+fn damaged_checkpoints_and_mismatched_configs_are_clear_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let good = root.path().join("good");
+    save_tiny_checkpoint(&good);
+    assert!(checkpoint::load(&good, &Device::Cpu).is_ok());
+    let copy = |name: &str| {
+        let d = root.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        for e in std::fs::read_dir(&good).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), d.join(e.file_name())).unwrap();
+        }
+        d
+    };
+    let err = |d: &Path| checkpoint::load(d, &Device::Cpu).unwrap_err().to_string();
+
+    let truncated = copy("truncated");
+    let w = std::fs::read(truncated.join("model.safetensors")).unwrap();
+    std::fs::write(truncated.join("model.safetensors"), &w[..w.len() / 2]).unwrap();
+    assert!(
+        err(&truncated).contains("safetensors"),
+        "{}",
+        err(&truncated)
+    );
+
+    let missing = copy("missing");
+    std::fs::remove_file(missing.join("model.safetensors")).unwrap();
+    assert!(
+        err(&missing).contains("model.safetensors"),
+        "{}",
+        err(&missing)
+    );
+
+    let mismatch = copy("mismatch");
+    let cfg = std::fs::read_to_string(mismatch.join("config.json")).unwrap();
+    std::fs::write(
+        mismatch.join("config.json"),
+        cfg.replace("\"d_ff\": 64", "\"d_ff\": 96"),
+    )
+    .unwrap();
+    let e = err(&mismatch);
+    assert!(
+        e.contains("do not match the model config") && e.contains("mlp.fc1.weight"),
+        "{e}"
+    );
+
+    let wrong_tok = copy("wrong_tok");
+    let cfg = std::fs::read_to_string(wrong_tok.join("config.json")).unwrap();
+    std::fs::write(
+        wrong_tok.join("config.json"),
+        cfg.replace("\"n_bins\": 51", "\"n_bins\": 21"),
+    )
+    .unwrap();
+    assert!(err(&wrong_tok).contains("n_bins"), "{}", err(&wrong_tok));
+
+    let garbage = copy("garbage");
+    std::fs::write(garbage.join("config.json"), "{ not json").unwrap();
+    assert!(err(&garbage).contains("config.json"), "{}", err(&garbage));
+
+    let no_opt = copy("no_opt");
+    std::fs::remove_file(no_opt.join("optimizer.safetensors")).unwrap();
+    assert!(err(&no_opt).contains("optimizer.safetensors"));
+
+    assert!(err(&root.path().join("absent")).contains("not a checkpoint directory"));
+}
+
+#[test]
+fn config_files_reject_unknown_keys_and_bad_values() {
+    let ok = RunConfig::from_toml("[model]\nd_model = 32\n[train]\nsteps = 5\n").unwrap();
+    assert_eq!(
+        (ok.model.d_model, ok.train.steps, ok.model.n_layers),
+        (32, 5, Architecture::default().n_layers)
+    );
+    let e = RunConfig::from_toml("[model]\nd_modle = 32\n").unwrap_err();
+    assert!(matches!(e, Error::Parse { line: 2, .. }), "{e}");
+    assert!(RunConfig::from_toml("[train]\nlr = -1.0\n").is_err());
+    assert!(RunConfig::from_toml("[train]\nmask = { kind = \"fixed\", ratio = 0.15 }\n").is_ok());
+    let tok = setup(20).0;
+    let bad_heads = Trainer::new(
+        tok,
+        &Architecture {
+            n_heads: 5,
+            ..tiny_arch()
+        },
+        tiny_train(1),
+        &Device::Cpu,
+    );
+    assert!(matches!(
+        bad_heads,
+        Err(Error::InvalidParam {
+            name: "n_heads",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn streamed_training_reads_batches_from_disk() {
+    let (tok, m) = setup(300);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cells.h5ad");
+    cellsindy::expression::io::write_expression(&m, &path).unwrap();
+    let mut cfg = tiny_train(6);
+    cfg.stream_chunk = 64;
+    let data = TrainData::stream(&path, &Default::default(), &tok, &cfg).unwrap();
+    assert_eq!(
+        data.n_train(&cfg) + data.validation_rows(usize::MAX, 0).len(),
+        300
+    );
+    let run = |stop: Option<usize>| {
+        let mut t = Trainer::new(tok.clone(), &tiny_arch(), cfg.clone(), &Device::Cpu).unwrap();
+        t.run(&data, stop, None, &mut |_| {}).unwrap();
+        t
+    };
+    let a = run(None);
+    assert_eq!(losses(&a), losses(&run(None)));
+    // Resume mid-stream: the reader skips to the step's position.
+    let ckpt = dir.path().join("ckpt");
+    let half = run(Some(3));
+    half.save(&ckpt).unwrap();
+    drop(half);
+    let mut resumed = Trainer::resume(checkpoint::load(&ckpt, &Device::Cpu).unwrap()).unwrap();
+    resumed.run(&data, None, None, &mut |_| {}).unwrap();
+    assert_eq!(losses(&resumed), losses(&a));
+}
