@@ -21,7 +21,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::config::ModelConfig;
 use super::init::Params;
-use super::ops::{gelu, layer_norm, softmax_last_dim};
+use super::ops::{attention, gelu, layer_norm, linear};
 use crate::error::{Error, Result};
 
 /// A batch of tokenized cells on the model's device.
@@ -79,9 +79,9 @@ impl Linear {
         })
     }
 
-    /// `[N, in] → [N, out]`.
+    /// `[N, in] → [N, out]` (one fused op on CPU).
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+        linear(x, &self.weight, &self.bias)
     }
 }
 
@@ -138,27 +138,12 @@ impl Block {
         capture: Option<&mut (Option<Tensor>, Option<Tensor>)>,
     ) -> candle_core::Result<Tensor> {
         let d = x.dim(1)?;
-        let h = self.n_heads;
-        let dh = d / h;
         let qkv = self
             .qkv
             .forward(&self.ln1.forward(x)?)?
-            .reshape((b, t, 3, h, dh))?;
-        let head = |i: usize| -> candle_core::Result<Tensor> {
-            qkv.narrow(2, i, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = (head(0)? * (1.0 / (dh as f64).sqrt()))?;
-        let k = head(1)?;
-        let v = head(2)?;
-        let mut scores = q.matmul(&k.t()?)?; // [B, H, T, T]
-        if let Some(m) = pad_mask {
-            scores = scores.broadcast_add(m)?;
-        }
-        let attn = softmax_last_dim(&scores)?.matmul(&v)?; // [B, H, T, dh]
-        let attn = attn.transpose(1, 2)?.contiguous()?.reshape((b * t, d))?;
+            .reshape((b, t, 3 * d))?;
+        // Fused on CPU: heads split, scores, softmax, weighted values and heads merged.
+        let attn = attention(&qkv, pad_mask, self.n_heads)?.reshape((b * t, d))?;
         let attn_out = self.out.forward(&attn)?;
         let x = (x + &attn_out)?;
         let hidden = gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?;
