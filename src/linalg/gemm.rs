@@ -4,6 +4,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -85,12 +86,42 @@ fn check_fits(what: &'static str, len: usize, rows: usize, cols: usize, ld: usiz
     }
 }
 
+/// Products with fewer multiply-adds than this run on one thread even when `parallel`.
+const PAR_MIN_MNK: usize = 1 << 20;
+/// Row blocks of a parallel product: fixed (not the thread count), so results are the same on
+/// any pool.
+const PAR_BLOCKS: usize = 8;
+/// Row blocks are multiples of this (the microkernels' row tile).
+const BLOCK_ROW_QUANTUM: usize = 16;
+
+impl<'a> Operand<'a> {
+    /// Rows `r0..r0 + r` of the operand as used (after the transpose flag).
+    fn op_rows(self, r0: usize, r: usize) -> Self {
+        if self.trans {
+            Self {
+                data: &self.data[r0..],
+                cols: r,
+                ..self
+            }
+        } else {
+            Self {
+                data: &self.data[r0 * self.ld..],
+                rows: r,
+                ..self
+            }
+        }
+    }
+}
+
 /// `C ← alpha · op(A) · op(B) + (C if accumulate else 0)`, with `C` the row-major
 /// `m × n` matrix `c[i * ldc + j]` (`m`, `n` from `op(A)` rows and `op(B)` columns).
 ///
-/// `parallel` runs faer on the rayon pool (for big products called from outside any rayon
-/// task); otherwise single-threaded (for many small products inside rayon tasks). Results do
-/// not depend on scheduling: faer splits the output, never the inner dimension, across threads.
+/// With `parallel` (for big products called from outside any rayon task), the output is
+/// split into a fixed number of row blocks (of `C`, or of `Cᵀ` when `C` is wide) run as rayon
+/// tasks, each a single-threaded faer GEMM; otherwise single-threaded (for many small products
+/// inside rayon tasks). Each output element is computed the same way whatever the scheduling,
+/// so results are deterministic. (faer's own parallel GEMM runs on a separate spinning thread
+/// pool, which costs more than it gains next to rayon and candle's pools on a small machine.)
 ///
 /// # Errors
 /// [`Error::Shape`] if the inner dimensions differ or a matrix does not fit its slice.
@@ -113,21 +144,81 @@ pub(crate) fn gemm_f32(
         ));
     }
     check_fits("gemm_f32 output", c.len(), m, n, ldc)?;
+    check_fits("gemm_f32 operand", a.data.len(), a.rows, a.cols, a.ld)?;
+    check_fits("gemm_f32 operand", b.data.len(), b.rows, b.cols, b.ld)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
+    let big = m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MNK;
+    if !parallel || !big || m.max(n) < 2 * BLOCK_ROW_QUANTUM {
+        return gemm_seq(c, ldc, a, b, alpha, accumulate);
+    }
+    let c = &mut c[..(m - 1) * ldc + n];
+    if m >= n {
+        return gemm_row_blocks(c, ldc, m, a, b, alpha, accumulate);
+    }
+    // Wide output: Cᵀ = op(B)ᵀ op(A)ᵀ has more rows to split; computed aside, copied back.
+    let mut ct = vec![0f32; n * m];
+    if accumulate {
+        for (i, row) in c.chunks(ldc).enumerate() {
+            for (j, &v) in row[..n].iter().enumerate() {
+                ct[j * m + i] = v;
+            }
+        }
+    }
+    gemm_row_blocks(&mut ct, m, n, b.t(), a.t(), alpha, accumulate)?;
+    for (i, row) in c.chunks_mut(ldc).enumerate() {
+        for (j, v) in row[..n].iter_mut().enumerate() {
+            *v = ct[j * m + i];
+        }
+    }
+    Ok(())
+}
+
+/// [`gemm_f32`] over [`PAR_BLOCKS`] row blocks of `C` in parallel (`c` holds exactly the
+/// `m` rows).
+fn gemm_row_blocks(
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    a: Operand<'_>,
+    b: Operand<'_>,
+    alpha: f32,
+    accumulate: bool,
+) -> Result<()> {
+    let rows = m.div_ceil(PAR_BLOCKS).next_multiple_of(BLOCK_ROW_QUANTUM);
+    c.par_chunks_mut(rows * ldc)
+        .enumerate()
+        .try_for_each(|(i, cb)| {
+            let r0 = i * rows;
+            let r = rows.min(m - r0);
+            gemm_seq(cb, ldc, a.op_rows(r0, r), b, alpha, accumulate)
+        })
+}
+
+/// Single-threaded [`gemm_f32`] (shapes already checked).
+fn gemm_seq(
+    c: &mut [f32],
+    ldc: usize,
+    a: Operand<'_>,
+    b: Operand<'_>,
+    alpha: f32,
+    accumulate: bool,
+) -> Result<()> {
+    let (m, _) = a.dims();
+    let (_, n) = b.dims();
     let (a, b) = (a.view()?, b.view()?);
     // Built as the transpose of a column-major view: faer 0.24's
     // `MatMut::from_row_major_slice_with_stride_mut` swaps the two strides (it builds a
     // column-major view and writes out of place), while the column-major constructor is right.
+    check_fits("gemm_f32 output", c.len(), m, n, ldc)?;
     let dst = MatMut::from_column_major_slice_with_stride_mut(c, n, m, ldc).transpose_mut();
-    let par = if parallel { Par::rayon(0) } else { Par::Seq };
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    matmul(dst, accum, a, b, alpha, par);
+    matmul(dst, accum, a, b, alpha, Par::Seq);
     Ok(())
 }
 
@@ -186,6 +277,30 @@ mod tests {
             }
             gemm_f32(&mut c, 45, a, b, 1.0, false, false).unwrap();
             assert!((c[3 * 45 + 4] - want[3 * n + 4]).abs() < 1e-3);
+        }
+        // Parallel row blocks, tall and wide outputs, against the single-threaded product.
+        let big: Vec<f32> = (0..600_000)
+            .map(|i| ((i * 13 % 97) as f32 - 48.0) / 50.0)
+            .collect();
+        for &(m, n, k, ta) in &[(700, 90, 300, false), (90, 700, 300, true)] {
+            let a = Operand {
+                data: &big,
+                rows: if ta { k } else { m },
+                cols: if ta { m } else { k },
+                ld: if ta { m } else { k },
+                trans: ta,
+            };
+            let b = Operand::dense(&big[1000..], k, n);
+            let mut c1 = vec![0.5f32; m * n];
+            let mut c2 = c1.clone();
+            gemm_f32(&mut c1, n, a, b, 1.5, true, true).unwrap();
+            gemm_f32(&mut c2, n, a, b, 1.5, true, false).unwrap();
+            let err = c1
+                .iter()
+                .zip(&c2)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(err < 1e-3, "{err}");
         }
         let mut c = vec![0f32; 10];
         let a = Operand::dense(&data[..12], 3, 4);
