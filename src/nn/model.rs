@@ -21,7 +21,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::config::ModelConfig;
 use super::init::Params;
-use super::ops::{attention, gelu, layer_norm, linear};
+use super::ops::{attention, layer_norm, linear, linear_gelu};
 use crate::error::{Error, Result};
 
 /// A batch of tokenized cells on the model's device.
@@ -82,6 +82,11 @@ impl Linear {
     /// `[N, in] → [N, out]` (one fused op on CPU).
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         linear(x, &self.weight, &self.bias)
+    }
+
+    /// `gelu(forward(x))`, one fused op on CPU.
+    fn forward_gelu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        linear_gelu(x, &self.weight, &self.bias)
     }
 }
 
@@ -146,7 +151,7 @@ impl Block {
         let attn = attention(&qkv, pad_mask, self.n_heads)?.reshape((b * t, d))?;
         let attn_out = self.out.forward(&attn)?;
         let x = (x + &attn_out)?;
-        let hidden = gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?;
+        let hidden = self.fc1.forward_gelu(&self.ln2.forward(&x)?)?;
         let x = (&x + self.fc2.forward(&hidden)?)?;
         if let Some(c) = capture {
             *c = (Some(attn_out), Some(hidden));

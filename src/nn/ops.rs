@@ -15,6 +15,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
 
 use crate::linalg::gemm::{gemm_f32, Operand};
 
@@ -87,9 +88,24 @@ pub fn gelu(x: &Tensor) -> candle_core::Result<Tensor> {
 pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     if x.device().is_cpu() {
         x.contiguous()?
-            .apply_op3(&w.contiguous()?, &b.contiguous()?, LinearOp)
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, LinearOp::plain())
     } else {
         linear_composed(x, w, b)
+    }
+}
+
+/// `gelu(x · Wᵀ + b)` (exact GELU, as [`gelu`]) as one autograd node: the MLP's first layer.
+/// The pre-activation is kept inside the node for the backward pass, so neither it nor its
+/// gradient becomes a tensor of its own.
+///
+/// # Shapes
+/// As [`linear`].
+pub fn linear_gelu(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() {
+        x.contiguous()?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, LinearOp::with_gelu())
+    } else {
+        linear_composed(x, w, b)?.gelu_erf()
     }
 }
 
@@ -464,8 +480,7 @@ impl CustomOp2 for GeluBackward {
             )
             .for_each(|(o, (x, dy))| {
                 for (o, (&x, &dy)) in o.iter_mut().zip(x.iter().zip(dy)) {
-                    let pdf = FRAC_1_SQRT_2PI * exp_f32(-0.5 * x * x);
-                    *o = dy * (normal_cdf(x) + x * pdf);
+                    *o = dy * gelu_grad(x);
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
@@ -534,6 +549,12 @@ fn normal_cdf(x: f32) -> f32 {
     } else {
         half_erfc
     }
+}
+
+/// `d/dx [x Φ(x)] = Φ(x) + x φ(x)`.
+#[inline(always)]
+fn gelu_grad(x: f32) -> f32 {
+    normal_cdf(x) + x * FRAC_1_SQRT_2PI * exp_f32(-0.5 * x * x)
 }
 
 /// Lanes of the vectorizable reductions below (fixed, so results do not depend on the CPU).
@@ -640,8 +661,32 @@ fn linear_dims(
 }
 
 /// `y = x · Wᵀ + b` (see [`linear`]): the output starts as the broadcast bias and the GEMM
-/// accumulates into it (one pass over `y`).
-struct LinearOp;
+/// accumulates into it (one pass over `y`). With `gelu`, the output is `gelu(y)` and `y` is
+/// kept in `pre` for the backward pass ([`linear_gelu`]).
+struct LinearOp {
+    gelu: bool,
+    pre: Mutex<Option<Arc<Vec<f32>>>>,
+}
+
+impl LinearOp {
+    fn plain() -> Self {
+        Self {
+            gelu: false,
+            pre: Mutex::new(None),
+        }
+    }
+
+    fn with_gelu() -> Self {
+        Self {
+            gelu: true,
+            pre: Mutex::new(None),
+        }
+    }
+}
+
+fn poisoned<T>(_: T) -> candle_core::Error {
+    candle_core::Error::Msg("linear: poisoned pre-activation lock".into())
+}
 
 impl CustomOp3 for LinearOp {
     fn name(&self) -> &'static str {
@@ -683,7 +728,19 @@ impl CustomOp3 for LinearOp {
         if let Some(last) = dims.last_mut() {
             *last = out;
         }
-        Ok((CpuStorage::F32(y), Shape::from_dims(&dims)))
+        if !self.gelu {
+            return Ok((CpuStorage::F32(y), Shape::from_dims(&dims)));
+        }
+        let mut h = vec![0f32; y.len()];
+        h.par_chunks_mut(ELEMS_PER_TASK)
+            .zip(y.par_chunks(ELEMS_PER_TASK))
+            .for_each(|(h, y)| {
+                for (h, &y) in h.iter_mut().zip(y) {
+                    *h = y * normal_cdf(y);
+                }
+            });
+        *self.pre.lock().map_err(poisoned)? = Some(Arc::new(y));
+        Ok((CpuStorage::F32(h), Shape::from_dims(&dims)))
     }
 
     fn bwd(
@@ -696,10 +753,18 @@ impl CustomOp3 for LinearOp {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (out, inp) = w.dims2()?;
         let nx = x.elem_count();
+        let gelu_pre = if self.gelu {
+            match self.pre.lock().map_err(poisoned)?.clone() {
+                Some(p) => Some(p),
+                None => candle_core::bail!("linear_gelu: backward before forward"),
+            }
+        } else {
+            None
+        };
         let packed = x.contiguous()?.apply_op3_no_bwd(
             &w.contiguous()?,
             &grad.contiguous()?,
-            &LinearBackward,
+            &LinearBackward { gelu_pre },
         )?;
         let dx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
         let dw = packed.narrow(0, nx, out * inp)?.reshape((out, inp))?;
@@ -709,8 +774,11 @@ impl CustomOp3 for LinearOp {
 }
 
 /// Backward of [`LinearOp`] from `(x, W, dy)`: one flat output holding `dx = dy · W`, then
-/// `dW = dyᵀ · x`, then `db = Σ_rows dy`.
-struct LinearBackward;
+/// `dW = dyᵀ · x`, then `db = Σ_rows dy`. With `gelu_pre` (the pre-activation `u` of
+/// [`linear_gelu`]), `dy` is first replaced by `dy ⊙ gelu'(u)`.
+struct LinearBackward {
+    gelu_pre: Option<Arc<Vec<f32>>>,
+}
 
 impl CustomOp3 for LinearBackward {
     fn name(&self) -> &'static str {
@@ -734,6 +802,28 @@ impl CustomOp3 for LinearBackward {
         if dy.len() != n * out {
             candle_core::bail!("linear_bwd: grad has {} values, want {n} × {out}", dy.len())
         }
+        let through_gelu: Vec<f32>;
+        let dy = match &self.gelu_pre {
+            None => dy,
+            Some(u) => {
+                if u.len() != dy.len() {
+                    candle_core::bail!("linear_bwd: pre-activation of {} values", u.len())
+                }
+                let mut g = vec![0f32; dy.len()];
+                g.par_chunks_mut(ELEMS_PER_TASK)
+                    .zip(
+                        u.par_chunks(ELEMS_PER_TASK)
+                            .zip(dy.par_chunks(ELEMS_PER_TASK)),
+                    )
+                    .for_each(|(g, (u, dy))| {
+                        for (g, (&u, &dy)) in g.iter_mut().zip(u.iter().zip(dy)) {
+                            *g = dy * gelu_grad(u);
+                        }
+                    });
+                through_gelu = g;
+                &through_gelu
+            }
+        };
         let mut buf = vec![0f32; n * inp + out * inp + out];
         let (dx, rest) = buf.split_at_mut(n * inp);
         let (dw, db) = rest.split_at_mut(out * inp);
@@ -1197,6 +1287,17 @@ mod tests {
                     linear(&x, &w, &b).unwrap()
                 } else {
                     linear_composed(&x, &w, &b).unwrap()
+                }
+            },
+            1e-4,
+        );
+        check_grads(
+            &[&x, &w, &b],
+            |fused| {
+                if fused {
+                    linear_gelu(&x, &w, &b).unwrap()
+                } else {
+                    linear_composed(&x, &w, &b).unwrap().gelu_erf().unwrap()
                 }
             },
             1e-4,
