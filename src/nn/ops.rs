@@ -960,6 +960,74 @@ impl AttnGeom {
     }
 }
 
+/// Batches of at least this many cells run attention as one rayon task per cell (all heads,
+/// written straight into the output); smaller ones as one task per (cell, head) pair with a
+/// merge pass. Fixed, so the path depends only on the shape.
+const PER_CELL_MIN_BATCH: usize = 8;
+
+impl AttnGeom {
+    /// One head of one cell, forward: `o` (row stride `ldo`) ← `P V`, `P` left in `p`.
+    fn head_fwd(
+        &self,
+        p: &mut [f32],
+        x: &[f32],
+        mask: Option<&[f32]>,
+        head: usize,
+        o: &mut [f32],
+        ldo: usize,
+    ) -> candle_core::Result<()> {
+        let t = self.t;
+        self.probs(p, x, mask, head)?;
+        gemm_f32(
+            o,
+            ldo,
+            Operand::dense(p, t, t),
+            self.head(x, 2, head),
+            1.0,
+            false,
+            false,
+        )
+        .map_err(ce)
+    }
+
+    /// One head of one cell, backward: writes `dQ`, `dK`, `dV` at `dst[offs[i]..]` (row stride
+    /// `ld`), from `d out` of the cell at `dout[head · dh..]` (row stride `d`).
+    #[allow(clippy::too_many_arguments)]
+    fn head_bwd(
+        &self,
+        (p, dp): (&mut [f32], &mut [f32]),
+        x: &[f32],
+        mask: Option<&[f32]>,
+        dout: &[f32],
+        head: usize,
+        dst: &mut [f32],
+        (ld, offs): (usize, [usize; 3]),
+    ) -> candle_core::Result<()> {
+        let (t, dh) = (self.t, self.dh);
+        let d_o = Operand {
+            data: &dout[head * dh..],
+            rows: t,
+            cols: dh,
+            ld: self.d,
+            trans: false,
+        };
+        self.probs(p, x, mask, head)?;
+        let pm = Operand::dense(p, t, t);
+        gemm_f32(&mut dst[offs[2]..], ld, pm.t(), d_o, 1.0, false, false).map_err(ce)?;
+        gemm_f32(dp, t, d_o, self.head(x, 2, head).t(), 1.0, false, false).map_err(ce)?;
+        for (ds, pr) in dp.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
+            let dot = dot_f32(ds, pr);
+            for (a, &pv) in ds.iter_mut().zip(pr) {
+                *a = pv * (*a - dot);
+            }
+        }
+        let ds = Operand::dense(dp, t, t);
+        let (k, q) = (self.head(x, 1, head), self.head(x, 0, head));
+        gemm_f32(&mut dst[offs[0]..], ld, ds, k, self.scale, false, false).map_err(ce)?;
+        gemm_f32(&mut dst[offs[1]..], ld, ds.t(), q, self.scale, false, false).map_err(ce)
+    }
+}
+
 fn attention_fwd(
     qkv: &[f32],
     mask: Option<&[f32]>,
@@ -972,25 +1040,32 @@ fn attention_fwd(
     if out.is_empty() || dh == 0 {
         return Ok(out);
     }
+    let cell = |bi: usize| {
+        (
+            &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d],
+            mask.map(|m| &m[bi * t..(bi + 1) * t]),
+        )
+    };
+    if b >= PER_CELL_MIN_BATCH {
+        out.par_chunks_mut(t * d).enumerate().try_for_each_init(
+            || vec![0f32; t * t],
+            |p, (bi, o)| -> candle_core::Result<()> {
+                let (x, m) = cell(bi);
+                for hi in 0..h {
+                    g.head_fwd(p, x, m, hi, &mut o[hi * dh..], d)?;
+                }
+                Ok(())
+            },
+        )?;
+        return Ok(out);
+    }
     // Per (cell, head): [T, dh], contiguous; merged into [B, T, d] below.
     let mut heads = vec![0f32; b * h * t * dh];
     heads.par_chunks_mut(t * dh).enumerate().try_for_each_init(
         || vec![0f32; t * t],
         |p, (bh, o)| -> candle_core::Result<()> {
-            let (bi, hi) = (bh / h, bh % h);
-            let x = &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d];
-            let m = mask.map(|m| &m[bi * t..(bi + 1) * t]);
-            g.probs(p, x, m, hi)?;
-            gemm_f32(
-                o,
-                dh,
-                Operand::dense(p, t, t),
-                g.head(x, 2, hi),
-                1.0,
-                false,
-                false,
-            )
-            .map_err(ce)
+            let (x, m) = cell(bh / h);
+            g.head_fwd(p, x, m, bh % h, o, dh)
         },
     )?;
     out.par_chunks_mut(t * d)
@@ -1027,41 +1102,37 @@ fn attention_bwd(
             dout.len()
         )
     }
+    let cell = |bi: usize| {
+        (
+            &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d],
+            mask.map(|m| &m[bi * t..(bi + 1) * t]),
+            &dout[bi * t * d..(bi + 1) * t * d],
+        )
+    };
+    let scratch = || (vec![0f32; t * t], vec![0f32; t * t]);
+    if b >= PER_CELL_MIN_BATCH {
+        dqkv.par_chunks_mut(t * 3 * d)
+            .enumerate()
+            .try_for_each_init(scratch, |(p, dp), (bi, o)| -> candle_core::Result<()> {
+                let (x, m, dy) = cell(bi);
+                for hi in 0..h {
+                    let offs = [hi * dh, d + hi * dh, 2 * d + hi * dh];
+                    g.head_bwd((p, dp), x, m, dy, hi, o, (3 * d, offs))?;
+                }
+                Ok(())
+            })?;
+        return Ok(dqkv);
+    }
     // Per (cell, head): [3, T, dh] (dq, dk, dv), contiguous; scattered into [B, T, 3d] below.
     let mut parts = vec![0f32; b * h * 3 * t * dh];
     parts
         .par_chunks_mut(3 * t * dh)
         .enumerate()
-        .try_for_each_init(
-            || (vec![0f32; t * t], vec![0f32; t * t]),
-            |(p, dp), (bh, gr)| -> candle_core::Result<()> {
-                let (bi, hi) = (bh / h, bh % h);
-                let x = &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d];
-                let m = mask.map(|m| &m[bi * t..(bi + 1) * t]);
-                let d_o = Operand {
-                    data: &dout[bi * t * d + hi * dh..],
-                    rows: t,
-                    cols: dh,
-                    ld: d,
-                    trans: false,
-                };
-                g.probs(p, x, m, hi)?;
-                let (gq, rest) = gr.split_at_mut(t * dh);
-                let (gk, gv) = rest.split_at_mut(t * dh);
-                let pm = Operand::dense(p, t, t);
-                gemm_f32(gv, dh, pm.t(), d_o, 1.0, false, false).map_err(ce)?;
-                gemm_f32(dp, t, d_o, g.head(x, 2, hi).t(), 1.0, false, false).map_err(ce)?;
-                for (ds, pr) in dp.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-                    let dot = dot_f32(ds, pr);
-                    for (a, &pv) in ds.iter_mut().zip(pr) {
-                        *a = pv * (*a - dot);
-                    }
-                }
-                let ds = Operand::dense(dp, t, t);
-                gemm_f32(gq, dh, ds, g.head(x, 1, hi), g.scale, false, false).map_err(ce)?;
-                gemm_f32(gk, dh, ds.t(), g.head(x, 0, hi), g.scale, false, false).map_err(ce)
-            },
-        )?;
+        .try_for_each_init(scratch, |(p, dp), (bh, gr)| -> candle_core::Result<()> {
+            let (x, m, dy) = cell(bh / h);
+            let offs = [0, t * dh, 2 * t * dh];
+            g.head_bwd((p, dp), x, m, dy, bh % h, gr, (dh, offs))
+        })?;
     dqkv.par_chunks_mut(t * 3 * d)
         .zip(parts.par_chunks(h * 3 * t * dh))
         .for_each(|(o, gs)| {
@@ -1324,6 +1395,21 @@ mod tests {
     fn fused_attention_matches_composed() {
         let (b, t, d, h) = (3, 21, 24, 4);
         let (qkv, mask) = qkv_and_mask(b, t, d, &[21, 17, 5]);
+        // Also a batch big enough for one task per cell.
+        let (qkv9, mask9) = qkv_and_mask(9, 13, 12, &[13, 1, 7, 13, 13, 2, 13, 9, 13]);
+        for mask in [None, Some(&mask9)] {
+            check_grads(
+                &[&qkv9],
+                |fused| {
+                    if fused {
+                        attention(&qkv9, mask, 3).unwrap()
+                    } else {
+                        attention_composed(&qkv9, mask, 3).unwrap()
+                    }
+                },
+                1e-4,
+            );
+        }
         for mask in [None, Some(&mask)] {
             check_grads(
                 &[&qkv],
@@ -1387,8 +1473,10 @@ mod tests {
     #[test]
     fn fused_ops_are_deterministic() {
         let dev = Device::Cpu;
-        let (b, t, d, h) = (4, 64, 64, 4);
-        let (qkv_in, mask) = qkv_and_mask(b, t, d, &[64, 60, 33, 64]);
+        // Nine cells: one rayon task per cell in attention (the pair path is covered by
+        // the small-batch tests).
+        let (b, t, d, h) = (9, 64, 64, 4);
+        let (qkv_in, mask) = qkv_and_mask(b, t, d, &[64, 60, 33, 64, 1, 64, 64, 17, 64]);
         let w = Var::from_tensor(&Tensor::randn(0f32, 0.1, (3 * d, 3 * d), &dev).unwrap()).unwrap();
         let bias = Var::from_tensor(&Tensor::randn(0f32, 0.1, 3 * d, &dev).unwrap()).unwrap();
         let g = Var::from_tensor(&Tensor::ones(d, candle_core::DType::F32, &dev).unwrap()).unwrap();
