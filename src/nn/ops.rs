@@ -525,13 +525,7 @@ fn exp_f32(x: f32) -> f32 {
     const SHIFTER: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
     const LN2_HI: f32 = 0.693_359_375;
     const LN2_LO: f32 = -2.121_944_40e-4;
-    let xc = if x > 88.0 {
-        88.0
-    } else if x < -87.0 {
-        -87.0
-    } else {
-        x
-    };
+    let xc = x.clamp(-87.0, 88.0); // NaN stays NaN
     let t = xc * std::f32::consts::LOG2_E + SHIFTER;
     let n = t - SHIFTER;
     let r = xc - n * LN2_HI - n * LN2_LO;
