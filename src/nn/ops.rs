@@ -48,8 +48,9 @@ fn ce(e: crate::error::Error) -> candle_core::Error {
 /// accumulations of its backward pass, `zeros + grad`) on its own barrier thread pool, whose
 /// workers spin for a while after each op and whose caller spins until they finish. Next to
 /// rayon (which runs the heavy kernels of this module) that is one more set of threads
-/// competing for the cores: on a 2-core machine the reference training run goes from about
-/// 11,000 to 16,000 tokens/s with the elementwise ops inline. It must run before candle's
+/// competing for the cores. On a 2-core machine shared with another busy process, the
+/// reference training run went from about 11,000 to 16,000 tokens/s with the elementwise ops
+/// inline; on an idle machine it makes no measurable difference. It must run before candle's
 /// first parallel CPU op (the pool is created once); [`GeneTransformer::load`] calls it for
 /// CPU models. Setting an environment variable is only sound while no other thread reads the
 /// environment, which holds at model load in this crate's programs.
