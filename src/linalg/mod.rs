@@ -8,6 +8,8 @@
 //! does not fit in memory.
 #![allow(clippy::disallowed_types)] // the backend lives here (STYLE §3.7)
 
+#[cfg(feature = "nn")]
+pub(crate) mod gemm;
 mod normal;
 mod solve;
 

@@ -21,7 +21,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::config::ModelConfig;
 use super::init::Params;
-use super::ops::{gelu, layer_norm, softmax_last_dim};
+use super::ops::{attention, layer_norm, linear, linear_gelu};
 use crate::error::{Error, Result};
 
 /// A batch of tokenized cells on the model's device.
@@ -79,9 +79,14 @@ impl Linear {
         })
     }
 
-    /// `[N, in] → [N, out]`.
+    /// `[N, in] → [N, out]` (one fused op on CPU).
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+        linear(x, &self.weight, &self.bias)
+    }
+
+    /// `gelu(forward(x))`, one fused op on CPU.
+    fn forward_gelu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        linear_gelu(x, &self.weight, &self.bias)
     }
 }
 
@@ -138,30 +143,15 @@ impl Block {
         capture: Option<&mut (Option<Tensor>, Option<Tensor>)>,
     ) -> candle_core::Result<Tensor> {
         let d = x.dim(1)?;
-        let h = self.n_heads;
-        let dh = d / h;
         let qkv = self
             .qkv
             .forward(&self.ln1.forward(x)?)?
-            .reshape((b, t, 3, h, dh))?;
-        let head = |i: usize| -> candle_core::Result<Tensor> {
-            qkv.narrow(2, i, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = (head(0)? * (1.0 / (dh as f64).sqrt()))?;
-        let k = head(1)?;
-        let v = head(2)?;
-        let mut scores = q.matmul(&k.t()?)?; // [B, H, T, T]
-        if let Some(m) = pad_mask {
-            scores = scores.broadcast_add(m)?;
-        }
-        let attn = softmax_last_dim(&scores)?.matmul(&v)?; // [B, H, T, dh]
-        let attn = attn.transpose(1, 2)?.contiguous()?.reshape((b * t, d))?;
+            .reshape((b, t, 3 * d))?;
+        // Fused on CPU: heads split, scores, softmax, weighted values and heads merged.
+        let attn = attention(&qkv, pad_mask, self.n_heads)?.reshape((b * t, d))?;
         let attn_out = self.out.forward(&attn)?;
         let x = (x + &attn_out)?;
-        let hidden = gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?;
+        let hidden = self.fc1.forward_gelu(&self.ln2.forward(&x)?)?;
         let x = (&x + self.fc2.forward(&hidden)?)?;
         if let Some(c) = capture {
             *c = (Some(attn_out), Some(hidden));
@@ -195,8 +185,14 @@ impl GeneTransformer {
     ///
     /// # Errors
     /// [`Error::Format`] for a missing parameter.
+    ///
+    /// For a CPU model this also keeps candle's elementwise ops on the calling thread (see
+    /// [`inline_candle_cpu_elementwise`](super::ops::inline_candle_cpu_elementwise)).
     pub fn load(params: &Params, cfg: &ModelConfig) -> Result<Self> {
         cfg.validate()?;
+        if params.get("embed.gene")?.device().is_cpu() {
+            super::ops::inline_candle_cpu_elementwise();
+        }
         let blocks = (0..cfg.n_layers)
             .map(|l| Block::load(params, &format!("blocks.{l}"), cfg))
             .collect::<Result<Vec<_>>>()?;
