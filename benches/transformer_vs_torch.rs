@@ -61,6 +61,10 @@ fn to_f64(t: &candle_core::Tensor) -> Array2<f64> {
 }
 
 fn main() {
+    // As the CLI does (see src/bin/cellsindy/main.rs): candle's elementwise ops inline.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| {
         args.iter()

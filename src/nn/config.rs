@@ -114,7 +114,7 @@ impl ModelConfig {
         if self.n_bins < 3 {
             return Err(Error::param("n_bins", self.n_bins, "must be at least 3"));
         }
-        if self.d_model % self.n_heads != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads) {
             return Err(Error::param(
                 "n_heads",
                 self.n_heads,
@@ -227,7 +227,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            steps: 1500,
+            steps: 5000,
             batch_size: 32,
             lr: 2e-3,
             min_lr_ratio: 0.05,
@@ -240,7 +240,7 @@ impl Default for TrainConfig {
             mask: MaskSchedule::default(),
             val_fraction: 0.05,
             val_cells: 512,
-            val_every: 250,
+            val_every: 500,
             condition_dropout: 0.1,
             checkpoint_every: 0,
             stream_chunk: 4096,

@@ -73,8 +73,8 @@ impl CellRow {
 pub enum TrainData {
     /// A dataset in memory, split into training and validation cells.
     Memory {
-        /// The prepared dataset.
-        cells: PreparedCells,
+        /// The prepared dataset (boxed: it is large next to the streaming variant).
+        cells: Box<PreparedCells>,
         /// Training cell indices.
         train: Vec<usize>,
         /// Validation cell indices.
@@ -125,7 +125,11 @@ impl TrainData {
                 why: format!("all {} cells were held out for validation", cells.n_cells()),
             });
         }
-        Ok(TrainData::Memory { cells, train, val })
+        Ok(TrainData::Memory {
+            cells: Box::new(cells),
+            train,
+            val,
+        })
     }
 
     /// Streams `path` in chunks of `cfg.stream_chunk` cells.

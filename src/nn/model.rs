@@ -185,14 +185,8 @@ impl GeneTransformer {
     ///
     /// # Errors
     /// [`Error::Format`] for a missing parameter.
-    ///
-    /// For a CPU model this also keeps candle's elementwise ops on the calling thread (see
-    /// [`inline_candle_cpu_elementwise`](super::ops::inline_candle_cpu_elementwise)).
     pub fn load(params: &Params, cfg: &ModelConfig) -> Result<Self> {
         cfg.validate()?;
-        if params.get("embed.gene")?.device().is_cpu() {
-            super::ops::inline_candle_cpu_elementwise();
-        }
         let blocks = (0..cfg.n_layers)
             .map(|l| Block::load(params, &format!("blocks.{l}"), cfg))
             .collect::<Result<Vec<_>>>()?;

@@ -41,33 +41,6 @@ fn ce(e: crate::error::Error) -> candle_core::Error {
     candle_core::Error::Msg(e.to_string())
 }
 
-/// Runs candle's own CPU elementwise kernels on the calling thread (sets `CANDLE_NUM_THREADS=1`
-/// unless the variable is already set), once per process. Returns whether it set it.
-///
-/// candle 0.11 runs every large elementwise op (for training, mostly the gradient
-/// accumulations of its backward pass, `zeros + grad`) on its own barrier thread pool, whose
-/// workers spin for a while after each op and whose caller spins until they finish. Next to
-/// rayon (which runs the heavy kernels of this module) that is one more set of threads
-/// competing for the cores. On a 2-core machine shared with another busy process, the
-/// reference training run went from about 11,000 to 16,000 tokens/s with the elementwise ops
-/// inline; on an idle machine it makes no measurable difference. It must run before candle's
-/// first parallel CPU op (the pool is created once); [`GeneTransformer::load`] calls it for
-/// CPU models. Setting an environment variable is only sound while no other thread reads the
-/// environment, which holds at model load in this crate's programs.
-///
-/// [`GeneTransformer::load`]: super::model::GeneTransformer::load
-pub fn inline_candle_cpu_elementwise() -> bool {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    let mut set = false;
-    ONCE.call_once(|| {
-        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-            std::env::set_var("CANDLE_NUM_THREADS", "1");
-            set = true;
-        }
-    });
-    set
-}
-
 /// Layer norm over the last axis: `(x − mean) / sqrt(var + eps) · gamma + beta`.
 ///
 /// # Shapes

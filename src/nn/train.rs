@@ -314,7 +314,7 @@ impl Trainer {
                 tokens_per_sec: batch.n_tokens as f64 / secs,
             });
             let last = self.step == end;
-            if !val_rows.is_empty() && (self.step % self.train.val_every == 0 || last) {
+            if !val_rows.is_empty() && (self.step.is_multiple_of(self.train.val_every) || last) {
                 let v = self.validate(&val_rows)?;
                 self.history.validation.push(v);
                 on_event(TrainEvent::Validation(&v));
@@ -322,7 +322,7 @@ impl Trainer {
             if let Some(dir) = checkpoint_dir {
                 if last
                     || (self.train.checkpoint_every > 0
-                        && self.step % self.train.checkpoint_every == 0)
+                        && self.step.is_multiple_of(self.train.checkpoint_every))
                 {
                     self.save(dir)?;
                     on_event(TrainEvent::Checkpoint(dir));
