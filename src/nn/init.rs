@@ -1,7 +1,7 @@
 //! The parameter list of a [`ModelConfig`] and its seeded initialisation.
 //!
 //! candle's CPU random generator cannot be seeded, so weights are drawn here from the crate's
-//! ChaCha streams ([`crate::rng`]): parameter `k` (in name order) uses stream `k` of the
+//! ChaCha streams (the crate-private `rng` module): parameter `k` (in name order) uses stream `k` of the
 //! initialisation domain, so the same seed gives bit-identical weights on any machine.
 //!
 //! Scheme (GPT-2's): embeddings and weight matrices `N(0, 0.02²)`, the two projections that

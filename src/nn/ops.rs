@@ -6,7 +6,7 @@
 //! per call; every autograd node also costs a zero-filled gradient buffer and an add in
 //! candle's backward pass. These are one pass forward and one pass backward each, parallel
 //! with rayon, for `f32` (the model's dtype); the GEMMs inside [`linear`] and [`attention`]
-//! run on faer through [`crate::linalg::gemm`]. On other devices every op falls back to
+//! run on faer through the crate-private `linalg::gemm`. On other devices every op falls back to
 //! candle's composed ops, so the `cuda` feature still works.
 //!
 //! All kernels are deterministic: parallel work is split into pieces of a fixed size
@@ -136,8 +136,8 @@ fn leading(dims: &[usize]) -> usize {
 /// `i`. `mask` (`[B, 1, 1, T]`) is added to every query's scores (`-inf` excludes a key); a
 /// query whose keys are all excluded gets zeros, not NaN.
 ///
-/// On CPU this is one autograd node: no `[B, H, T, T]` tensor is ever materialised (see
-/// [`Attention`]).
+/// On CPU this is one autograd node: no `[B, H, T, T]` tensor is ever materialised (the
+/// private `Attention` op's docs explain the backward's recomputation).
 pub fn attention(
     qkv: &Tensor,
     mask: Option<&Tensor>,
