@@ -272,20 +272,7 @@ impl Trainer {
                 )?);
             }
             let masking = step_masks(&cells, self.train.mask, self.train.seed, self.step as u64);
-            let batch = collate(
-                &cells,
-                Some(&masking),
-                self.tokenizer.binning.n_bins,
-                n_fields,
-                self.model.device(),
-            )?;
-            let logits = self.model.forward(&batch.input)?;
-            let loss = masked_loss(
-                &logits,
-                &batch.targets,
-                &batch.weights,
-                loss_denominator(self.train.mask, &batch),
-            )?;
+            let (batch, _, loss, _) = self.batch_loss(&cells, &masking)?;
             let loss_value: f32 = loss.to_scalar()?;
             if !loss_value.is_finite() {
                 return Err(Error::NonFinite {
@@ -332,12 +319,31 @@ impl Trainer {
         Ok(())
     }
 
+    /// Collates `cells` with `masking`, runs the model and returns the batch, the logits, the
+    /// loss and its denominator (training and validation share this).
+    fn batch_loss(
+        &self,
+        cells: &[crate::tokenize::TokenizedCell],
+        masking: &super::data::Masking,
+    ) -> Result<(Collated, Tensor, Tensor, f64)> {
+        let batch = collate(
+            cells,
+            Some(masking),
+            self.tokenizer.binning.n_bins,
+            self.tokenizer.conditions.len(),
+            self.model.device(),
+        )?;
+        let logits = self.model.forward(&batch.input)?;
+        let denom = loss_denominator(self.train.mask, &batch);
+        let loss = masked_loss(&logits, &batch.targets, &batch.weights, denom)?;
+        Ok((batch, logits, loss, denom))
+    }
+
     /// Loss and masked-gene accuracy on `rows` with fixed masks.
     ///
     /// # Errors
     /// Tensor errors.
     pub fn validate(&self, rows: &[super::data::CellRow]) -> Result<ValRecord> {
-        let n_fields = self.tokenizer.conditions.len();
         let mut loss_sum = 0f64;
         let mut denom_sum = 0f64;
         let mut correct = 0usize;
@@ -348,17 +354,8 @@ impl Trainer {
                 .map(|r| tokenize_fixed_cell(&self.tokenizer, self.train.seed, r, &[]))
                 .collect::<Result<Vec<_>>>()?;
             let masking = validation_masks(&cells, self.train.mask, self.train.seed, k as u64);
-            let batch = collate(
-                &cells,
-                Some(&masking),
-                self.tokenizer.binning.n_bins,
-                n_fields,
-                self.model.device(),
-            )?;
-            let logits = self.model.forward(&batch.input)?;
-            let denom = loss_denominator(self.train.mask, &batch);
-            let loss: f32 =
-                masked_loss(&logits, &batch.targets, &batch.weights, denom)?.to_scalar()?;
+            let (batch, logits, loss, denom) = self.batch_loss(&cells, &masking)?;
+            let loss: f32 = loss.to_scalar()?;
             loss_sum += loss as f64 * denom;
             denom_sum += denom;
             let pred = logits.argmax(D::Minus1)?.flatten_all()?.to_vec1::<u32>()?;

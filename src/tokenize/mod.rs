@@ -342,13 +342,7 @@ impl GeneTokenizer {
         rng: &mut R,
     ) -> Result<TokenizedCell> {
         let n_vocab = self.vocab.n_genes();
-        if let Some(&bad) = forced.iter().find(|&&f| f as usize >= n_vocab) {
-            return Err(Error::param(
-                "forced gene",
-                bad,
-                format!("vocabulary has {n_vocab} genes"),
-            ));
-        }
+        self.check_positions("forced gene", forced)?;
         let bins = self.binning.bin_cell(values)?;
         // Dense lookup: bin of every vocabulary position (0 where not expressed).
         let mut bin_of = vec![0u32; n_vocab];
@@ -418,6 +412,19 @@ impl GeneTokenizer {
 }
 
 impl GeneTokenizer {
+    /// Every vocabulary position in `positions` must exist.
+    fn check_positions(&self, what: &'static str, positions: &[u32]) -> Result<()> {
+        let n_vocab = self.vocab.n_genes();
+        match positions.iter().find(|&&g| g as usize >= n_vocab) {
+            Some(&bad) => Err(Error::param(
+                what,
+                bad,
+                format!("vocabulary has {n_vocab} genes"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Tokenizes exactly the vocabulary positions `genes` of one cell (no sampling), with bins
     /// computed on the cell's whole row as in [`GeneTokenizer::tokenize`]. Used to ask the
     /// model about a chosen context (e.g. only a target gene's regulators).
@@ -431,14 +438,7 @@ impl GeneTokenizer {
         conditions: &[u32],
         genes: &[u32],
     ) -> Result<TokenizedCell> {
-        let n_vocab = self.vocab.n_genes();
-        if let Some(&bad) = genes.iter().find(|&&g| g as usize >= n_vocab) {
-            return Err(Error::param(
-                "gene",
-                bad,
-                format!("vocabulary has {n_vocab} genes"),
-            ));
-        }
+        self.check_positions("gene", genes)?;
         let bins = self.binning.bin_cell(values)?;
         let mut wanted: Vec<u32> = genes.to_vec();
         wanted.sort_unstable();
