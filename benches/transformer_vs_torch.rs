@@ -19,6 +19,7 @@ use cellsindy::nn::data::{collate, step_masks, tokenize_training_cell, Collated}
 use cellsindy::nn::optim::{learning_rate, AdamW};
 use cellsindy::nn::train::masked_loss;
 use cellsindy::nn::{Architecture, MaskSchedule, TokenizerConfig, TrainConfig, TrainData, Trainer};
+use cellsindy::pipeline::sindy::peak_rss_kb;
 use cellsindy::pipeline::transformer::fit_tokenizer;
 use cellsindy::synthetic::{generate, BrainParams};
 use ndarray::Array2;
@@ -26,16 +27,6 @@ use serde_json::json;
 
 /// Distinct batches both frameworks cycle through.
 const N_BATCHES: usize = 8;
-
-fn peak_rss_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 fn to_f64(t: &candle_core::Tensor) -> Array2<f64> {
     let (b, l) = t.dims2().unwrap();

@@ -351,22 +351,25 @@ impl TrainReader<'_> {
         Ok(row)
     }
 
+    /// Epoch `epoch` of the streamed file: the file's rows from the start, an empty shuffle
+    /// buffer and the epoch's own RNG.
+    fn start_epoch(&self, epoch: u64) -> Result<StreamState> {
+        Ok(StreamState {
+            rows: self.data.stream_rows()?,
+            buffer: Vec::with_capacity(self.shuffle_buffer),
+            rng: stream(self.seed, DOMAIN_SHUFFLE, epoch),
+            epoch,
+            exhausted: false,
+        })
+    }
+
     fn next_streamed(&mut self) -> Result<CellRow> {
+        let mut st = match self.stream.take() {
+            Some(st) => st,
+            None => self.start_epoch(0)?,
+        };
         let mut restarts = 0;
         loop {
-            if self.stream.is_none() {
-                let epoch = self.stream.as_ref().map_or(0, |s| s.epoch);
-                self.stream = Some(StreamState {
-                    rows: self.data.stream_rows()?,
-                    buffer: Vec::with_capacity(self.shuffle_buffer),
-                    rng: stream(self.seed, DOMAIN_SHUFFLE, epoch),
-                    epoch,
-                    exhausted: false,
-                });
-            }
-            let Some(st) = self.stream.as_mut() else {
-                continue;
-            };
             while !st.exhausted && st.buffer.len() < self.shuffle_buffer {
                 match st.rows.next() {
                     Some(row) => {
@@ -380,9 +383,11 @@ impl TrainReader<'_> {
             }
             if !st.buffer.is_empty() {
                 let k = st.rng.random_range(0..st.buffer.len());
-                return Ok(st.buffer.swap_remove(k));
+                let row = st.buffer.swap_remove(k);
+                self.stream = Some(st);
+                return Ok(row);
             }
-            // Epoch over: start the next one.
+            // Epoch over: start the next one (twice in a row means no training cells at all).
             restarts += 1;
             if restarts > 1 {
                 return Err(Error::Empty {
@@ -390,14 +395,7 @@ impl TrainReader<'_> {
                     why: "the streamed file has no training cells".into(),
                 });
             }
-            let next_epoch = st.epoch + 1;
-            self.stream = Some(StreamState {
-                rows: self.data.stream_rows()?,
-                buffer: Vec::with_capacity(self.shuffle_buffer),
-                rng: stream(self.seed, DOMAIN_SHUFFLE, next_epoch),
-                epoch: next_epoch,
-                exhausted: false,
-            });
+            st = self.start_epoch(st.epoch + 1)?;
         }
     }
 }

@@ -17,7 +17,7 @@
 //! (`blocks.{i}.attn.qkv.weight` rows `0..d` are q, then k, then v, as PyTorch's
 //! `in_proj_weight`).
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 
 use super::config::ModelConfig;
 use super::init::Params;
@@ -365,9 +365,4 @@ pub(crate) fn pad_mask(
     Ok(Some(
         Tensor::from_vec(m, (lens.len(), 1, 1, t), device)?.to_dtype(DType::F32)?,
     ))
-}
-
-#[allow(dead_code)]
-fn _dim_check(x: &Tensor) -> candle_core::Result<usize> {
-    x.dim(D::Minus1)
 }

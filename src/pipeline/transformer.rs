@@ -119,38 +119,48 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let start = Instant::now();
     job.config.train.validate()?;
+    // In memory, the file is read once: for the vocabulary (a fresh run) and for training.
+    let matrix = if job.stream {
+        None
+    } else {
+        Some(read_expression(&job.data, &job.read)?)
+    };
     let mut trainer = if job.resume {
         Trainer::resume(checkpoint::load(&job.out, device)?)?
     } else {
-        let tok = if job.stream {
-            // The vocabulary from the first chunk of cells (highly variable genes need values).
-            let mut chunks = stream_cells(&job.data, job.config.train.stream_chunk, &job.read)?;
-            let genes = chunks.genes().clone();
-            let first = chunks.next().ok_or_else(|| Error::Empty {
-                what: "expression file",
-                why: format!("{} has zero cells", job.data.display()),
-            })??;
-            let m = ExpressionMatrix::new(Values::Sparse(first.values), genes, first.cells)?;
-            fit_tokenizer(&m, &job.config.tokenizer)?.0
-        } else {
-            let m = read_expression(&job.data, &job.read)?;
-            fit_tokenizer(&m, &job.config.tokenizer)?.0
+        let tok = match &matrix {
+            Some(m) => fit_tokenizer(m, &job.config.tokenizer)?.0,
+            None => {
+                // The vocabulary from the first chunk of cells (highly variable genes need
+                // values).
+                let mut chunks = stream_cells(&job.data, job.config.train.stream_chunk, &job.read)?;
+                let genes = chunks.genes().clone();
+                let first = chunks.next().ok_or_else(|| Error::Empty {
+                    what: "expression file",
+                    why: format!("{} has zero cells", job.data.display()),
+                })??;
+                let m = ExpressionMatrix::new(Values::Sparse(first.values), genes, first.cells)?;
+                fit_tokenizer(&m, &job.config.tokenizer)?.0
+            }
         };
         Trainer::new(tok, &job.config.model, job.config.train.clone(), device)?
     };
-    let (data, n_cells, missing) = if job.stream {
-        let d = TrainData::stream(&job.data, &job.read, &trainer.tokenizer, &trainer.train)?;
-        let n = match &d {
-            TrainData::Stream { n_cells, .. } => *n_cells,
-            TrainData::Memory { .. } => 0,
-        };
-        (d, n, Vec::new())
-    } else {
-        let m = read_expression(&job.data, &job.read)?;
-        let prepared = trainer.tokenizer.prepare(&m)?;
-        let missing = prepared.coverage.missing.clone();
-        let n = prepared.n_cells();
-        (TrainData::memory(prepared, &trainer.train)?, n, missing)
+    let (data, n_cells, missing) = match matrix {
+        Some(m) => {
+            let prepared = trainer.tokenizer.prepare(&m)?;
+            drop(m);
+            let missing = prepared.coverage.missing.clone();
+            let n = prepared.n_cells();
+            (TrainData::memory(prepared, &trainer.train)?, n, missing)
+        }
+        None => {
+            let d = TrainData::stream(&job.data, &job.read, &trainer.tokenizer, &trainer.train)?;
+            let n = match &d {
+                TrainData::Stream { n_cells, .. } => *n_cells,
+                TrainData::Memory { .. } => 0,
+            };
+            (d, n, Vec::new())
+        }
     };
     let n_train = data.n_train(&trainer.train);
     let first_step = trainer.step;

@@ -103,15 +103,30 @@ pub struct TrainArgs {
     pub read: ReadArgs,
 }
 
+/// A trained model run on an expression file (`impute`, `activations`, `evaluate`).
+#[derive(Debug, Args)]
+pub struct ModelOnData {
+    /// Checkpoint directory (for `evaluate`, a training checkpoint: its split is reused).
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Expression file (for `evaluate`, the one the model was trained on).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Seed of contexts, masks and draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
 /// `cellsindy impute`.
 #[derive(Debug, Args)]
 pub struct ImputeArgs {
-    /// Checkpoint directory.
-    #[arg(long)]
-    pub ckpt: PathBuf,
-    /// Expression file.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub on: ModelOnData,
     /// Genes to impute (masked).
     #[arg(long, value_delimiter = ',', required = true)]
     pub genes: Vec<String>,
@@ -124,14 +139,6 @@ pub struct ImputeArgs {
     /// Output TSV (default: stdout).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Seed of contexts and draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    #[command(flatten)]
-    pub read: ReadArgs,
 }
 
 /// `cellsindy generate`.
@@ -169,12 +176,8 @@ pub struct GenerateArgs {
 /// `cellsindy activations`.
 #[derive(Debug, Args)]
 pub struct ActivationsArgs {
-    /// Checkpoint directory.
-    #[arg(long)]
-    pub ckpt: PathBuf,
-    /// Expression file.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub on: ModelOnData,
     /// Output .safetensors.
     #[arg(long)]
     pub out: PathBuf,
@@ -187,42 +190,22 @@ pub struct ActivationsArgs {
     /// Also save per-gene-token activations (large), not only per-cell means.
     #[arg(long)]
     pub per_token: bool,
-    /// Seed of the contexts.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    #[command(flatten)]
-    pub read: ReadArgs,
 }
 
 /// `cellsindy evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Checkpoint directory (a training checkpoint: its split is reused).
-    #[arg(long)]
-    pub ckpt: PathBuf,
-    /// The expression file it was trained on.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub on: ModelOnData,
     /// Held-out cells to score (at most).
     #[arg(long, default_value_t = 2000)]
     pub cells: usize,
     /// Cells to generate for the exclusivity test (0 = skip).
     #[arg(long, default_value_t = 500)]
     pub generate: usize,
-    /// Seed of masks, contexts and draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    #[command(flatten)]
-    pub read: ReadArgs,
 }
 
 /// `cellsindy data ...`.

@@ -130,8 +130,8 @@ fn first_cells(p: &PreparedCells, n: Option<usize>) -> Vec<usize> {
 
 /// `cellsindy impute`.
 pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
-    let m = load_model(&a.ckpt, &a.device)?;
-    let cells = load_cells(&m, &a.data, &a.read.read_options())?;
+    let m = load_model(&a.on.ckpt, &a.on.device)?;
+    let cells = load_cells(&m, &a.on.data, &a.on.read.read_options())?;
     let genes: Vec<&str> = a.genes.iter().map(String::as_str).collect();
     let pos = m.positions(&genes)?;
     let context = match &a.context_genes {
@@ -139,7 +139,7 @@ pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
         None => Context::sampled(),
     };
     let rows = first_cells(&cells, a.cells);
-    let imp = impute(&m, &cells, &rows, &pos, &context, a.seed, 64)?;
+    let imp = impute(&m, &cells, &rows, &pos, &context, a.on.seed, 64)?;
     let n_bins = m.config.n_bins;
     let mut text = String::from("cell\tgene\tobserved_bin\texpected_bin\tsampled_bin\tp_high");
     for b in 0..n_bins {
@@ -238,8 +238,8 @@ pub fn run_generate(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
 
 /// `cellsindy activations`.
 pub fn run_activations(a: &ActivationsArgs) -> anyhow::Result<ExitCode> {
-    let m = load_model(&a.ckpt, &a.device)?;
-    let cells = load_cells(&m, &a.data, &a.read.read_options())?;
+    let m = load_model(&a.on.ckpt, &a.on.device)?;
+    let cells = load_cells(&m, &a.on.data, &a.on.read.read_options())?;
     let rows = first_cells(&cells, a.cells);
     let mut spec = CaptureSpec::default();
     for p in &a.points {
@@ -252,7 +252,7 @@ pub fn run_activations(a: &ActivationsArgs) -> anyhow::Result<ExitCode> {
     }
     let bar = ProgressBar::new_spinner().with_message(format!("capturing {} cells", rows.len()));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let set = capture(&m, &cells, &rows, spec, a.per_token, a.seed, 64)?;
+    let set = capture(&m, &cells, &rows, spec, a.per_token, a.on.seed, 64)?;
     bar.finish_and_clear();
     set.save(&a.out)
         .with_context(|| format!("writing {}", a.out.display()))?;
@@ -268,22 +268,22 @@ pub fn run_activations(a: &ActivationsArgs) -> anyhow::Result<ExitCode> {
 
 /// `cellsindy evaluate`.
 pub fn run_evaluate(a: &EvaluateArgs) -> anyhow::Result<ExitCode> {
-    let dev = device(&a.device)?;
-    let ckpt = checkpoint::load(&a.ckpt, &dev)
-        .with_context(|| format!("loading checkpoint {}", a.ckpt.display()))?;
+    let dev = device(&a.on.device)?;
+    let ckpt = checkpoint::load(&a.on.ckpt, &dev)
+        .with_context(|| format!("loading checkpoint {}", a.on.ckpt.display()))?;
     let (seed, val_fraction) = match &ckpt.train {
         Some((state, _)) => (state.train.seed, state.train.val_fraction),
         None => bail!(
             "{}: no training state, so the held-out split is unknown",
-            a.ckpt.display()
+            a.on.ckpt.display()
         ),
     };
     let m = InferenceModel::from_checkpoint(ckpt)?;
-    let cells = load_cells(&m, &a.data, &a.read.read_options())?;
+    let cells = load_cells(&m, &a.on.data, &a.on.read.read_options())?;
     let cfg = EvalConfig {
         n_cells: a.cells,
         n_generate: a.generate,
-        seed: a.seed,
+        seed: a.on.seed,
         ..EvalConfig::default()
     };
     let bar = ProgressBar::new_spinner().with_message("evaluating");
