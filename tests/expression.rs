@@ -2,7 +2,9 @@
 //! gene matching.
 
 use cellsindy::expression::genes::{match_genes, MatchKind};
-use cellsindy::expression::normalize::{highly_variable_genes, log1p, normalize_total};
+use cellsindy::expression::normalize::{
+    highly_variable_genes, log1p, normalize_total, HvgFlavor,
+};
 use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
 use cellsindy::Error;
 use ndarray::{array, Array2};
@@ -179,7 +181,7 @@ fn hvg_matches_scanpy() {
         );
     }
     log1p(&mut m);
-    let (top, disp) = highly_variable_genes(&m, 12, 20).unwrap();
+    let (top, disp) = highly_variable_genes(&m, 12, HvgFlavor::Seurat { n_bins: 20 }).unwrap();
     let want_top: Vec<usize> = serde_json::from_value(golden["highly_variable"].clone()).unwrap();
     assert_eq!(top, want_top);
     let means: Vec<f64> = serde_json::from_value(golden["means"].clone()).unwrap();
@@ -187,7 +189,7 @@ fn hvg_matches_scanpy() {
         serde_json::from_value(golden["dispersions_norm"].clone()).unwrap();
     for j in 0..g {
         assert!(
-            (disp.log_mean[j] - means[j]).abs() < 1e-4,
+            (disp.mean[j] - means[j]).abs() < 1e-4,
             "mean of gene {j}"
         );
         match norm[j] {
@@ -199,8 +201,45 @@ fn hvg_matches_scanpy() {
             None => assert!(disp.normalized_dispersion[j].is_nan(), "gene {j}"),
         }
     }
-    assert!(highly_variable_genes(&m, 0, 20).is_err());
-    assert!(highly_variable_genes(&m, g + 1, 20).is_err());
+    // Cell Ranger flavour (its own, larger matrix).
+    let cr = &golden["cell_ranger"];
+    let rows: Vec<Vec<f32>> = serde_json::from_value(cr["counts"].clone()).unwrap();
+    let (n, g) = (rows.len(), rows[0].len());
+    let x = Array2::from_shape_vec((n, g), rows.concat()).unwrap();
+    let mut m = ExpressionMatrix::new(
+        Values::Sparse(CsrMatrix::from_dense(x.view())),
+        GeneTable::from_symbols(names("g", g)),
+        names("c", n),
+    )
+    .unwrap();
+    normalize_total(&mut m, Some(1e4)).unwrap();
+    log1p(&mut m);
+    let (top, disp) = highly_variable_genes(&m, 40, HvgFlavor::CellRanger).unwrap();
+    let want_top: Vec<usize> = serde_json::from_value(cr["highly_variable"].clone()).unwrap();
+    assert_eq!(top, want_top);
+    let means: Vec<f64> = serde_json::from_value(cr["means"].clone()).unwrap();
+    let disps: Vec<f64> = serde_json::from_value(cr["dispersions"].clone()).unwrap();
+    let norm: Vec<Option<f64>> = serde_json::from_value(cr["dispersions_norm"].clone()).unwrap();
+    for j in 0..g {
+        assert!((disp.mean[j] - means[j]).abs() < 1e-4, "cell_ranger mean of gene {j}");
+        assert!(
+            (disp.dispersion[j] - disps[j]).abs() < 1e-4 * disps[j].abs().max(1.0),
+            "cell_ranger dispersion of gene {j}"
+        );
+        match norm[j] {
+            Some(w) => assert!(
+                (disp.normalized_dispersion[j] - w).abs() < 1e-3 * w.abs().max(1.0),
+                "cell_ranger gene {j}: {} vs {w}",
+                disp.normalized_dispersion[j]
+            ),
+            None => assert!(disp.normalized_dispersion[j].is_nan(), "gene {j}"),
+        }
+    }
+    for flavor in [HvgFlavor::Seurat { n_bins: 20 }, HvgFlavor::CellRanger] {
+        assert!(highly_variable_genes(&m, 0, flavor).is_err());
+        assert!(highly_variable_genes(&m, g + 1, flavor).is_err());
+    }
+    assert!(highly_variable_genes(&m, 3, HvgFlavor::Seurat { n_bins: 0 }).is_err());
 }
 
 #[test]

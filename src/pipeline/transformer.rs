@@ -18,21 +18,46 @@ use crate::nn::train::ValRecord;
 use crate::nn::{MaskSchedule, RunConfig, TokenizerConfig, TrainData, TrainEvent, Trainer};
 use crate::tokenize::{BinLevel, Binning, GeneSampling, GeneTokenizer, PreparedCells, N_SPECIAL};
 
-/// Genes kept for the vocabulary: the `n_top` most variable (Seurat flavour, 20 mean bins, on
-/// `normalize_total` + `log1p` values, as scGPT's preprocessing), in the data's order;
-/// all genes when `n_top` is 0 or at least the number of genes.
+/// Genes kept for the vocabulary, in the data's order: the `cfg.n_top_genes` most variable
+/// (`cfg.hvg_flavor`, on `normalize_total` + `log1p` values, as scGPT's preprocessing; all
+/// genes when it is 0 or at least the number of genes) and every `cfg.include_genes` gene
+/// (matched by symbol, then by id).
 ///
 /// # Errors
-/// The normalisation's errors (e.g. zero cells).
-pub fn select_vocabulary(m: &ExpressionMatrix, n_top: usize) -> Result<Vec<usize>> {
-    if n_top == 0 || n_top >= m.n_genes() {
-        return Ok((0..m.n_genes()).collect());
+/// [`Error::InvalidParam`] naming the `include_genes` the data lack; the normalisation's
+/// errors (e.g. zero cells).
+pub fn select_vocabulary(m: &ExpressionMatrix, cfg: &TokenizerConfig) -> Result<Vec<usize>> {
+    let genes = m.genes();
+    let mut missing = Vec::new();
+    let mut include = Vec::with_capacity(cfg.include_genes.len());
+    for name in &cfg.include_genes {
+        match genes
+            .position(name)
+            .or_else(|| genes.ids.as_ref()?.iter().position(|id| id == name))
+        {
+            Some(g) => include.push(g),
+            None => missing.push(name.as_str()),
+        }
     }
-    let mut norm = m.clone();
-    normalize_total(&mut norm, None)?;
-    log1p(&mut norm);
-    let (mut keep, _) = highly_variable_genes(&norm, n_top, 20)?;
+    if !missing.is_empty() {
+        return Err(Error::param(
+            "include_genes",
+            missing.join(", "),
+            format!("not among the data's {} genes", m.n_genes()),
+        ));
+    }
+    let n_top = cfg.n_top_genes;
+    let mut keep = if n_top == 0 || n_top >= m.n_genes() {
+        (0..m.n_genes()).collect()
+    } else {
+        let mut norm = m.clone();
+        normalize_total(&mut norm, None)?;
+        log1p(&mut norm);
+        highly_variable_genes(&norm, n_top, cfg.hvg_flavor)?.0
+    };
+    keep.extend(include);
     keep.sort_unstable();
+    keep.dedup();
     Ok(keep)
 }
 
@@ -45,7 +70,7 @@ pub fn fit_tokenizer(
     m: &ExpressionMatrix,
     cfg: &TokenizerConfig,
 ) -> Result<(GeneTokenizer, ExpressionMatrix)> {
-    let keep = select_vocabulary(m, cfg.n_top_genes)?;
+    let keep = select_vocabulary(m, cfg)?;
     let sub = if keep.len() == m.n_genes() {
         m.clone()
     } else {

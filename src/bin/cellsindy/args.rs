@@ -84,6 +84,13 @@ pub struct TrainArgs {
     /// Override `train.seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Override `tokenizer.n_top_genes` (highly variable genes in the vocabulary; 0 = all).
+    #[arg(long)]
+    pub top_genes: Option<usize>,
+    /// Add genes (symbols or ids, comma-separated) to the vocabulary, e.g. the genes a probe
+    /// will ask about; appended to `tokenizer.include_genes`.
+    #[arg(long, value_delimiter = ',')]
+    pub include_genes: Vec<String>,
     /// Stream batches from disk (.h5ad, 10x) instead of loading the data.
     #[arg(long)]
     pub stream: bool,

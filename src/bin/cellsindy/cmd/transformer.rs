@@ -37,6 +37,13 @@ pub fn run_train(a: &TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(s) = a.seed {
         config.train.seed = s;
     }
+    if let Some(n) = a.top_genes {
+        config.tokenizer.n_top_genes = n;
+    }
+    config
+        .tokenizer
+        .include_genes
+        .extend(a.include_genes.iter().cloned());
     let job = TrainJob {
         data: a.data.clone(),
         out: a.out.clone(),
