@@ -8,7 +8,7 @@
 
 use cellsindy::expression::genes::match_genes;
 use cellsindy::expression::io::{read_expression, stream_cells, write_expression, ReadOptions};
-use cellsindy::expression::normalize::{highly_variable_genes, log1p, normalize_total};
+use cellsindy::expression::normalize::{highly_variable_genes, log1p, normalize_total, HvgFlavor};
 use cellsindy::synthetic::{generate, module_spearman, BrainParams, MITO_GENES, SYNAPTIC_GENES};
 
 fn main() -> anyhow::Result<()> {
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
     let mut x = m.clone();
     normalize_total(&mut x, Some(1e4))?;
     log1p(&mut x);
-    let (hvg, _) = highly_variable_genes(&x, 200, 20)?;
+    let (hvg, _) = highly_variable_genes(&x, 64, HvgFlavor::CellRanger)?;
     let named: Vec<&str> = hvg
         .iter()
         .map(|&j| x.genes().symbols[j].as_str())
@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
         .take(12)
         .collect();
     println!(
-        "{} highly variable genes, the first named ones: {}",
+        "{} highly variable genes (Cell Ranger flavour), the first named ones: {}",
         hvg.len(),
         named.join(", ")
     );

@@ -263,6 +263,22 @@ fn transformer_commands_train_resume_impute_generate_capture_and_evaluate() {
         let out = cellsindy_ok(&args);
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
+    let bad = cellsindy(&[
+        "train",
+        "--data",
+        &data,
+        "--out",
+        &d("never"),
+        "--config",
+        &config,
+        "--top-genes",
+        "8",
+        "--include-genes",
+        "GFAP,NOT_A_GENE",
+    ]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("NOT_A_GENE"), "{err}");
+    assert!(!Path::new(&d("never")).exists());
     assert_eq!(train(&["--stop-after", "2"])["steps"], 2);
     assert_eq!(train(&["--resume"])["steps"], 4);
 

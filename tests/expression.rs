@@ -2,9 +2,7 @@
 //! gene matching.
 
 use cellsindy::expression::genes::{match_genes, MatchKind};
-use cellsindy::expression::normalize::{
-    highly_variable_genes, log1p, normalize_total, HvgFlavor,
-};
+use cellsindy::expression::normalize::{highly_variable_genes, log1p, normalize_total, HvgFlavor};
 use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
 use cellsindy::Error;
 use ndarray::{array, Array2};
@@ -188,10 +186,7 @@ fn hvg_matches_scanpy() {
     let norm: Vec<Option<f64>> =
         serde_json::from_value(golden["dispersions_norm"].clone()).unwrap();
     for j in 0..g {
-        assert!(
-            (disp.mean[j] - means[j]).abs() < 1e-4,
-            "mean of gene {j}"
-        );
+        assert!((disp.mean[j] - means[j]).abs() < 1e-4, "mean of gene {j}");
         match norm[j] {
             Some(w) => assert!(
                 (disp.normalized_dispersion[j] - w).abs() < 1e-3,
@@ -221,7 +216,10 @@ fn hvg_matches_scanpy() {
     let disps: Vec<f64> = serde_json::from_value(cr["dispersions"].clone()).unwrap();
     let norm: Vec<Option<f64>> = serde_json::from_value(cr["dispersions_norm"].clone()).unwrap();
     for j in 0..g {
-        assert!((disp.mean[j] - means[j]).abs() < 1e-4, "cell_ranger mean of gene {j}");
+        assert!(
+            (disp.mean[j] - means[j]).abs() < 1e-4,
+            "cell_ranger mean of gene {j}"
+        );
         assert!(
             (disp.dispersion[j] - disps[j]).abs() < 1e-4 * disps[j].abs().max(1.0),
             "cell_ranger dispersion of gene {j}"

@@ -590,3 +590,50 @@ fn streamed_training_reads_batches_from_disk() {
     resumed.run(&data, None, None, &mut |_| {}).unwrap();
     assert_eq!(losses(&resumed), losses(&a));
 }
+
+#[test]
+fn default_vocabulary_keeps_the_network_switches_and_the_included_genes() {
+    use cellsindy::pipeline::transformer::select_vocabulary;
+    let m = synth(
+        &BrainParams::default()
+            .n_cells(3000)
+            .n_background_genes(400)
+            .seed(5),
+    )
+    .unwrap()
+    .matrix;
+    let names = |keep: &[usize]| -> Vec<String> {
+        keep.iter().map(|&g| m.genes().symbols[g].clone()).collect()
+    };
+    let cfg = TokenizerConfig::default();
+    let vocab = names(&select_vocabulary(&m, &cfg).unwrap());
+    assert!(vocab.len() >= cfg.n_top_genes && vocab.len() < cfg.n_top_genes + 5);
+    // Cell Ranger's robust score ranks the on/off network genes among the most variable.
+    for g in ["TFA", "TFB", "TGXOR"] {
+        assert!(vocab.iter().any(|v| v == g), "{g} missing from {vocab:?}");
+    }
+    let outside: Vec<String> = m
+        .genes()
+        .symbols
+        .iter()
+        .filter(|s| !vocab.contains(s))
+        .take(2)
+        .cloned()
+        .collect();
+    let with = TokenizerConfig {
+        include_genes: outside.clone(),
+        ..cfg.clone()
+    };
+    let vocab2 = names(&select_vocabulary(&m, &with).unwrap());
+    assert!(outside.iter().all(|g| vocab2.contains(g)));
+    assert_eq!(vocab2.len(), vocab.len() + 2);
+    let bad = TokenizerConfig {
+        include_genes: vec![outside[0].clone(), "NOT_A_GENE".into()],
+        ..cfg
+    };
+    let err = select_vocabulary(&m, &bad).unwrap_err().to_string();
+    assert!(
+        err.contains("NOT_A_GENE") && !err.contains(&outside[0]),
+        "{err}"
+    );
+}

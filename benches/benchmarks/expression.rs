@@ -3,7 +3,7 @@
 //! 100k x 20k file is `benches/compare_scanpy.sh`.
 
 use cellsindy::expression::io::{read_expression, write_expression, ReadOptions};
-use cellsindy::expression::normalize::{highly_variable_genes, log1p, normalize_total};
+use cellsindy::expression::normalize::{highly_variable_genes, log1p, normalize_total, HvgFlavor};
 use cellsindy::synthetic::{generate, module_spearman, BrainParams, MITO_GENES, SYNAPTIC_GENES};
 use criterion::{criterion_group, Criterion, Throughput};
 
@@ -35,7 +35,7 @@ fn expression(c: &mut Criterion) {
             let mut x = m.clone();
             normalize_total(&mut x, Some(1e4)).unwrap();
             log1p(&mut x);
-            highly_variable_genes(&x, 500, 20).unwrap()
+            highly_variable_genes(&x, 500, HvgFlavor::Seurat { n_bins: 20 }).unwrap()
         })
     });
     g.bench_function("module_spearman_5k_cells", |b| {
