@@ -6,10 +6,13 @@
 //! | module | workflow |
 //! |---|---|
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
+//! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
 pub mod data;
+#[cfg(feature = "nn")]
+pub mod probe;
 pub mod sindy;
 #[cfg(feature = "nn")]
 pub mod transformer;

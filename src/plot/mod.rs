@@ -10,8 +10,10 @@
 //! | [`trajectory`] | reference vs identified model: 2-D projection and time series |
 //! | [`coefficients`] | heat map of the coefficient matrix Ξ |
 //! | [`selection`] | threshold sweep: error vs number of terms, Pareto front |
+//! | [`probes`] | ROC curves of the XOR probes, Spearman heat maps of the covariance probe |
 
 pub mod coefficients;
+pub mod probes;
 pub mod selection;
 pub mod trajectory;
 
