@@ -69,7 +69,7 @@ pub struct MethodCovariance {
 /// `x`: `(n_cells, n_a + n_b)`; `genes`: `n_a + n_b` names.
 ///
 /// # Errors
-/// [`Error::Shape`] if `genes` does not name the columns, and [`super::spearman`]'s errors.
+/// [`Error::Shape`] if `genes` does not name the columns, and [`super::spearman()`]'s errors.
 pub fn score_method(
     method: &str,
     x: ArrayView2<'_, f64>,

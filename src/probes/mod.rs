@@ -16,7 +16,7 @@
 //!   XOR-gate gene (default TGXOR of the synthetic brain) masked alone and predicted from
 //!   everything else, which a linear method cannot do.
 //!
-//! [`spearman`] is the fast rank-correlation kernel used by both; [`report`] holds the report
+//! [`mod@spearman`] is the fast rank-correlation kernel used by both; [`report`] holds the report
 //! types and their Markdown rendering. The orchestration (reading a checkpoint and data,
 //! splitting, fitting the baselines) is [`crate::pipeline::probe`].
 

@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn thresholds_and_calibration() {
-        let v = [0.0, 0.0, 0.0, 1.0, 2.0];
+        let v = [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]; // numpy: quantile(v, 0.6) = 0
         assert_eq!(Binarize::Quantile { q: 0.6 }.threshold(&v).unwrap(), 0.0);
         let bimodal: Vec<f64> = (0..100)
             .map(|i| {
