@@ -12,7 +12,7 @@ use std::time::Instant;
 use cellsindy::baselines::{Pca, PcaSolver};
 use cellsindy::expression::normalize::{log1p, normalize_total};
 use cellsindy::io::{read_npy, write_npy};
-use cellsindy::probes::spearman;
+use cellsindy::probes::mean_spearman;
 use cellsindy::synthetic::{generate, BrainParams};
 use ndarray::{s, Array2};
 use serde_json::json;
@@ -28,12 +28,6 @@ fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn mean_offdiag(r: &Array2<f64>) -> f64 {
-    let p = r.nrows();
-    let total: f64 = r.iter().sum::<f64>() - r.diag().sum();
-    total / (p * (p - 1)) as f64
 }
 
 fn main() {
@@ -78,8 +72,7 @@ fn main() {
     eprintln!("==> cellsindy: mean pairwise Spearman, {n_sp} x {p_sp}");
     let mut rho = 0.0;
     let t_sp = median_time(7, || {
-        let r = spearman(xs.view()).unwrap();
-        rho = mean_offdiag(&r.rho);
+        rho = mean_spearman(xs.view()).unwrap();
     });
     eprintln!("    {t_sp:.4} s, mean rho {rho:.6}");
 

@@ -28,7 +28,7 @@ pub mod xor;
 pub use covariance::{score_method, MethodCovariance, Sign};
 pub use report::{CovarianceReport, ProbeReport, XorMethod, XorReport};
 pub use spearman::{
-    group_means, mean_pairwise_spearman, spearman, GroupCorrelations, SpearmanMatrix,
+    group_means, mean_pairwise_spearman, mean_spearman, spearman, GroupCorrelations, SpearmanMatrix,
 };
 pub use xor::{
     auroc, balanced_accuracy, roc_curve, score_binary, xor_probability, Binarize, BinaryScores,
