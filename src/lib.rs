@@ -37,6 +37,7 @@ pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod rng;
+pub mod rules;
 pub mod simulate;
 pub mod synthetic;
 pub mod systems;

@@ -6,10 +6,12 @@
 //! | module | workflow |
 //! |---|---|
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
+//! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
 pub mod data;
+pub mod rules;
 pub mod sindy;
 #[cfg(feature = "nn")]
 pub mod transformer;
