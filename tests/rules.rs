@@ -434,7 +434,9 @@ fn rules_dynamics_route_recovers_the_network() {
     assert!((coef("H(TFA) H(TFB)") + 30.0).abs() < 1.5);
     let dir = tempfile::tempdir().unwrap();
     let files = write_report(&report, dir.path()).unwrap();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 7);
+    let svg = std::fs::read_to_string(dir.path().join("network.svg")).unwrap();
+    assert!(svg.contains("TGXOR") && svg.contains("<polygon"));
     let tsv = std::fs::read_to_string(dir.path().join("edges.tsv")).unwrap();
     assert_eq!(tsv.lines().count(), 1 + 14 * 14);
     let md = std::fs::read_to_string(dir.path().join("evaluation.md")).unwrap();

@@ -60,6 +60,9 @@ pub struct RulesReport {
     pub evaluations: Vec<Evaluation>,
     /// Where the truth came from.
     pub truth_source: Option<String>,
+    /// The truth the evaluations used (drawn in the network figure).
+    #[serde(skip)]
+    pub truth: Option<TruthNetwork>,
     /// Settings, as JSON, for the record.
     pub settings: serde_json::Value,
     /// Seconds spent fitting.
@@ -127,6 +130,7 @@ pub fn dynamics(cfg: &DynamicsRunConfig) -> Result<(RulesReport, DynamicsFit)> {
             rules: fit.rules.clone(),
             evaluations,
             truth_source: Some(source),
+            truth: Some(truth),
             settings,
             fit_seconds,
         },
@@ -135,8 +139,9 @@ pub fn dynamics(cfg: &DynamicsRunConfig) -> Result<(RulesReport, DynamicsFit)> {
 }
 
 /// Writes a report into `dir` (created if needed), each file atomically: `rules.txt`,
-/// `rules.tex`, `rules.json`, `edges.tsv`, and with a truth `evaluation.json` and
-/// `evaluation.md`. Returns the paths written.
+/// `rules.tex`, `rules.json`, `edges.tsv`, `network.svg` (edges with score >= 0.5; with the
+/// `plot` feature), and with a truth `evaluation.json` and `evaluation.md`. Returns the paths
+/// written.
 ///
 /// # Errors
 /// [`Error::Io`] naming the path; [`Error::Json`].
@@ -155,6 +160,17 @@ pub fn write_report(report: &RulesReport, dir: &Path) -> Result<Vec<PathBuf>> {
         ),
         (dir.join("edges.tsv"), report.rules.edges_tsv().into_bytes()),
     ];
+    #[cfg(feature = "plot")]
+    files.push((
+        dir.join("network.svg"),
+        crate::plot::network_svg(
+            &report.rules.edges,
+            report.truth.as_ref(),
+            0.5,
+            &format!("gene network ({} route)", report.route),
+        )?
+        .into_bytes(),
+    ));
     if report.truth_source.is_some() {
         files.push((
             dir.join("evaluation.json"),

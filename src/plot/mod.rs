@@ -9,13 +9,16 @@
 //! |---|---|
 //! | [`trajectory`] | reference vs identified model: 2-D projection and time series |
 //! | [`coefficients`] | heat map of the coefficient matrix Ξ |
+//! | [`network`] | regulatory network read out by `rules`: signed, scored edges on a circle |
 //! | [`selection`] | threshold sweep: error vs number of terms, Pareto front |
 
 pub mod coefficients;
+pub mod network;
 pub mod selection;
 pub mod trajectory;
 
 pub use coefficients::coefficients_svg;
+pub use network::network_svg;
 pub use selection::pareto_svg;
 pub use trajectory::{attractor_svg, AttractorLabels};
 

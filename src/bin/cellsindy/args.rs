@@ -61,8 +61,8 @@ pub enum RulesCommand {
 /// `cellsindy rules dynamics`.
 #[derive(Debug, Args)]
 pub struct RulesDynamicsArgs {
-    /// Output directory (rules.txt, rules.tex, rules.json, edges.tsv, evaluation.json,
-    /// evaluation.md).
+    /// Output directory (rules.txt, rules.tex, rules.json, edges.tsv, network.svg,
+    /// evaluation.json, evaluation.md).
     #[arg(long)]
     pub out: PathBuf,
     /// Truth file: synthetic-brain JSON, Boolean rules (`C = A and not B`) or a coupling list
