@@ -9,6 +9,7 @@ criterion::criterion_main!(
     benchmarks::differentiate::benches,
     benchmarks::expression::benches,
     benchmarks::fit::benches,
+    benchmarks::probes::benches,
     benchmarks::simulate::benches,
     benchmarks::transformer::benches,
 );

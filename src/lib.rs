@@ -23,6 +23,7 @@
 
 pub mod error;
 
+pub mod baselines;
 pub mod data;
 pub mod differentiate;
 pub mod expression;
@@ -36,6 +37,7 @@ pub mod optimize;
 pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod probes;
 mod rng;
 pub mod rules;
 pub mod simulate;

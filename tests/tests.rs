@@ -10,6 +10,7 @@ mod golden;
 mod h5ad;
 mod lorenz;
 mod model;
+mod probes;
 mod rules;
 mod synthetic;
 mod systems;

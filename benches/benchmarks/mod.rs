@@ -2,6 +2,7 @@ pub mod differentiate;
 pub mod expression;
 pub mod fit;
 pub mod library;
+pub mod probes;
 pub mod simulate;
 pub mod transformer;
 

@@ -3,7 +3,7 @@
 //! - [`ExpressionMatrix`]: values ([`Values`]: dense or [`CsrMatrix`]) with gene symbols/ids,
 //!   cell ids, cell metadata and optional `.raw`; subsetting by cells and genes.
 //! - [`normalize`]: library-size normalisation, `log1p`, highly-variable genes (scanpy's
-//!   `normalize_total`, `log1p`, `highly_variable_genes(flavor="seurat")`).
+//!   `normalize_total`, `log1p`, `highly_variable_genes(flavor="seurat" | "cell_ranger")`).
 //! - [`genes`]: matching a dataset's genes to a vocabulary, with a coverage report.
 //! - [`io`]: AnnData `.h5ad`, 10x Matrix Market and CSV/TSV readers and writers, and streaming
 //!   in chunks of cells.

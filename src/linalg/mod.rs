@@ -12,9 +12,11 @@
 pub(crate) mod gemm;
 mod normal;
 mod solve;
+mod svd;
 
 pub use normal::{BlockedNormalEquations, NormalEquations};
 pub use solve::{lstsq, solve_spd};
+pub use svd::{randomized_svd, thin_svd, ThinSvd};
 
 use faer::{Mat, MatRef};
 use ndarray::{Array2, ArrayView2};
@@ -36,4 +38,12 @@ pub(crate) fn with_faer<R>(a: ArrayView2<'_, f64>, f: impl FnOnce(MatRef<'_, f64
 /// Copies a faer matrix into an ndarray.
 pub(crate) fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
     Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
+}
+
+/// `aᵀ a` through faer's (parallel) matrix product.
+///
+/// # Shapes
+/// `a`: `(n, p)` → `(p, p)`.
+pub fn gram(a: ArrayView2<'_, f64>) -> Array2<f64> {
+    with_faer(a, |m| to_array((m.transpose() * m).as_ref()))
 }

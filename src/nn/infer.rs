@@ -1,5 +1,6 @@
-//! Inference with a trained model: imputation of masked genes, generation of whole cells by
-//! iterative unmasking, and activation capture.
+//! Inference with a trained model: imputation of masked genes (each gene's marginal
+//! prediction, [`impute`], or a joint draw of all of them, [`impute_joint`]), generation of
+//! whole cells by iterative unmasking, and activation capture.
 //!
 //! **Context rule at inference** (the same as training, see [`crate::tokenize`]): the genes
 //! asked about are always in the context (masked), and the rest of the context is sampled by
@@ -25,6 +26,7 @@ use crate::tokenize::{BinLevel, GeneTokenizer, PreparedCells, TokenizedCell, N_S
 
 const DOMAIN_IMPUTE: u64 = 0x696d7075_74000031;
 const DOMAIN_GENERATE: u64 = 0x67656e65_72000032;
+const DOMAIN_JOINT: u64 = 0x6a6f696e_74000033;
 
 /// A model ready for inference, with its tokenizer.
 pub struct InferenceModel {
@@ -307,6 +309,154 @@ fn sample_bin(p: &[f32], u: f32) -> u32 {
         }
     }
     p.len().saturating_sub(1) as u32
+}
+
+/// Settings of [`impute_joint`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JointParams {
+    /// Unmasking steps (each a forward pass over the cells); the number of asked genes
+    /// reveals about one gene per step.
+    pub steps: usize,
+    /// Seed of the contexts (as [`impute`]) and of the draws.
+    pub seed: u64,
+    /// Cells per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for JointParams {
+    fn default() -> Self {
+        Self {
+            steps: 16,
+            seed: 0,
+            batch_size: 64,
+        }
+    }
+}
+
+/// A joint draw of masked genes (see [`impute_joint`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JointImputation {
+    /// The asked genes (columns).
+    pub genes: Vec<String>,
+    /// The cells (ids, rows).
+    pub cells: Vec<String>,
+    /// `[cells, genes]` sampled bins.
+    pub sampled: Array2<u32>,
+    /// `[cells, genes]` the bins observed in the data (hidden from the model).
+    pub observed: Array2<u32>,
+}
+
+/// Draws the vocabulary positions `genes` of cells `rows` **jointly** from the model's
+/// predictive distribution given the context, by iterative unmasking (the reverse of the
+/// absorbing diffusion, as [`generate`] does for whole cells): all asked genes start masked;
+/// at step `s = steps..1` each still-masked gene is revealed with probability `1/s` (all at
+/// `s = 1`), its bin drawn from the model's prediction given the context *and the genes
+/// revealed so far*. So the genes come out in a random order, each conditioned on the ones
+/// before, and their dependence (not only each gene's marginal, as [`Imputation::sampled`])
+/// is the model's. With `steps = 1` all genes are drawn at once from their marginals.
+///
+/// Draws come from a stream fixed by `(seed, cell index)`, so a cell's draw does not depend
+/// on the batch size or on the other cells; the context follows [`Context`] with the same
+/// seed as [`impute`].
+///
+/// # Errors
+/// [`Error::Empty`] for no cells or genes, [`Error::InvalidParam`] for bad indices, a gene
+/// asked twice or `steps == 0`; tensor errors.
+pub fn impute_joint(
+    m: &InferenceModel,
+    cells: &PreparedCells,
+    rows: &[usize],
+    genes: &[u32],
+    context: &Context,
+    p: &JointParams,
+) -> Result<JointImputation> {
+    let JointParams {
+        steps,
+        seed,
+        batch_size,
+    } = *p;
+    check_rows(cells, rows)?;
+    if genes.is_empty() {
+        return Err(Error::Empty {
+            what: "gene selection",
+            why: "no genes to impute".into(),
+        });
+    }
+    if steps == 0 {
+        return Err(Error::param("steps", 0, "must be at least 1"));
+    }
+    let mut asked = genes.to_vec();
+    asked.sort_unstable();
+    asked.dedup();
+    if asked.len() != genes.len() {
+        return Err(Error::param(
+            "genes",
+            genes.len(),
+            "a gene is asked for twice",
+        ));
+    }
+    let k = m.config.n_bins;
+    let g = genes.len();
+    let n = rows.len();
+    let n_fields = m.tokenizer.conditions.len();
+    let bs = batch_size.max(1);
+    let mut sampled = Array2::<u32>::zeros((n, g));
+    let mut observed = Array2::<u32>::zeros((n, g));
+    for (chunk_no, chunk) in rows.chunks(bs).enumerate() {
+        let mut tokens = chunk
+            .iter()
+            .map(|&r| inference_cell(m, cells, r, genes, context, seed))
+            .collect::<Result<Vec<_>>>()?;
+        let (mut masking, positions) = mask_asked(&tokens, genes)?;
+        for (i, pos) in positions.iter().enumerate() {
+            for (j, &kpos) in pos.iter().enumerate() {
+                observed[[chunk_no * bs + i, j]] = tokens[i].bins[kpos];
+                // The observed bin must not leak: masked tokens' bins are replaced by the
+                // mask token in `collate`, and overwritten below as genes are revealed.
+                tokens[i].bins[kpos] = 0;
+            }
+        }
+        let mut rngs: Vec<_> = chunk
+            .iter()
+            .map(|&r| stream(seed, DOMAIN_JOINT, r as u64))
+            .collect();
+        for s in (1..=steps).rev() {
+            let batch = collate(
+                &tokens,
+                Some(&masking),
+                m.tokenizer.binning.n_bins,
+                n_fields,
+                m.model.device(),
+            )?;
+            let probs = softmax_last_dim(&m.model.forward(&batch.input)?)?.to_vec3::<f32>()?;
+            for (i, pos) in positions.iter().enumerate() {
+                let rng = &mut rngs[i];
+                for (j, &kpos) in pos.iter().enumerate() {
+                    if masking.masked[i][kpos] && (s == 1 || rng.random::<f32>() < 1.0 / s as f32) {
+                        let b = sample_bin(&probs[i][kpos][..k], rng.random::<f32>());
+                        tokens[i].bins[kpos] = b;
+                        masking.masked[i][kpos] = false;
+                        sampled[[chunk_no * bs + i, j]] = b;
+                    }
+                }
+            }
+        }
+    }
+    Ok(JointImputation {
+        genes: genes
+            .iter()
+            .map(|&g| {
+                m.tokenizer
+                    .vocab
+                    .gene(g + N_SPECIAL)
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .collect(),
+        cells: rows.iter().map(|&r| cells.cells[r].clone()).collect(),
+        sampled,
+        observed,
+    })
 }
 
 /// Settings of [`generate`].

@@ -46,6 +46,9 @@ pub enum Command {
     /// known network.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The covariance and XOR probes: a trained model vs PCA vs linear regression on its
+    /// held-out cells; writes report.json, report.md and figures.
+    Probe(ProbeArgs),
 }
 
 /// `cellsindy rules`: one subcommand per route. The model routes (`distill --model CKPT
@@ -254,6 +257,53 @@ pub struct EvaluateArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `cellsindy probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Training checkpoint directory (its held-out split is reused).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Expression file the model was trained on (raw counts).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output directory for report.json, report.md and the figures.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// JSON file with probe settings (`cellsindy::probes::ProbeConfig`: gene groups, markers,
+    /// gate, rules); flags below override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Covariance probe, group A (comma-separated; default: the synaptic genes).
+    #[arg(long, value_delimiter = ',')]
+    pub group_a: Option<Vec<String>>,
+    /// Covariance probe, group B (comma-separated; default: the mitochondrial genes).
+    #[arg(long, value_delimiter = ',')]
+    pub group_b: Option<Vec<String>>,
+    /// XOR probe markers, two genes (default: RBFOX3,GFAP).
+    #[arg(long, value_delimiter = ',')]
+    pub markers: Option<Vec<String>>,
+    /// XOR-gate gene (default: TGXOR).
+    #[arg(long)]
+    pub gate: Option<String>,
+    /// |rho| below this counts as sign 0.
+    #[arg(long)]
+    pub dead_zone: Option<f64>,
+    /// PCA components.
+    #[arg(long)]
+    pub components: Option<usize>,
+    /// Held-out cells to score (0 = all).
+    #[arg(long)]
+    pub cells: Option<usize>,
+    /// Seed of contexts, draws and the randomized SVD.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// `cellsindy data ...`.

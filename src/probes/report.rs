@@ -1,0 +1,244 @@
+//! The probe report: the tables the project started from, as serde types and as Markdown.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::covariance::MethodCovariance;
+use super::xor::BinaryScores;
+use super::ProbeConfig;
+
+/// The covariance probe on one set of cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CovarianceReport {
+    /// Cells scored.
+    pub n_cells: usize,
+    /// Genes, group A first (the order of every matrix).
+    pub genes: Vec<String>,
+    /// Genes in group A.
+    pub n_a: usize,
+    /// Sign dead zone.
+    pub dead_zone: f64,
+    /// The real values (normalised expression of the held-out cells).
+    pub real: MethodCovariance,
+    /// Each method's imputation, in report order.
+    pub methods: Vec<MethodCovariance>,
+}
+
+/// One method on one XOR probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XorMethod {
+    /// Method name.
+    pub method: String,
+    /// How its probability was obtained.
+    pub probability: String,
+    /// Balanced accuracy, AUROC, confusion matrix.
+    pub scores: BinaryScores,
+    /// ROC curve `(fpr, tpr)`.
+    pub roc: Vec<(f64, f64)>,
+}
+
+/// One XOR probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XorReport {
+    /// What is predicted, e.g. `RBFOX3 xor GFAP`.
+    pub target: String,
+    /// Genes masked.
+    pub masked: Vec<String>,
+    /// How the truth was read from the data.
+    pub truth_rule: String,
+    /// Expression thresholds (log1p of normalised values; HIGH ⇔ value > threshold), one per
+    /// binarised gene.
+    pub thresholds: Vec<f64>,
+    /// The model's bin thresholds (HIGH ⇔ bin ≥ this), one per binarised gene.
+    pub bin_thresholds: Vec<u32>,
+    /// Cells scored.
+    pub n_cells: usize,
+    /// Cells whose truth is positive.
+    pub n_positive: usize,
+    /// Each method.
+    pub methods: Vec<XorMethod>,
+}
+
+/// Everything `cellsindy probe` measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// The settings.
+    pub config: ProbeConfig,
+    /// Checkpoint directory (as given).
+    pub model: String,
+    /// Data file (as given).
+    pub data: String,
+    /// Training cells (the baselines are fitted on them).
+    pub n_train: usize,
+    /// Held-out cells scored.
+    pub n_scored: usize,
+    /// Genes the baselines see (the model's vocabulary).
+    pub n_genes: usize,
+    /// Share of the training cells' variance the PCA components explain.
+    pub pca_explained_variance: f64,
+    /// Covariance probe.
+    pub covariance: CovarianceReport,
+    /// XOR probe on the markers.
+    pub xor_markers: XorReport,
+    /// XOR probe on the gate gene.
+    pub xor_gate: XorReport,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+fn signed(v: f64) -> String {
+    format!("{v:+.2}")
+}
+
+impl CovarianceReport {
+    /// The Markdown table: Aspect / Real ρ / each method's ρ (sign match ✓/✗), final score.
+    pub fn markdown(&self, a_name: &str, b_name: &str) -> String {
+        let mut s = String::new();
+        let aspects = [
+            format!("within {a_name}"),
+            format!("within {b_name}"),
+            format!("{a_name} × {b_name}"),
+        ];
+        let _ = write!(s, "| Aspect | Real ρ |");
+        for m in &self.methods {
+            let _ = write!(s, " {} ρ |", m.method);
+        }
+        let _ = write!(s, "\n|---|---|");
+        for _ in &self.methods {
+            let _ = write!(s, "---|");
+        }
+        s.push('\n');
+        let real = self.real.rho.as_array();
+        for (i, aspect) in aspects.iter().enumerate() {
+            let _ = write!(
+                s,
+                "| {aspect} | {} ({}) |",
+                signed(real[i]),
+                self.real.signs[i].symbol()
+            );
+            for m in &self.methods {
+                let r = m.rho.as_array()[i];
+                let _ = write!(
+                    s,
+                    " {} ({}) {} |",
+                    signed(r),
+                    m.signs[i].symbol(),
+                    if m.matches[i] { "✓" } else { "✗" }
+                );
+            }
+            s.push('\n');
+        }
+        let _ = write!(s, "| **sign match** | |");
+        for m in &self.methods {
+            let k = m.matches.iter().filter(|&&x| x).count();
+            let _ = write!(s, " **{k}/3** |");
+        }
+        s.push('\n');
+        s
+    }
+}
+
+impl XorReport {
+    /// The Markdown table: Method / balanced accuracy / AUROC / confusion / probability rule.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "| Method | Balanced accuracy | AUROC | Confusion [[TN, FP], [FN, TP]] | Probability |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|");
+        for m in &self.methods {
+            let c = m.scores.confusion;
+            let _ = writeln!(
+                s,
+                "| {} | {:.3} | {:.3} | [[{}, {}], [{}, {}]] | {} |",
+                m.method,
+                m.scores.balanced_accuracy,
+                m.scores.auroc,
+                c[0][0],
+                c[0][1],
+                c[1][0],
+                c[1][1],
+                m.probability
+            );
+        }
+        s
+    }
+}
+
+impl ProbeReport {
+    /// The whole report as Markdown.
+    pub fn markdown(&self) -> String {
+        let c = &self.config;
+        let mut s = String::new();
+        let _ = writeln!(s, "# Probe report\n");
+        let _ = writeln!(
+            s,
+            "Model `{}` on `{}`: {} held-out cells scored (the model's validation split); PCA ({} components, {:.1} % of the variance) and the linear baseline fitted on the {} training cells, on `normalize_total` + `log1p` values of the model's {} vocabulary genes.\n",
+            self.model,
+            self.data,
+            self.n_scored,
+            c.n_components,
+            100.0 * self.pca_explained_variance,
+            self.n_train,
+            self.n_genes
+        );
+        let _ = writeln!(s, "## Covariance probe\n");
+        let _ = writeln!(
+            s,
+            "Mean pairwise Spearman ρ; all {} genes masked and imputed; sign with dead zone |ρ| < {} → 0. Spearman is rank-based, so the model's bins and the baselines' log values compare directly with the real normalised expression.\n",
+            self.covariance.genes.len(),
+            c.dead_zone
+        );
+        s.push_str(&self.covariance.markdown(&c.group_a_name, &c.group_b_name));
+        let _ = writeln!(s);
+        for m in &self.covariance.methods {
+            let _ = writeln!(
+                s,
+                "- {}: final score {:.2} ({} of 3 signs){}",
+                m.method,
+                m.score,
+                m.matches.iter().filter(|&&x| x).count(),
+                if m.constant_genes.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; constant imputations (ρ undefined, counted as 0): {}",
+                        m.constant_genes.join(", ")
+                    )
+                }
+            );
+        }
+        for x in [&self.xor_markers, &self.xor_gate] {
+            let _ = writeln!(s, "\n## XOR probe: {}\n", x.target);
+            let _ = writeln!(
+                s,
+                "Masked: {}. Truth: {} ({} of {} cells positive). Expression thresholds (log1p normalised) {}; model HIGH ⇔ bin ≥ {}.\n",
+                x.masked.join(", "),
+                x.truth_rule,
+                x.n_positive,
+                x.n_cells,
+                x.thresholds
+                    .iter()
+                    .map(|t| format!("{t:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                x.bin_thresholds
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            s.push_str(&x.markdown());
+        }
+        let _ = writeln!(s, "\nFigures: `roc_markers.svg`, `roc_gate.svg`, `covariance_heatmaps.svg`. Computed in {:.1} s.", self.seconds);
+        s
+    }
+}
+
+impl std::fmt::Display for ProbeReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.markdown())
+    }
+}

@@ -1,0 +1,394 @@
+//! Spearman rank correlation of many columns at once, and the mean pairwise figures the
+//! covariance probe compares.
+//!
+//! Spearman's ρ of two columns is the Pearson correlation of their ranks (ties share their
+//! average rank, as `scipy.stats.spearmanr`). Each column is ranked once (in parallel), its
+//! ranks are centred and scaled to unit norm, and all correlations come from one matrix
+//! product `Zᵀ Z`. Because ρ only sees ranks, it is the same on raw counts, normalised values
+//! or the model's value bins of the same cells, whenever those are monotone in one another.
+//!
+//! Ranking is a least-significant-digit radix sort on the values' order-preserving 64-bit
+//! keys; zeros (most entries of expression data) are counted, not sorted, and digit passes in
+//! which every key has the same byte are skipped.
+
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_finite, Error, Result};
+use crate::linalg::gram;
+
+/// Spearman correlation matrix of the columns of `x`.
+///
+/// A constant column has no ranks to correlate; its correlation with every other column is
+/// reported as 0 (scipy returns NaN) and its diagonal entry as 1, and it is listed in
+/// [`SpearmanMatrix::constant`], so callers can tell "uncorrelated" from "undefined".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpearmanMatrix {
+    /// `(n_columns, n_columns)` correlations.
+    pub rho: Array2<f64>,
+    /// Columns that are constant over the rows.
+    pub constant: Vec<usize>,
+}
+
+/// Spearman correlations of all pairs of columns of `x` (rows are samples, e.g. cells).
+///
+/// # Shapes
+/// `x`: `(n_samples, n_columns)` → `rho`: `(n_columns, n_columns)`.
+///
+/// # Errors
+/// [`Error::TooFewSamples`] with fewer than two rows, [`Error::Empty`] with no column,
+/// [`Error::NonFinite`] for NaN/∞.
+///
+/// # Example
+/// ```
+/// use cellsindy::probes::spearman;
+/// use ndarray::array;
+/// let x = array![[1.0, 10.0, 3.0], [2.0, 20.0, 2.0], [3.0, 25.0, 1.0], [4.0, 90.0, 0.0]];
+/// let r = spearman(x.view())?;
+/// assert!((r.rho[(0, 1)] - 1.0).abs() < 1e-12); // monotone increasing
+/// assert!((r.rho[(0, 2)] + 1.0).abs() < 1e-12); // monotone decreasing
+/// # Ok::<(), cellsindy::Error>(())
+/// ```
+pub fn spearman(x: ArrayView2<'_, f64>) -> Result<SpearmanMatrix> {
+    let (n, p) = x.dim();
+    if n < 2 {
+        return Err(Error::TooFewSamples {
+            op: "Spearman correlation".into(),
+            needed: 2,
+            got: n,
+        });
+    }
+    if p == 0 {
+        return Err(Error::Empty {
+            what: "Spearman input",
+            why: "no columns to correlate".into(),
+        });
+    }
+    check_finite("Spearman input", x)?;
+    // Columns as contiguous slices (cells × genes data is usually row-major: a strided column
+    // walk would load every cache line once per column).
+    let cols = columns(x);
+    // Column-major unit-norm centred ranks.
+    let mut z = vec![0.0f64; n * p];
+    let constant: Vec<bool> = z
+        .par_chunks_mut(n)
+        .enumerate()
+        .map_init(RankScratch::default, |s, (j, out)| {
+            !unit_ranks(&cols[j * n..(j + 1) * n], out, s)
+        })
+        .collect();
+    let z = Array2::from_shape_vec((n, p).f(), z).map_err(|e| Error::Linalg(e.to_string()))?;
+    let mut rho = gram(z.view());
+    let constant: Vec<usize> = (0..p).filter(|&j| constant[j]).collect();
+    for &j in &constant {
+        rho[(j, j)] = 1.0;
+    }
+    // Rounding can push |ρ| a hair past 1.
+    rho.mapv_inplace(|v| v.clamp(-1.0, 1.0));
+    Ok(SpearmanMatrix { rho, constant })
+}
+
+/// Mean pairwise correlations within two groups of columns and between them (the covariance
+/// probe's three "aspects").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GroupCorrelations {
+    /// Mean over the distinct pairs of group A.
+    pub within_a: f64,
+    /// Mean over the distinct pairs of group B.
+    pub within_b: f64,
+    /// Mean over all pairs (A, B).
+    pub between: f64,
+}
+
+impl GroupCorrelations {
+    /// The three figures in the order within A, within B, between.
+    pub fn as_array(&self) -> [f64; 3] {
+        [self.within_a, self.within_b, self.between]
+    }
+}
+
+/// Mean pairwise entries of a correlation matrix within `a`, within `b` and between them
+/// (indices into `rho`).
+///
+/// # Errors
+/// [`Error::InvalidParam`] for a group with fewer than two columns, an index out of range or
+/// in both groups.
+pub fn group_means(
+    rho: ArrayView2<'_, f64>,
+    a: &[usize],
+    b: &[usize],
+) -> Result<GroupCorrelations> {
+    let p = rho.nrows();
+    for (name, g) in [("group_a", a), ("group_b", b)] {
+        if g.len() < 2 {
+            return Err(Error::param(
+                name,
+                format!("{} column(s)", g.len()),
+                "needs at least two for a within-group correlation",
+            ));
+        }
+        if let Some(&bad) = g.iter().find(|&&j| j >= p) {
+            return Err(Error::param(name, bad, format!("only {p} columns")));
+        }
+    }
+    if let Some(&both) = a.iter().find(|j| b.contains(j)) {
+        return Err(Error::param("group_b", both, "column is in both groups"));
+    }
+    let within = |g: &[usize]| {
+        let mut s = 0.0;
+        let mut k = 0usize;
+        for (i, &x) in g.iter().enumerate() {
+            for &y in &g[i + 1..] {
+                s += rho[(x, y)];
+                k += 1;
+            }
+        }
+        s / k as f64
+    };
+    let mut between = 0.0;
+    for &x in a {
+        for &y in b {
+            between += rho[(x, y)];
+        }
+    }
+    Ok(GroupCorrelations {
+        within_a: within(a),
+        within_b: within(b),
+        between: between / (a.len() * b.len()) as f64,
+    })
+}
+
+/// Mean pairwise Spearman correlations within and between two column groups of `x`: ranks
+/// only the columns in the groups.
+///
+/// # Shapes
+/// `x`: `(n_samples, n_columns)`; `a`, `b` index its columns.
+///
+/// # Errors
+/// As [`spearman`] and [`group_means`].
+pub fn mean_pairwise_spearman(
+    x: ArrayView2<'_, f64>,
+    a: &[usize],
+    b: &[usize],
+) -> Result<GroupCorrelations> {
+    let cols: Vec<usize> = a.iter().chain(b).copied().collect();
+    if let Some(&bad) = cols.iter().find(|&&j| j >= x.ncols()) {
+        return Err(Error::param(
+            "columns",
+            bad,
+            format!("only {} columns", x.ncols()),
+        ));
+    }
+    let sub = x.select(ndarray::Axis(1), &cols);
+    let r = spearman(sub.view())?;
+    let ia: Vec<usize> = (0..a.len()).collect();
+    let ib: Vec<usize> = (a.len()..cols.len()).collect();
+    group_means(r.rho.view(), &ia, &ib)
+}
+
+/// The columns of `x` one after another (`p` slices of `n`), transposed in blocks of rows so
+/// that reads and writes both stay in cache.
+fn columns(x: ArrayView2<'_, f64>) -> Vec<f64> {
+    let (n, p) = x.dim();
+    if let Some(s) = x.t().as_slice() {
+        return s.to_vec();
+    }
+    let mut out = vec![0.0f64; n * p];
+    const BLOCK: usize = 64;
+    for r0 in (0..n).step_by(BLOCK) {
+        let r1 = (r0 + BLOCK).min(n);
+        for (i, row) in x.slice(ndarray::s![r0..r1, ..]).outer_iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                out[j * n + r0 + i] = v;
+            }
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct RankScratch {
+    keys: Vec<u64>,
+    idx: Vec<u32>,
+    keys2: Vec<u64>,
+    idx2: Vec<u32>,
+}
+
+/// Order-preserving map of a finite `f64` onto `u64` (negative values reversed).
+fn key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+/// Sorts `keys` (with `idx` alongside) by LSD radix on bytes, skipping bytes that are equal
+/// in every key.
+fn radix_sort(s: &mut RankScratch) {
+    let n = s.keys.len();
+    if n < 2 {
+        return;
+    }
+    let mut hist = [[0usize; 256]; 8];
+    for &k in &s.keys {
+        for (d, h) in hist.iter_mut().enumerate() {
+            h[((k >> (8 * d)) & 0xff) as usize] += 1;
+        }
+    }
+    s.keys2.resize(n, 0);
+    s.idx2.resize(n, 0);
+    for (d, h) in hist.iter().enumerate() {
+        if h.contains(&n) {
+            continue; // every key has the same byte here
+        }
+        let mut offs = [0usize; 256];
+        let mut acc = 0;
+        for (o, &c) in offs.iter_mut().zip(h.iter()) {
+            *o = acc;
+            acc += c;
+        }
+        for (&k, &i) in s.keys.iter().zip(&s.idx) {
+            let b = ((k >> (8 * d)) & 0xff) as usize;
+            s.keys2[offs[b]] = k;
+            s.idx2[offs[b]] = i;
+            offs[b] += 1;
+        }
+        std::mem::swap(&mut s.keys, &mut s.keys2);
+        std::mem::swap(&mut s.idx, &mut s.idx2);
+    }
+}
+
+/// Writes the centred, unit-norm average ranks of `x` into `out`; `false` (and zeros) for a
+/// constant column.
+fn unit_ranks(x: &[f64], out: &mut [f64], s: &mut RankScratch) -> bool {
+    let n = x.len();
+    s.keys.clear();
+    s.idx.clear();
+    // Zeros are ties of one another: count them, sort only the rest.
+    let mut n_neg = 0usize;
+    let mut n_zero = 0usize;
+    for (i, &v) in x.iter().enumerate() {
+        if v == 0.0 {
+            n_zero += 1;
+        } else {
+            n_neg += usize::from(v < 0.0);
+            s.keys.push(key(v));
+            s.idx.push(i as u32);
+        }
+    }
+    radix_sort(s);
+    let mean = (n + 1) as f64 / 2.0;
+    // Ranks are 1-based; entries at sorted positions i..j (0-based) share mean(i+1 ..= j).
+    let mut assign = |lo: usize, hi: usize, members: &[u32]| {
+        let r = (lo + hi + 1) as f64 / 2.0 - mean;
+        for &m in members {
+            out[m as usize] = r;
+        }
+    };
+    let mut i = 0;
+    let mut run = |i0: usize, j0: usize, shift: usize| {
+        // Sorted non-zero positions i0..j0 hold equal keys; their overall positions are
+        // shifted by `shift` (the zeros before them).
+        assign(i0 + shift, j0 + shift, &s.idx[i0..j0]);
+    };
+    let m = s.keys.len();
+    while i < m {
+        let mut j = i + 1;
+        while j < m && s.keys[j] == s.keys[i] {
+            j += 1;
+        }
+        let shift = if i >= n_neg { n_zero } else { 0 };
+        run(i, j, shift);
+        i = j;
+    }
+    if n_zero > 0 {
+        let r = (n_neg + n_neg + n_zero + 1) as f64 / 2.0 - mean;
+        for (o, &v) in out.iter_mut().zip(x.iter()) {
+            if v == 0.0 {
+                *o = r;
+            }
+        }
+    }
+    let norm = out.iter().map(|r| r * r).sum::<f64>().sqrt();
+    if norm <= 1e-12 * n as f64 {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        return false;
+    }
+    out.iter_mut().for_each(|o| *o /= norm);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Reference: average ranks by sorting, Pearson of ranks.
+    fn naive(x: ArrayView2<'_, f64>) -> Array2<f64> {
+        let (n, p) = x.dim();
+        let ranks: Vec<Vec<f64>> = (0..p)
+            .map(|j| {
+                let c: Vec<f64> = x.column(j).to_vec();
+                (0..n)
+                    .map(|i| {
+                        let less = c.iter().filter(|&&v| v < c[i]).count() as f64;
+                        let eq = c.iter().filter(|&&v| v == c[i]).count() as f64;
+                        less + (eq + 1.0) / 2.0
+                    })
+                    .collect()
+            })
+            .collect();
+        Array2::from_shape_fn((p, p), |(a, b)| {
+            let (ra, rb) = (&ranks[a], &ranks[b]);
+            let ma = ra.iter().sum::<f64>() / n as f64;
+            let mb = rb.iter().sum::<f64>() / n as f64;
+            let cov: f64 = ra.iter().zip(rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+            let va: f64 = ra.iter().map(|x| (x - ma) * (x - ma)).sum();
+            let vb: f64 = rb.iter().map(|y| (y - mb) * (y - mb)).sum();
+            cov / (va * vb).sqrt()
+        })
+    }
+
+    #[test]
+    fn matches_the_definition_with_ties_zeros_and_negatives() {
+        let x = Array2::from_shape_fn((57, 4), |(i, j)| {
+            let v = ((i * (j + 3)) % 7) as f64 - 2.0;
+            match j {
+                0 => v,
+                1 => {
+                    if i % 3 == 0 {
+                        0.0
+                    } else {
+                        v * 1e-3
+                    }
+                }
+                2 => -(i as f64).sqrt() * 1e5,
+                _ => ((i as f64) * 0.7).sin(),
+            }
+        });
+        let r = spearman(x.view()).unwrap();
+        let want = naive(x.view());
+        for (a, b) in r.rho.iter().zip(want.iter()) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        assert!(r.constant.is_empty());
+    }
+
+    #[test]
+    fn constant_columns_are_flagged_and_bad_input_rejected() {
+        let mut x = Array2::from_shape_fn((10, 3), |(i, j)| (i * (j + 1)) as f64);
+        x.column_mut(1).fill(0.0);
+        let r = spearman(x.view()).unwrap();
+        assert_eq!(r.constant, vec![1]);
+        assert_eq!(r.rho[(0, 1)], 0.0);
+        assert_eq!(r.rho[(1, 1)], 1.0);
+        x[(2, 2)] = f64::INFINITY;
+        assert!(spearman(x.view()).is_err());
+        assert!(spearman(x.slice(ndarray::s![..1, ..]).view()).is_err());
+        let g = group_means(r.rho.view(), &[0], &[1, 2]);
+        assert!(g.is_err());
+    }
+}
