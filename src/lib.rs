@@ -39,6 +39,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod probes;
 mod rng;
+pub mod rules;
 pub mod simulate;
 pub mod synthetic;
 pub mod systems;

@@ -11,6 +11,7 @@ mod h5ad;
 mod lorenz;
 mod model;
 mod probes;
+mod rules;
 mod synthetic;
 mod systems;
 mod text_formats;

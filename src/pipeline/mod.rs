@@ -6,6 +6,7 @@
 //! | module | workflow |
 //! |---|---|
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
+//! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
 //! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
@@ -13,6 +14,7 @@
 pub mod data;
 #[cfg(feature = "nn")]
 pub mod probe;
+pub mod rules;
 pub mod sindy;
 #[cfg(feature = "nn")]
 pub mod transformer;

@@ -9,15 +9,18 @@
 //! |---|---|
 //! | [`trajectory`] | reference vs identified model: 2-D projection and time series |
 //! | [`coefficients`] | heat map of the coefficient matrix Ξ |
+//! | [`network`] | regulatory network read out by `rules`: signed, scored edges on a circle |
 //! | [`selection`] | threshold sweep: error vs number of terms, Pareto front |
 //! | [`probes`] | ROC curves of the XOR probes, Spearman heat maps of the covariance probe |
 
 pub mod coefficients;
+pub mod network;
 pub mod probes;
 pub mod selection;
 pub mod trajectory;
 
 pub use coefficients::coefficients_svg;
+pub use network::network_svg;
 pub use selection::pareto_svg;
 pub use trajectory::{attractor_svg, AttractorLabels};
 

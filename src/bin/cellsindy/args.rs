@@ -42,9 +42,50 @@ pub enum Command {
     /// Score a trained model on its held-out cells: masked-gene accuracy vs a per-gene
     /// marginal baseline, XOR-gate imputation, marker exclusivity of generated cells.
     Evaluate(EvaluateArgs),
+    /// Read sparse regulatory rules (text, LaTeX, JSON, edge table) and score them against a
+    /// known network.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// The covariance and XOR probes: a trained model vs PCA vs linear regression on its
     /// held-out cells; writes report.json, report.md and figures.
     Probe(ProbeArgs),
+}
+
+/// `cellsindy rules`: one subcommand per route. The model routes (`distill --model CKPT
+/// --data FILE`, activations) are added beside `dynamics` and write the same files.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Route 3: SINDy with Hill terms on simulated time courses of the synthetic network;
+    /// edges scored by ensemble inclusion probability, beside |Pearson| and |Spearman|
+    /// baselines.
+    Dynamics(RulesDynamicsArgs),
+}
+
+/// `cellsindy rules dynamics`.
+#[derive(Debug, Args)]
+pub struct RulesDynamicsArgs {
+    /// Output directory (rules.txt, rules.tex, rules.json, edges.tsv, network.svg,
+    /// evaluation.json, evaluation.md).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Truth file: synthetic-brain JSON, Boolean rules (`C = A and not B`) or a coupling list
+    /// (`target regulator weight`). Default: the simulated network itself.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Number of simulated trajectories (each with its own inputs).
+    #[arg(long, default_value_t = cellsindy::pipeline::rules::DEFAULT_TRAJECTORIES)]
+    pub trajectories: usize,
+    /// Seed of the simulation and of the ensemble.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl From<&RulesDynamicsArgs> for cellsindy::pipeline::rules::DynamicsRunConfig {
+    fn from(a: &RulesDynamicsArgs) -> Self {
+        let mut cfg = Self::new(a.trajectories, a.seed);
+        cfg.truth = a.truth.clone();
+        cfg
+    }
 }
 
 /// Options for reading an expression file.

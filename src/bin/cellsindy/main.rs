@@ -34,6 +34,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Generate(a) => cmd::transformer::run_generate(&a),
         args::Command::Activations(a) => cmd::transformer::run_activations(&a),
         args::Command::Evaluate(a) => cmd::transformer::run_evaluate(&a),
+        args::Command::Rules(r) => cmd::rules::run(&r),
         args::Command::Probe(a) => cmd::probe::run(&a),
     }
 }

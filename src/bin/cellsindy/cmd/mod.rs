@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod probe;
+pub mod rules;
 pub mod sindy;
 pub mod transformer;
 
