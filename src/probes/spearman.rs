@@ -213,6 +213,8 @@ pub fn mean_spearman(x: ArrayView2<'_, f64>) -> Result<f64> {
             "needs at least two for a pairwise correlation",
         ));
     }
+    // One group: every column.
+    #[allow(clippy::single_range_in_vec_init)]
     let [(sum, norms)] = group_rank_sums(x, &[0..p])?;
     let total = sum.iter().map(|v| v * v).sum::<f64>();
     Ok((total - norms) / (p * (p - 1)) as f64)
@@ -233,17 +235,46 @@ fn group_rank_sums<const G: usize>(
         });
     }
     check_finite("Spearman input", x)?;
-    let (z, constant) = unit_rank_columns(x);
-    Ok(groups.clone().map(|g| {
-        let mut sum = vec![0.0f64; n];
-        for j in g.clone() {
-            for (s, v) in sum.iter_mut().zip(&z[j * n..(j + 1) * n]) {
-                *s += v;
+    let cols = columns(x);
+    let p = x.ncols();
+    let group_of: Vec<Option<usize>> = (0..p)
+        .map(|j| groups.iter().position(|g| g.contains(&j)))
+        .collect();
+    // Per task: scratch, one rank buffer, and per-group partial sums; reduced at the end.
+    type Partial = Vec<(Vec<f64>, f64)>;
+    let empty = || -> Partial { vec![(vec![0.0f64; n], 0.0); G] };
+    let partial: Partial = (0..p)
+        .into_par_iter()
+        .fold(
+            || (RankScratch::default(), vec![0.0f64; n], empty()),
+            |(mut s, mut buf, mut acc), j| {
+                if let Some(g) = group_of[j] {
+                    if let Some(inv) = centred_ranks(&cols[j * n..(j + 1) * n], &mut buf, &mut s) {
+                        for (a, r) in acc[g].0.iter_mut().zip(&buf) {
+                            *a += r * inv;
+                        }
+                        acc[g].1 += 1.0;
+                    }
+                }
+                (s, buf, acc)
+            },
+        )
+        .map(|(_, _, acc)| acc)
+        .reduce(empty, |mut a, b| {
+            for ((sa, na), (sb, nb)) in a.iter_mut().zip(b) {
+                sa.iter_mut().zip(&sb).for_each(|(x, y)| *x += y);
+                *na += nb;
             }
+            a
+        });
+    let mut it = partial.into_iter();
+    let mut out: [(Vec<f64>, f64); G] = std::array::from_fn(|_| (Vec::new(), 0.0));
+    for o in out.iter_mut() {
+        if let Some(v) = it.next() {
+            *o = v;
         }
-        let norms = g.filter(|&j| !constant[j]).count() as f64;
-        (sum, norms)
-    }))
+    }
+    Ok(out)
 }
 
 /// Column-major (`p` slices of `n`) centred, unit-norm average ranks of the columns of `x`,
@@ -302,36 +333,55 @@ fn key(v: f64) -> u64 {
     }
 }
 
-/// Sorts `keys` (with `idx` alongside) by LSD radix on bytes, skipping bytes that are equal
-/// in every key.
+/// Sorts `keys` (with `idx` alongside) by LSD radix, on only the bits that vary between keys,
+/// in at most 11-bit digits. Expression values stored as `f32` and widened leave the low 29
+/// bits equal and few exponents in use, so a column typically needs 3 passes, not 8.
 fn radix_sort(s: &mut RankScratch) {
+    const MAX_DIGIT: u32 = 11;
     let n = s.keys.len();
     if n < 2 {
         return;
     }
-    let mut hist = [[0usize; 256]; 8];
+    let first = s.keys[0];
+    let diff = s.keys.iter().fold(0u64, |d, &k| d | (k ^ first));
+    if diff == 0 {
+        return; // all equal
+    }
+    let lo = diff.trailing_zeros();
+    let bits = 64 - diff.leading_zeros() - lo;
+    let passes = bits.div_ceil(MAX_DIGIT);
+    let width = bits.div_ceil(passes);
+    let mask = (1u64 << width) - 1;
+    // Fixed-size tables (digits are masked to 11 bits), so indexing needs no bounds checks.
+    const SIZE: usize = 1 << MAX_DIGIT;
+    let mut hist = vec![[0u32; SIZE]; passes as usize];
     for &k in &s.keys {
-        for (d, h) in hist.iter_mut().enumerate() {
-            h[((k >> (8 * d)) & 0xff) as usize] += 1;
+        for (p, h) in hist.iter_mut().enumerate() {
+            let d = ((k >> (lo + p as u32 * width)) & mask) as usize & (SIZE - 1);
+            h[d] += 1;
         }
     }
     s.keys2.resize(n, 0);
     s.idx2.resize(n, 0);
-    for (d, h) in hist.iter().enumerate() {
-        if h.contains(&n) {
-            continue; // every key has the same byte here
+    for (p, h) in hist.iter_mut().enumerate() {
+        if h.iter().any(|&c| c as usize == n) {
+            continue; // every key has the same digit here
         }
-        let mut offs = [0usize; 256];
-        let mut acc = 0;
-        for (o, &c) in offs.iter_mut().zip(h.iter()) {
-            *o = acc;
-            acc += c;
+        let mut acc = 0u32;
+        for c in h.iter_mut() {
+            let count = *c;
+            *c = acc;
+            acc += count;
         }
+        let shift = lo + p as u32 * width;
         for (&k, &i) in s.keys.iter().zip(&s.idx) {
-            let b = ((k >> (8 * d)) & 0xff) as usize;
-            s.keys2[offs[b]] = k;
-            s.idx2[offs[b]] = i;
-            offs[b] += 1;
+            let d = ((k >> shift) & mask) as usize & (SIZE - 1);
+            let at = h[d] as usize;
+            if let (Some(kk), Some(ii)) = (s.keys2.get_mut(at), s.idx2.get_mut(at)) {
+                *kk = k;
+                *ii = i;
+            }
+            h[d] += 1;
         }
         std::mem::swap(&mut s.keys, &mut s.keys2);
         std::mem::swap(&mut s.idx, &mut s.idx2);
@@ -341,6 +391,22 @@ fn radix_sort(s: &mut RankScratch) {
 /// Writes the centred, unit-norm average ranks of `x` into `out`; `false` (and zeros) for a
 /// constant column.
 fn unit_ranks(x: &[f64], out: &mut [f64], s: &mut RankScratch) -> bool {
+    match centred_ranks(x, out, s) {
+        Some(inv) => {
+            out.iter_mut().for_each(|o| *o *= inv);
+            true
+        }
+        None => {
+            out.iter_mut().for_each(|o| *o = 0.0);
+            false
+        }
+    }
+}
+
+/// Writes the centred average ranks of `x` into `out` and returns `1 / ‖out‖`, or `None` for
+/// a constant column. The norm comes from the tie sizes, not a pass over `out`:
+/// `Σ (rᵢ − r̄)² = (n³ − n − Σ_ties (t³ − t)) / 12`.
+fn centred_ranks(x: &[f64], out: &mut [f64], s: &mut RankScratch) -> Option<f64> {
     let n = x.len();
     s.keys.clear();
     s.idx.clear();
@@ -372,10 +438,18 @@ fn unit_ranks(x: &[f64], out: &mut [f64], s: &mut RankScratch) -> bool {
         assign(i0 + shift, j0 + shift, &s.idx[i0..j0]);
     };
     let m = s.keys.len();
+    let cube = |t: usize| {
+        let t = t as f64;
+        t * t * t - t
+    };
+    let mut ties = cube(n_zero);
     while i < m {
         let mut j = i + 1;
         while j < m && s.keys[j] == s.keys[i] {
             j += 1;
+        }
+        if j - i > 1 {
+            ties += cube(j - i);
         }
         let shift = if i >= n_neg { n_zero } else { 0 };
         run(i, j, shift);
@@ -389,13 +463,11 @@ fn unit_ranks(x: &[f64], out: &mut [f64], s: &mut RankScratch) -> bool {
             }
         }
     }
-    let norm = out.iter().map(|r| r * r).sum::<f64>().sqrt();
+    let norm = ((cube(n) - ties) / 12.0).max(0.0).sqrt();
     if norm <= 1e-12 * n as f64 {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        return false;
+        return None;
     }
-    out.iter_mut().for_each(|o| *o /= norm);
-    true
+    Some(1.0 / norm)
 }
 
 #[cfg(test)]

@@ -472,32 +472,36 @@ pub fn correlation_edges(
         });
     }
     crate::error::check_finite("expression", x)?;
-    let cols: Vec<Vec<f64>> = x
-        .columns()
-        .into_iter()
-        .map(|c| {
-            let v: Vec<f64> = c.to_vec();
-            let v = match kind {
-                CorrelationKind::Pearson => v,
-                CorrelationKind::Spearman => average_ranks(&v),
-            };
-            let m = v.iter().sum::<f64>() / v.len() as f64;
-            let centred: Vec<f64> = v.iter().map(|a| a - m).collect();
-            let norm = centred.iter().map(|a| a * a).sum::<f64>().sqrt();
-            if norm > 0.0 {
-                centred.iter().map(|a| a / norm).collect()
-            } else {
-                vec![0.0; centred.len()]
-            }
-        })
-        .collect();
+    let rho = match kind {
+        // The probes' Spearman (average ranks, constant columns at 0).
+        CorrelationKind::Spearman => crate::probes::spearman(x)?.rho,
+        CorrelationKind::Pearson => {
+            let cols: Vec<Vec<f64>> = x
+                .columns()
+                .into_iter()
+                .map(|c| {
+                    let m = c.sum() / c.len() as f64;
+                    let centred: Vec<f64> = c.iter().map(|a| a - m).collect();
+                    let norm = centred.iter().map(|a| a * a).sum::<f64>().sqrt();
+                    if norm > 0.0 {
+                        centred.iter().map(|a| a / norm).collect()
+                    } else {
+                        vec![0.0; centred.len()]
+                    }
+                })
+                .collect();
+            ndarray::Array2::from_shape_fn((cols.len(), cols.len()), |(a, b)| {
+                cols[a].iter().zip(&cols[b]).map(|(u, v)| u * v).sum()
+            })
+        }
+    };
     let mut out = Vec::with_capacity(genes.len() * genes.len().saturating_sub(1));
     for (t, tg) in genes.iter().enumerate() {
         for (r, rg) in genes.iter().enumerate() {
             if r == t {
                 continue;
             }
-            let c: f64 = cols[r].iter().zip(&cols[t]).map(|(a, b)| a * b).sum();
+            let c = rho[(r, t)];
             out.push(ScoredEdge {
                 regulator: rg.clone(),
                 target: tg.clone(),
