@@ -279,16 +279,7 @@ pub fn impute(
         }
     }
     Ok(Imputation {
-        genes: genes
-            .iter()
-            .map(|&g| {
-                m.tokenizer
-                    .vocab
-                    .gene(g + N_SPECIAL)
-                    .unwrap_or("?")
-                    .to_string()
-            })
-            .collect(),
+        genes: symbols(m, genes),
         cells: rows.iter().map(|&r| cells.cells[r].clone()).collect(),
         probs,
         expected,
@@ -296,6 +287,20 @@ pub fn impute(
         p_high,
         observed,
     })
+}
+
+/// The symbols of vocabulary positions `genes`.
+fn symbols(m: &InferenceModel, genes: &[u32]) -> Vec<String> {
+    genes
+        .iter()
+        .map(|&g| {
+            m.tokenizer
+                .vocab
+                .gene(g + N_SPECIAL)
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
 }
 
 /// Inverse-CDF draw from `p` with uniform `u`.
@@ -395,10 +400,8 @@ pub fn impute_joint(
             "a gene is asked for twice",
         ));
     }
-    let k = m.config.n_bins;
     let g = genes.len();
     let n = rows.len();
-    let n_fields = m.tokenizer.conditions.len();
     let bs = batch_size.max(1);
     let mut sampled = Array2::<u32>::zeros((n, g));
     let mut observed = Array2::<u32>::zeros((n, g));
@@ -420,43 +423,73 @@ pub fn impute_joint(
             .iter()
             .map(|&r| stream(seed, DOMAIN_JOINT, r as u64))
             .collect();
-        for s in (1..=steps).rev() {
-            let batch = collate(
-                &tokens,
-                Some(&masking),
-                m.tokenizer.binning.n_bins,
-                n_fields,
-                m.model.device(),
-            )?;
-            let probs = softmax_last_dim(&m.model.forward(&batch.input)?)?.to_vec3::<f32>()?;
-            for (i, pos) in positions.iter().enumerate() {
-                let rng = &mut rngs[i];
-                for (j, &kpos) in pos.iter().enumerate() {
-                    if masking.masked[i][kpos] && (s == 1 || rng.random::<f32>() < 1.0 / s as f32) {
-                        let b = sample_bin(&probs[i][kpos][..k], rng.random::<f32>());
-                        tokens[i].bins[kpos] = b;
-                        masking.masked[i][kpos] = false;
-                        sampled[[chunk_no * bs + i, j]] = b;
-                    }
-                }
+        unmask(
+            m,
+            &mut tokens,
+            &mut masking.masked,
+            &positions,
+            steps,
+            1.0,
+            &mut rngs,
+        )?;
+        for (i, pos) in positions.iter().enumerate() {
+            for (j, &kpos) in pos.iter().enumerate() {
+                sampled[[chunk_no * bs + i, j]] = tokens[i].bins[kpos];
             }
         }
     }
     Ok(JointImputation {
-        genes: genes
-            .iter()
-            .map(|&g| {
-                m.tokenizer
-                    .vocab
-                    .gene(g + N_SPECIAL)
-                    .unwrap_or("?")
-                    .to_string()
-            })
-            .collect(),
+        genes: symbols(m, genes),
         cells: rows.iter().map(|&r| cells.cells[r].clone()).collect(),
         sampled,
         observed,
     })
+}
+
+/// Iterative unmasking, the reverse of the absorbing diffusion: over `steps` rounds (`s` from
+/// `steps` down to 1), each still-masked position of `order[i]` is revealed with probability
+/// `1/s` by a draw from the model's predictive distribution (logits divided by
+/// `temperature`) given everything revealed so far; the last round reveals the rest. Cell `i`
+/// draws from `rngs[i]`, or every cell from `rngs[0]` when only one is given.
+fn unmask<R: Rng>(
+    m: &InferenceModel,
+    tokens: &mut [TokenizedCell],
+    masked: &mut [Vec<bool>],
+    order: &[Vec<usize>],
+    steps: usize,
+    temperature: f64,
+    rngs: &mut [R],
+) -> Result<()> {
+    let k = m.config.n_bins;
+    let n_fields = m.tokenizer.conditions.len();
+    let shared = rngs.len() == 1;
+    for s in (1..=steps).rev() {
+        let masking = Masking {
+            masked: masked.to_vec(),
+            weight: vec![1.0; tokens.len()],
+        };
+        let batch = collate(
+            tokens,
+            Some(&masking),
+            m.tokenizer.binning.n_bins,
+            n_fields,
+            m.model.device(),
+        )?;
+        let logits = (m.model.forward(&batch.input)? / temperature)?;
+        let probs = softmax_last_dim(&logits)?.to_vec3::<f32>()?;
+        for (i, positions) in order.iter().enumerate() {
+            let rng = rngs
+                .get_mut(if shared { 0 } else { i })
+                .ok_or_else(|| Error::param("rngs", i, "one generator per cell, or one for all"))?;
+            for &j in positions {
+                if masked[i][j] && (s == 1 || rng.random::<f32>() < 1.0 / s as f32) {
+                    tokens[i].bins[j] = sample_bin(&probs[i][j][..k], rng.random::<f32>());
+                    masked[i][j] = false;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Settings of [`generate`].
@@ -556,7 +589,6 @@ pub fn generate(m: &InferenceModel, p: &GenerateParams) -> Result<Generated> {
         ));
     }
     let l = genes.len();
-    let k = m.config.n_bins;
     let mut bins = Array2::<u32>::zeros((p.n_cells, l));
     for (chunk_no, start) in (0..p.n_cells).step_by(p.batch_size.max(1)).enumerate() {
         let nb = p.batch_size.max(1).min(p.n_cells - start);
@@ -569,29 +601,16 @@ pub fn generate(m: &InferenceModel, p: &GenerateParams) -> Result<Generated> {
             })
             .collect();
         let mut masked = vec![vec![true; l]; nb];
-        for s in (1..=p.steps).rev() {
-            let masking = Masking {
-                masked: masked.clone(),
-                weight: vec![1.0; nb],
-            };
-            let batch = collate(
-                &tokens,
-                Some(&masking),
-                m.tokenizer.binning.n_bins,
-                n_fields,
-                m.model.device(),
-            )?;
-            let logits = (m.model.forward(&batch.input)? / p.temperature as f64)?;
-            let probs = softmax_last_dim(&logits)?.to_vec3::<f32>()?;
-            for i in 0..nb {
-                for j in 0..l {
-                    if masked[i][j] && (s == 1 || rng.random::<f32>() < 1.0 / s as f32) {
-                        tokens[i].bins[j] = sample_bin(&probs[i][j][..k], rng.random::<f32>());
-                        masked[i][j] = false;
-                    }
-                }
-            }
-        }
+        let order = vec![(0..l).collect::<Vec<_>>(); nb];
+        unmask(
+            m,
+            &mut tokens,
+            &mut masked,
+            &order,
+            p.steps,
+            f64::from(p.temperature),
+            std::slice::from_mut(&mut rng),
+        )?;
         for (i, t) in tokens.iter().enumerate() {
             for j in 0..l {
                 bins[[start + i, j]] = t.bins[j];
@@ -599,16 +618,7 @@ pub fn generate(m: &InferenceModel, p: &GenerateParams) -> Result<Generated> {
         }
     }
     Ok(Generated {
-        genes: genes
-            .iter()
-            .map(|&g| {
-                m.tokenizer
-                    .vocab
-                    .gene(g + N_SPECIAL)
-                    .unwrap_or("?")
-                    .to_string()
-            })
-            .collect(),
+        genes: symbols(m, &genes),
         bins,
     })
 }
