@@ -47,16 +47,7 @@ impl LinearImputer {
         if masked.is_empty() {
             return Err(Error::param("masked", 0, "no feature to impute"));
         }
-        let mut is_masked = vec![false; p];
-        for &m in masked {
-            if m >= p {
-                return Err(Error::param("masked", m, format!("only {p} features")));
-            }
-            if is_masked[m] {
-                return Err(Error::param("masked", m, "listed twice"));
-            }
-            is_masked[m] = true;
-        }
+        let is_masked = super::masked_flags(masked, p)?;
         let mut predictors = Vec::new();
         for j in (0..p).filter(|&j| !is_masked[j]) {
             let c = x.column(j);

@@ -13,3 +13,25 @@ mod pca;
 
 pub use linear::LinearImputer;
 pub use pca::{Pca, PcaParams, PcaSolver, PcaValidParams};
+
+/// `flags[j]` = feature `j` is in `masked` (of `p` features).
+///
+/// # Errors
+/// [`crate::Error::InvalidParam`] for an index out of range or listed twice.
+fn masked_flags(masked: &[usize], p: usize) -> crate::Result<Vec<bool>> {
+    let mut is_masked = vec![false; p];
+    for &m in masked {
+        if m >= p {
+            return Err(crate::Error::param(
+                "masked",
+                m,
+                format!("only {p} features"),
+            ));
+        }
+        if is_masked[m] {
+            return Err(crate::Error::param("masked", m, "listed twice"));
+        }
+        is_masked[m] = true;
+    }
+    Ok(is_masked)
+}

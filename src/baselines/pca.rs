@@ -280,16 +280,7 @@ impl Pca {
                 format!("{:?}", x.dim()),
             ));
         }
-        let mut is_masked = vec![false; p];
-        for &m in masked {
-            if m >= p {
-                return Err(Error::param("masked", m, format!("only {p} features")));
-            }
-            if is_masked[m] {
-                return Err(Error::param("masked", m, "listed twice"));
-            }
-            is_masked[m] = true;
-        }
+        let is_masked = super::masked_flags(masked, p)?;
         let visible: Vec<usize> = (0..p).filter(|&j| !is_masked[j]).collect();
         if visible.is_empty() {
             return Err(Error::param(
