@@ -156,19 +156,25 @@ fn make_unique_follows_scanpy() {
     assert_eq!(v, ["A", "B", "A-1", "A-2", "C"]);
 }
 
-#[test]
-fn hvg_matches_scanpy() {
-    let golden: serde_json::Value =
-        serde_json::from_str(include_str!("data/expression/hvg_golden.json")).unwrap();
-    let rows: Vec<Vec<f32>> = serde_json::from_value(golden["counts"].clone()).unwrap();
+/// The golden file's count matrix (cells × genes rows) and its number of genes.
+fn golden_counts(counts: &serde_json::Value) -> (ExpressionMatrix, usize) {
+    let rows: Vec<Vec<f32>> = serde_json::from_value(counts.clone()).unwrap();
     let (n, g) = (rows.len(), rows[0].len());
     let x = Array2::from_shape_vec((n, g), rows.concat()).unwrap();
-    let mut m = ExpressionMatrix::new(
+    let m = ExpressionMatrix::new(
         Values::Sparse(CsrMatrix::from_dense(x.view())),
         GeneTable::from_symbols(names("g", g)),
         names("c", n),
     )
     .unwrap();
+    (m, g)
+}
+
+#[test]
+fn hvg_matches_scanpy() {
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("data/expression/hvg_golden.json")).unwrap();
+    let (mut m, g) = golden_counts(&golden["counts"]);
     normalize_total(&mut m, Some(1e4)).unwrap();
     let row0: Vec<f64> = serde_json::from_value(golden["normalized_row0"].clone()).unwrap();
     let ours = m.values().to_dense();
@@ -198,15 +204,7 @@ fn hvg_matches_scanpy() {
     }
     // Cell Ranger flavour (its own, larger matrix).
     let cr = &golden["cell_ranger"];
-    let rows: Vec<Vec<f32>> = serde_json::from_value(cr["counts"].clone()).unwrap();
-    let (n, g) = (rows.len(), rows[0].len());
-    let x = Array2::from_shape_vec((n, g), rows.concat()).unwrap();
-    let mut m = ExpressionMatrix::new(
-        Values::Sparse(CsrMatrix::from_dense(x.view())),
-        GeneTable::from_symbols(names("g", g)),
-        names("c", n),
-    )
-    .unwrap();
+    let (mut m, g) = golden_counts(&cr["counts"]);
     normalize_total(&mut m, Some(1e4)).unwrap();
     log1p(&mut m);
     let (top, disp) = highly_variable_genes(&m, 40, HvgFlavor::CellRanger).unwrap();

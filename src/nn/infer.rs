@@ -141,6 +141,27 @@ fn check_rows(cells: &PreparedCells, rows: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The genes asked of an imputation: at least one, none twice.
+fn check_asked(genes: &[u32]) -> Result<()> {
+    if genes.is_empty() {
+        return Err(Error::Empty {
+            what: "gene selection",
+            why: "no genes to impute".into(),
+        });
+    }
+    let mut asked = genes.to_vec();
+    asked.sort_unstable();
+    asked.dedup();
+    if asked.len() != genes.len() {
+        return Err(Error::param(
+            "genes",
+            genes.len(),
+            "a gene is asked for twice",
+        ));
+    }
+    Ok(())
+}
+
 /// The tokens of one cell for an inference call: forced `asked` genes plus the context.
 fn inference_cell(
     m: &InferenceModel,
@@ -213,22 +234,7 @@ pub fn impute(
     batch_size: usize,
 ) -> Result<Imputation> {
     check_rows(cells, rows)?;
-    if genes.is_empty() {
-        return Err(Error::Empty {
-            what: "gene selection",
-            why: "no genes to impute".into(),
-        });
-    }
-    let mut asked = genes.to_vec();
-    asked.sort_unstable();
-    asked.dedup();
-    if asked.len() != genes.len() {
-        return Err(Error::param(
-            "genes",
-            genes.len(),
-            "a gene is asked for twice",
-        ));
-    }
+    check_asked(genes)?;
     let k = m.config.n_bins;
     let g = genes.len();
     let n = rows.len();
@@ -381,24 +387,9 @@ pub fn impute_joint(
         batch_size,
     } = *p;
     check_rows(cells, rows)?;
-    if genes.is_empty() {
-        return Err(Error::Empty {
-            what: "gene selection",
-            why: "no genes to impute".into(),
-        });
-    }
+    check_asked(genes)?;
     if steps == 0 {
         return Err(Error::param("steps", 0, "must be at least 1"));
-    }
-    let mut asked = genes.to_vec();
-    asked.sort_unstable();
-    asked.dedup();
-    if asked.len() != genes.len() {
-        return Err(Error::param(
-            "genes",
-            genes.len(),
-            "a gene is asked for twice",
-        ));
     }
     let g = genes.len();
     let n = rows.len();

@@ -73,15 +73,8 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Result<Option<f64>> {
     if n_pos == 0 || n_neg == 0 {
         return Ok(None);
     }
-    let ranks = average_ranks(scores);
-    let sum_pos: f64 = ranks
-        .iter()
-        .zip(labels)
-        .filter(|(_, l)| **l)
-        .map(|(r, _)| r)
-        .sum();
-    let u = sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
-    Ok(Some(u / (n_pos as f64 * n_neg as f64)))
+    // The probes' Mann–Whitney AUROC (average ranks for ties).
+    crate::probes::auroc(scores, labels).map(Some)
 }
 
 /// BEELINE's early-precision ratio: the precision among the top `k = n_positives` edges divided
@@ -140,26 +133,6 @@ fn descending(scores: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     order
-}
-
-/// 1-based ranks (ascending), ties given their average rank.
-fn average_ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut ranks = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for &o in &order[i..=j] {
-            ranks[o] = r;
-        }
-        i = j + 1;
-    }
-    ranks
 }
 
 /// Ranking metrics of one method's edges (self-loops excluded).
