@@ -280,7 +280,24 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     assert_eq!(r.n_scored + r.n_train, 400);
     assert!(r.n_scored > 50 && r.n_scored < 150, "{}", r.n_scored);
     assert_eq!(r.covariance.genes.len(), 14);
-    assert_eq!(r.covariance.methods.len(), 5);
+    assert_eq!(r.covariance.methods.len(), 6);
+    // The model's input keeps the figures: per-gene bins are monotone in each gene's
+    // normalised expression, so only ties move the rank correlations.
+    let bins = &r.covariance.methods[0];
+    assert!(bins.method.starts_with("observed bins"), "{}", bins.method);
+    for (b, e) in bins
+        .rho
+        .as_array()
+        .iter()
+        .zip(r.covariance.real.rho.as_array())
+    {
+        assert!(
+            (b - e).abs() < 0.05,
+            "bins {:?} vs expression {:?}",
+            bins.rho,
+            r.covariance.real.rho
+        );
+    }
     // The real values' own signs match themselves; the brain's modules are positive within
     // the synaptic genes.
     assert_eq!(r.covariance.real.score, 1.0);

@@ -70,7 +70,8 @@ fn binning_is_per_cell_quantiles_with_a_zero_bin_and_high_low_levels() {
     let values: Vec<f32> = (0..100)
         .map(|i| if i % 4 == 0 { 0.0 } else { i as f32 })
         .collect();
-    let bins = b.bin_cell(&values).unwrap();
+    let cols: Vec<u32> = (0..100).collect();
+    let bins = b.bin_cell(&cols, &values).unwrap();
     assert!(values
         .iter()
         .zip(&bins)
@@ -83,11 +84,11 @@ fn binning_is_per_cell_quantiles_with_a_zero_bin_and_high_low_levels() {
     assert_eq!(b.level(50), BinLevel::High);
     assert_eq!(b.level(1), BinLevel::Low);
     assert!(matches!(
-        b.bin_cell(&[1.0, f32::NAN]),
+        b.bin_cell(&[0, 1], &[1.0, f32::NAN]),
         Err(Error::NonFinite { .. })
     ));
     assert!(matches!(
-        b.bin_cell(&[1.0, -1.0]),
+        b.bin_cell(&[0, 1], &[1.0, -1.0]),
         Err(Error::Negative { .. })
     ));
 }
@@ -161,7 +162,10 @@ fn training_lowers_the_loss_and_beats_the_marginal_baseline_on_held_out_cells() 
     let h = &t.history.steps;
     let first: f32 = h[..10].iter().map(|r| r.loss).sum::<f32>() / 10.0;
     let last: f32 = h[h.len() - 10..].iter().map(|r| r.loss).sum::<f32>() / 10.0;
-    assert!(last < 0.8 * first, "loss {first} → {last}");
+    // Per-gene bins spread an expressed gene over ~50 near-equiprobable bins, so even a
+    // perfect model keeps most of the initial ln 51 nats; the marginal baseline below is the
+    // real bar.
+    assert!(last < 0.85 * first, "loss {first} → {last}");
     let model = t.inference_model().unwrap();
     let cfg = cellsindy::pipeline::transformer::EvalConfig {
         n_cells: 200,

@@ -28,7 +28,7 @@ use crate::expression::genes::match_genes;
 use crate::expression::io::{stream_cells, CellChunks, ReadOptions};
 use crate::expression::CsrMatrix;
 use crate::rng::{splitmix64, stream};
-use crate::tokenize::{GeneTokenizer, PreparedCells, TokenizedCell};
+use crate::tokenize::{GeneTokenizer, PreparedCells, TokenizedCell, LIBRARY_TARGET};
 
 const DOMAIN_SPLIT: u64 = 0x73706c69_74000021;
 const DOMAIN_EPOCH: u64 = 0x65706f63_68000022;
@@ -280,12 +280,25 @@ impl TrainData {
     }
 }
 
+/// Row `r` of a chunk of the file in vocabulary order, normalised over the file's whole row as
+/// [`PreparedCells::values`].
 fn remap_row(x: &CsrMatrix, r: usize, index: usize, map: &[Option<u32>]) -> CellRow {
     let (c, v) = x.row(r);
+    let size: f64 = v.iter().map(|&v| f64::from(v)).sum();
+    let scale = if size > 0.0 {
+        LIBRARY_TARGET / size
+    } else {
+        0.0
+    };
     let mut pairs: Vec<(u32, f32)> = c
         .iter()
         .zip(v)
-        .filter_map(|(&c, &v)| map.get(c as usize).copied().flatten().map(|p| (p, v)))
+        .filter_map(|(&c, &v)| {
+            map.get(c as usize)
+                .copied()
+                .flatten()
+                .map(|p| (p, (f64::from(v) * scale) as f32))
+        })
         .filter(|&(_, v)| v != 0.0)
         .collect();
     pairs.sort_unstable_by_key(|p| p.0);

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use ndarray::{Array2, Array3};
+use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::checkpoint::{self, Checkpoint};
@@ -325,8 +326,8 @@ fn sample_bin(p: &[f32], u: f32) -> u32 {
 /// Settings of [`impute_joint`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JointParams {
-    /// Unmasking steps (each a forward pass over the cells); the number of asked genes
-    /// reveals about one gene per step.
+    /// Unmasking rounds (each a forward pass over the cells); the number of asked genes (or
+    /// more) reveals one gene per round, an exact joint draw.
     pub steps: usize,
     /// Seed of the contexts (as [`impute`]) and of the draws.
     pub seed: u64,
@@ -359,12 +360,13 @@ pub struct JointImputation {
 
 /// Draws the vocabulary positions `genes` of cells `rows` **jointly** from the model's
 /// predictive distribution given the context, by iterative unmasking (the reverse of the
-/// absorbing diffusion, as [`generate`] does for whole cells): all asked genes start masked;
-/// at step `s = steps..1` each still-masked gene is revealed with probability `1/s` (all at
-/// `s = 1`), its bin drawn from the model's prediction given the context *and the genes
-/// revealed so far*. So the genes come out in a random order, each conditioned on the ones
-/// before, and their dependence (not only each gene's marginal, as [`Imputation::sampled`])
-/// is the model's. With `steps = 1` all genes are drawn at once from their marginals.
+/// absorbing diffusion, as [`generate`] does for whole cells): all asked genes start masked
+/// and are revealed in a random order over `steps` rounds of equal size, each bin drawn from
+/// the model's prediction given the context *and the genes revealed so far*. So each gene is
+/// conditioned on the ones before, and their dependence (not only each gene's marginal, as
+/// [`Imputation::sampled`]) is the model's. With `steps` at least the number of asked genes
+/// the draw is exact (one gene per round); with `steps = 1` all genes are drawn at once from
+/// their marginals.
 ///
 /// Draws come from a stream fixed by `(seed, cell index)`, so a cell's draw does not depend
 /// on the batch size or on the other cells; the context follows [`Context`] with the same
@@ -437,11 +439,16 @@ pub fn impute_joint(
     })
 }
 
-/// Iterative unmasking, the reverse of the absorbing diffusion: over `steps` rounds (`s` from
-/// `steps` down to 1), each still-masked position of `order[i]` is revealed with probability
-/// `1/s` by a draw from the model's predictive distribution (logits divided by
-/// `temperature`) given everything revealed so far; the last round reveals the rest. Cell `i`
-/// draws from `rngs[i]`, or every cell from `rngs[0]` when only one is given.
+/// Iterative unmasking, the reverse of the absorbing diffusion: the positions `order[i]` of
+/// cell `i` are put in a random order and revealed in `steps` rounds of (as nearly as
+/// possible) equal size, each by a draw from the model's predictive distribution (logits
+/// divided by `temperature`) given everything revealed so far. With `steps` at least the
+/// number of positions this is exact ancestral sampling, one position per round; fewer rounds
+/// draw the positions of a round independently of each other (the usual speed/fidelity
+/// trade). A fixed round size, rather than revealing each position with probability `1/s`,
+/// keeps positions from colliding in one round by chance. Rounds beyond the number of
+/// positions would reveal nothing and are skipped. Cell `i` draws from `rngs[i]`, or every
+/// cell from `rngs[0]` when only one is given.
 fn unmask<R: Rng>(
     m: &InferenceModel,
     tokens: &mut [TokenizedCell],
@@ -454,7 +461,17 @@ fn unmask<R: Rng>(
     let k = m.config.n_bins;
     let n_fields = m.tokenizer.conditions.len();
     let shared = rngs.len() == 1;
-    for s in (1..=steps).rev() {
+    let mut schedule: Vec<Vec<usize>> = Vec::with_capacity(order.len());
+    for (i, positions) in order.iter().enumerate() {
+        let rng = rngs
+            .get_mut(if shared { 0 } else { i })
+            .ok_or_else(|| Error::param("rngs", i, "one generator per cell, or one for all"))?;
+        let mut shuffled = positions.clone();
+        shuffled.shuffle(rng);
+        schedule.push(shuffled);
+    }
+    let rounds = steps.min(order.iter().map(Vec::len).max().unwrap_or(0));
+    for round in 0..rounds {
         let masking = Masking {
             masked: masked.to_vec(),
             weight: vec![1.0; tokens.len()],
@@ -468,12 +485,14 @@ fn unmask<R: Rng>(
         )?;
         let logits = (m.model.forward(&batch.input)? / temperature)?;
         let probs = softmax_last_dim(&logits)?.to_vec3::<f32>()?;
-        for (i, positions) in order.iter().enumerate() {
+        for (i, positions) in schedule.iter().enumerate() {
             let rng = rngs
                 .get_mut(if shared { 0 } else { i })
                 .ok_or_else(|| Error::param("rngs", i, "one generator per cell, or one for all"))?;
-            for &j in positions {
-                if masked[i][j] && (s == 1 || rng.random::<f32>() < 1.0 / s as f32) {
+            let n = positions.len();
+            let (from, to) = (round * n / rounds, (round + 1) * n / rounds);
+            for &j in &positions[from..to] {
+                if masked[i][j] {
                     tokens[i].bins[j] = sample_bin(&probs[i][j][..k], rng.random::<f32>());
                     masked[i][j] = false;
                 }
@@ -527,9 +546,9 @@ pub struct Generated {
 }
 
 /// Generates cells by iterative unmasking (the reverse of the absorbing diffusion): all genes
-/// start masked; at step `s = S..1` each still-masked gene is revealed with probability `1/s`
-/// (so all are revealed at `s = 1`), drawing its bin from the model's prediction given the
-/// genes revealed so far (and the conditions).
+/// start masked and are revealed in a random order over `steps` rounds of equal size, each
+/// bin drawn from the model's prediction given the genes revealed so far (and the
+/// conditions).
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for zero cells or steps, a gene set larger than the context, or

@@ -25,7 +25,7 @@ use crate::probes::{
     roc_curve, score_binary, score_method, xor_probability, Binarize, CovarianceReport, Logistic1d,
     ProbeConfig, ProbeReport, XorMethod, XorReport,
 };
-use crate::tokenize::PreparedCells;
+use crate::tokenize::{PreparedCells, LIBRARY_TARGET};
 
 /// A probe job: checkpoint, data, settings.
 #[derive(Debug, Clone)]
@@ -67,23 +67,21 @@ pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
 
 /// `log1p(normalize_total(x))` of the vocabulary genes, dense `(n_cells, n_vocab)`: library
 /// sizes over **all** genes of `m`, target the median non-zero library (scanpy's default).
+/// `cells.values` are already normalised to [`LIBRARY_TARGET`]; only the target changes.
 fn log_normalized(m: &ExpressionMatrix, cells: &PreparedCells) -> Array2<f64> {
-    let sizes = m.library_sizes();
-    let mut nz: Vec<f64> = sizes.iter().copied().filter(|&s| s > 0.0).collect();
+    let mut nz: Vec<f64> = m.library_sizes().into_iter().filter(|&s| s > 0.0).collect();
     nz.sort_unstable_by(f64::total_cmp);
     let target = match nz.len() {
-        0 => 1.0,
+        0 => LIBRARY_TARGET,
         n if n % 2 == 1 => nz[n / 2],
         n => 0.5 * (nz[n / 2 - 1] + nz[n / 2]),
     };
+    let scale = target / LIBRARY_TARGET;
     let mut x = Array2::zeros((cells.n_cells(), cells.values.n_cols()));
     for (i, mut row) in x.axis_iter_mut(Axis(0)).enumerate() {
         let (cols, vals) = cells.values.row(i);
-        let s = sizes[i];
-        if s > 0.0 {
-            for (&c, &v) in cols.iter().zip(vals) {
-                row[c as usize] = (f64::from(v) * target / s).ln_1p();
-            }
+        for (&c, &v) in cols.iter().zip(vals) {
+            row[c as usize] = (f64::from(v) * scale).ln_1p();
         }
     }
     x
@@ -118,7 +116,7 @@ fn observed_bins(
     rows.iter()
         .map(|&r| {
             let (cols, vals) = cells.values.row(r);
-            let bins = model.tokenizer.binning.bin_cell(vals)?;
+            let bins = model.tokenizer.binning.bin_cell(cols, vals)?;
             Ok(cols.binary_search(&g).map_or(0, |k| bins[k]))
         })
         .collect()
@@ -255,6 +253,10 @@ pub fn run_probes(
     let pca_cov = pca.impute(x_held.view(), &cov_cols)?;
     let lin_cov = LinearImputer::fit(x_train.view(), &cov_cols)?.predict(x_held.view())?;
     let methods: Vec<(&str, Array2<f64>)> = vec![
+        (
+            "observed bins (model input)",
+            joint.observed.mapv(f64::from),
+        ),
         ("model (expected value)", imp.expected.mapv(f64::from)),
         ("model (joint sample)", joint.sampled.mapv(f64::from)),
         ("model (independent samples)", imp.sampled.mapv(f64::from)),

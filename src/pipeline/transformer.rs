@@ -16,7 +16,9 @@ use crate::nn::data::{collate, is_validation, tokenize_fixed_cell, validation_ma
 use crate::nn::infer::{generate, impute, Context, GenerateParams, InferenceModel};
 use crate::nn::train::ValRecord;
 use crate::nn::{MaskSchedule, RunConfig, TokenizerConfig, TrainData, TrainEvent, Trainer};
-use crate::tokenize::{BinLevel, Binning, GeneSampling, GeneTokenizer, PreparedCells, N_SPECIAL};
+use crate::tokenize::{
+    BinLevel, BinSchemeKind, Binning, GeneSampling, GeneTokenizer, PreparedCells, N_SPECIAL,
+};
 
 /// Genes kept for the vocabulary, in the data's order: the `cfg.n_top_genes` most variable
 /// (`cfg.hvg_flavor`, on `normalize_total` + `log1p` values, as scGPT's preprocessing; all
@@ -76,15 +78,20 @@ pub fn fit_tokenizer(
     } else {
         m.select_genes(&keep)?
     };
-    let tok = GeneTokenizer::fit(
+    let mut tok = GeneTokenizer::fit(
         &sub,
-        Binning { n_bins: cfg.n_bins },
+        Binning::per_cell(cfg.n_bins),
         GeneSampling {
             max_genes: cfg.max_genes,
             zero_share: cfg.zero_share,
         },
         &cfg.conditions,
     )?;
+    if cfg.binning == BinSchemeKind::PerGene {
+        // Edges from `m` itself: normalisation needs every gene's counts, not the vocabulary's.
+        let prepared = tok.prepare(m)?;
+        tok.binning = Binning::fit_per_gene(cfg.n_bins, &prepared.values)?;
+    }
     Ok((tok, sub))
 }
 
@@ -412,7 +419,7 @@ pub fn evaluate(
     let mut expressed = vec![0u32; n_vocab];
     for &i in &train {
         let (cols, vals) = cells.values.row(i);
-        let bins = tok.binning.bin_cell(vals)?;
+        let bins = tok.binning.bin_cell(cols, vals)?;
         for (&c, &b) in cols.iter().zip(&bins) {
             counts[c as usize * n_bins + b as usize] += 1;
             expressed[c as usize] += 1;
@@ -605,7 +612,7 @@ pub fn evaluate(
             let mut d = (0usize, 0usize, 0usize);
             for &i in &held {
                 let (cols, vals) = cells.values.row(i);
-                let bins = tok.binning.bin_cell(vals)?;
+                let bins = tok.binning.bin_cell(cols, vals)?;
                 let bin_of = |g: u32| cols.binary_search(&g).map_or(0, |k| bins[k]);
                 let (ha, hb) = (high(bin_of(pos[0])), high(bin_of(pos[1])));
                 d.0 += usize::from(ha);

@@ -55,7 +55,7 @@ use crate::synthetic::{MITO_GENES, SYNAPTIC_GENES};
 /// | `gate_rule` | `TwoMeans` | how the gate is called ON (a cut between its modes) | |
 /// | `n_components` | 20 | PCA components | ≥ 1 |
 /// | `max_cells` | 0 | held-out cells scored (0 = all) | |
-/// | `joint_steps` | 16 | unmasking steps of the model's joint draw | ≥ 1 |
+/// | `joint_steps` | 64 | unmasking rounds of the model's joint draw (≥ the number of covariance genes: exact, one gene per round) | ≥ 1 |
 /// | `seed` | 0 | contexts, draws, randomized SVD | |
 /// | `batch_size` | 64 | cells per forward pass | ≥ 1 |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ impl Default for ProbeConfig {
             gate_rule: Binarize::TwoMeans,
             n_components: 20,
             max_cells: 0,
-            joint_steps: 16,
+            joint_steps: 64,
             seed: 0,
             batch_size: 64,
         }

@@ -24,7 +24,7 @@
 mod binning;
 mod vocab;
 
-pub use binning::{BinLevel, Binning, DEFAULT_N_BINS};
+pub use binning::{BinLevel, BinScheme, BinSchemeKind, Binning, DEFAULT_N_BINS, LIBRARY_TARGET};
 pub use vocab::{GeneVocab, N_SPECIAL, PAD_ID};
 
 use rand::seq::index::sample;
@@ -113,7 +113,10 @@ pub struct TokenizedCell {
 /// A dataset laid out for a tokenizer: values in vocabulary order and condition ids.
 #[derive(Debug, Clone)]
 pub struct PreparedCells {
-    /// cells × vocabulary genes (CSR; missing genes are empty columns).
+    /// cells × vocabulary genes (CSR; missing genes are empty columns), normalised to
+    /// [`LIBRARY_TARGET`] counts per cell: each cell's values are divided by its library size
+    /// over **all** of the dataset's genes (not only the vocabulary's, which would make them
+    /// compositional) and multiplied by the target. Value bins are computed from these.
     pub values: CsrMatrix,
     /// Global condition ids, `n_cells × n_fields`, row-major.
     pub conditions: Vec<u32>,
@@ -280,8 +283,9 @@ impl GeneTokenizer {
                 ),
             });
         }
-        let values = matched.reindex(m)?;
+        let mut values = matched.reindex(m)?;
         check_values(&values)?;
+        normalize_rows(&mut values, &m.library_sizes());
         let n_fields = self.conditions.len();
         let mut conditions = Vec::with_capacity(m.n_cells() * n_fields);
         let mut unknown = Vec::new();
@@ -343,7 +347,7 @@ impl GeneTokenizer {
     ) -> Result<TokenizedCell> {
         let n_vocab = self.vocab.n_genes();
         self.check_positions("forced gene", forced)?;
-        let bins = self.binning.bin_cell(values)?;
+        let bins = self.binning.bin_cell(columns, values)?;
         // Dense lookup: bin of every vocabulary position (0 where not expressed).
         let mut bin_of = vec![0u32; n_vocab];
         for (&c, &b) in columns.iter().zip(&bins) {
@@ -439,7 +443,7 @@ impl GeneTokenizer {
         genes: &[u32],
     ) -> Result<TokenizedCell> {
         self.check_positions("gene", genes)?;
-        let bins = self.binning.bin_cell(values)?;
+        let bins = self.binning.bin_cell(columns, values)?;
         let mut wanted: Vec<u32> = genes.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
@@ -455,6 +459,22 @@ impl GeneTokenizer {
             bins: out_bins,
             conditions: conditions.to_vec(),
         })
+    }
+}
+
+/// Scales each row `r` of `x` to [`LIBRARY_TARGET`] over `library_sizes[r]` (rows of size 0
+/// are empty and stay so).
+pub(crate) fn normalize_rows(x: &mut CsrMatrix, library_sizes: &[f64]) {
+    let indptr = x.indptr().to_vec();
+    let data = x.data_mut();
+    for (r, w) in indptr.windows(2).enumerate() {
+        let size = library_sizes.get(r).copied().unwrap_or(0.0);
+        if size > 0.0 {
+            let scale = LIBRARY_TARGET / size;
+            for v in &mut data[w[0]..w[1]] {
+                *v = (f64::from(*v) * scale) as f32;
+            }
+        }
     }
 }
 

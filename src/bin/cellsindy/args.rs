@@ -78,13 +78,32 @@ pub struct RulesDynamicsArgs {
     /// Seed of the simulation and of the ensemble.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Measurement noise of the simulated time courses (standard deviation as a fraction of
+    /// each gene's ON level).
+    #[arg(long, default_value_t = 0.0)]
+    pub noise: f64,
+    /// Differentiator: fd2, fd4, sg:WINDOW,POLYORDER (noisy data: e.g. sg:21,3) or
+    /// weak:WINDOW.
+    #[arg(long, default_value = "fd2", value_parser = parse_diff)]
+    pub diff: DiffChoice,
 }
 
-impl From<&RulesDynamicsArgs> for cellsindy::pipeline::rules::DynamicsRunConfig {
-    fn from(a: &RulesDynamicsArgs) -> Self {
+impl TryFrom<&RulesDynamicsArgs> for cellsindy::pipeline::rules::DynamicsRunConfig {
+    type Error = String;
+
+    fn try_from(a: &RulesDynamicsArgs) -> Result<Self, String> {
         let mut cfg = Self::new(a.trajectories, a.seed);
         cfg.truth = a.truth.clone();
-        cfg
+        cfg.timecourse.noise = a.noise;
+        cfg.params.differentiator =
+            match &a.diff {
+                DiffChoice::Fixed(d) => d.clone(),
+                DiffChoice::Auto => return Err(
+                    "--diff auto is for `cellsindy sindy`; choose fd2, fd4 or sg:WINDOW,POLYORDER"
+                        .into(),
+                ),
+            };
+        Ok(cfg)
     }
 }
 
@@ -135,6 +154,10 @@ pub struct TrainArgs {
     /// will ask about; appended to `tokenizer.include_genes`.
     #[arg(long, value_delimiter = ',')]
     pub include_genes: Vec<String>,
+    /// Override `tokenizer.binning`: value bins per gene (default; monotone in each gene's
+    /// normalised expression) or per cell (scGPT's within-cell ranks).
+    #[arg(long, value_enum)]
+    pub binning: Option<BinningArg>,
     /// Stream batches from disk (.h5ad, 10x) instead of loading the data.
     #[arg(long)]
     pub stream: bool,
@@ -485,6 +508,15 @@ pub struct SindyArgs {
         conflicts_with = "system"
     )]
     pub controls: Vec<String>,
+}
+
+/// `--binning`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BinningArg {
+    /// Quantiles of each gene's non-zero values over the training cells.
+    PerGene,
+    /// Quantiles of each cell's non-zero values (scGPT).
+    PerCell,
 }
 
 /// `--optimizer`.

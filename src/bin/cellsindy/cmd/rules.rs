@@ -17,7 +17,7 @@ pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_dynamics(a: &RulesDynamicsArgs) -> anyhow::Result<ExitCode> {
-    let cfg = DynamicsRunConfig::from(a);
+    let cfg = DynamicsRunConfig::try_from(a).map_err(anyhow::Error::msg)?;
     let (report, _) = dynamics(&cfg).context("rules from time courses")?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report.summary())?;

@@ -14,9 +14,9 @@ use cellsindy::nn::device::device;
 use cellsindy::nn::infer::{capture, generate, impute, Context, GenerateParams, InferenceModel};
 use cellsindy::nn::{checkpoint, CaptureSpec, RunConfig, TrainEvent};
 use cellsindy::pipeline::transformer::{evaluate, train, EvalConfig, TrainJob};
-use cellsindy::tokenize::PreparedCells;
+use cellsindy::tokenize::{BinSchemeKind, PreparedCells};
 
-use crate::args::{ActivationsArgs, EvaluateArgs, GenerateArgs, ImputeArgs, TrainArgs};
+use crate::args::{ActivationsArgs, BinningArg, EvaluateArgs, GenerateArgs, ImputeArgs, TrainArgs};
 
 fn step_bar(total: u64) -> anyhow::Result<ProgressBar> {
     let style = ProgressStyle::with_template(
@@ -39,6 +39,12 @@ pub fn run_train(a: &TrainArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(n) = a.top_genes {
         config.tokenizer.n_top_genes = n;
+    }
+    if let Some(b) = a.binning {
+        config.tokenizer.binning = match b {
+            BinningArg::PerGene => BinSchemeKind::PerGene,
+            BinningArg::PerCell => BinSchemeKind::PerCell,
+        };
     }
     config
         .tokenizer
