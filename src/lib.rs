@@ -40,6 +40,7 @@ pub mod plot;
 pub mod probes;
 mod rng;
 pub mod rules;
+pub mod scaling;
 pub mod simulate;
 pub mod synthetic;
 pub mod systems;

@@ -12,6 +12,7 @@ mod lorenz;
 mod model;
 mod probes;
 mod rules;
+mod scaling;
 mod synthetic;
 mod systems;
 mod text_formats;

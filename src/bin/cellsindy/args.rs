@@ -49,6 +49,69 @@ pub enum Command {
     /// The covariance and XOR probes: a trained model vs PCA vs linear regression on its
     /// held-out cells; writes report.json, report.md and figures.
     Probe(ProbeArgs),
+    /// Transfer scaling laws `D_t = k·D_f^α·N^β`: the data/model trade, fits with bootstrap
+    /// intervals, the archive projection.
+    #[command(subcommand)]
+    Scaling(ScalingCommand),
+}
+
+/// `cellsindy scaling`.
+#[derive(Debug, Subcommand)]
+pub enum ScalingCommand {
+    /// The data/model trade `data_c = model_c^(β/α)` (give one factor, get the other), the
+    /// effective data `D_t` (give `--d-f` and `--n`), and the archive projection.
+    Calc(ScalingCalcArgs),
+    /// Fit `(k, α, β)` by least squares in log space to a CSV/TSV of measurements (columns
+    /// d_f, n, d_t), with bootstrap confidence intervals.
+    Fit(ScalingFitArgs),
+}
+
+/// `cellsindy scaling calc`.
+#[derive(Debug, Args)]
+pub struct ScalingCalcArgs {
+    /// Exponent of the fine-tuning data.
+    #[arg(long, default_value_t = 0.38)]
+    pub alpha: f64,
+    /// Exponent of the model size (default: 1, i.e. β/α = 1/α).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    /// Prefactor.
+    #[arg(long, default_value_t = 1.0)]
+    pub k: f64,
+    /// A data factor: print the model factor worth the same.
+    #[arg(long)]
+    pub data_c: Option<f64>,
+    /// A model factor: print the data factor worth the same.
+    #[arg(long)]
+    pub model_c: Option<f64>,
+    /// Fine-tuning data (with --n: print D_t).
+    #[arg(long, requires = "n")]
+    pub d_f: Option<f64>,
+    /// Model size (with --d-f).
+    #[arg(long, requires = "d_f")]
+    pub n: Option<f64>,
+    /// Archive growth rates to project (fractions a year).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.2, 0.3])]
+    pub growth: Vec<f64>,
+}
+
+/// `cellsindy scaling fit`.
+#[derive(Debug, Args)]
+pub struct ScalingFitArgs {
+    /// CSV/TSV with a header naming d_f, n, d_t.
+    pub file: PathBuf,
+    /// Bootstrap resamples (0: no intervals).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Confidence level.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Seed of the resampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the fit as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// `cellsindy rules`: one subcommand per route. The model routes (`distill --model CKPT

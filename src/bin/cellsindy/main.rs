@@ -36,6 +36,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Evaluate(a) => cmd::transformer::run_evaluate(&a),
         args::Command::Rules(r) => cmd::rules::run(&r),
         args::Command::Probe(a) => cmd::probe::run(&a),
+        args::Command::Scaling(s) => cmd::scaling::run(&s),
     }
 }
 
