@@ -261,7 +261,7 @@ fn ols(data: &[[f64; 3]], rows: &[usize]) -> Option<([f64; 3], f64)> {
     let (lo, hi) = eig
         .iter()
         .fold((f64::INFINITY, 0.0f64), |(l, h), &e| (l.min(e), h.max(e)));
-    if !(lo > 1e-10 * hi) {
+    if lo.is_nan() || lo <= 1e-10 * hi {
         return None;
     }
     let c = xtx.cholesky()?.solve(&xty);
