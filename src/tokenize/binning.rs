@@ -147,6 +147,7 @@ impl Binning {
                 }
             }
         }
+        let n = values.n_rows();
         let edges = per_gene
             .into_iter()
             .map(|mut g| {
@@ -154,7 +155,7 @@ impl Binning {
                     return Vec::new();
                 }
                 g.sort_unstable_by(f32::total_cmp);
-                quantile_edges(&g, n_bins as usize - 1)
+                quantile_edges_after_zeros(&g, n - g.len(), n_bins as usize - 1)
             })
             .collect();
         Ok(Self {
@@ -241,7 +242,13 @@ fn check_value(v: f32, row: usize, col: usize) -> Result<()> {
 /// `k` quantiles of sorted `x` at `linspace(0, 1, k)` with linear interpolation (numpy's
 /// default method).
 fn quantile_edges(x: &[f32], k: usize) -> Vec<f64> {
-    let n = x.len();
+    quantile_edges_after_zeros(x, 0, k)
+}
+
+/// As [`quantile_edges`] of `zeros` zeros followed by sorted `x` (without building it).
+fn quantile_edges_after_zeros(x: &[f32], zeros: usize, k: usize) -> Vec<f64> {
+    let n = x.len() + zeros;
+    let at = |i: usize| if i < zeros { 0.0 } else { f64::from(x[i - zeros]) };
     (0..k)
         .map(|i| {
             let q = if k == 1 {
@@ -253,7 +260,7 @@ fn quantile_edges(x: &[f32], k: usize) -> Vec<f64> {
             let lo = pos.floor() as usize;
             let hi = (lo + 1).min(n - 1);
             let frac = pos - lo as f64;
-            x[lo] as f64 + (x[hi] as f64 - x[lo] as f64) * frac
+            at(lo) + (at(hi) - at(lo)) * frac
         })
         .collect()
 }
