@@ -522,3 +522,211 @@ fn rules_dynamics_sweep() {
         }
     }
 }
+
+/// Seeded uniform draws in [0, 1) (SplitMix64), so the route-2 tests need no RNG crate.
+fn uniforms(seed: u64) -> impl FnMut() -> f64 {
+    let mut s = seed;
+    move || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[test]
+fn rules_activations_unit_regression_finds_planted_xor_unit() {
+    // Eight balanced 0/1 genes; units: XOR(g1, g4), 2·g2, g0 AND NOT g5, noise, constant,
+    // and a unit that fires in 5 cells only. Every unit carries Gaussian-ish noise (sd ≈ 0.1).
+    let (n, g) = (2000, 8);
+    let mut u = uniforms(11);
+    let states = Array2::from_shape_fn((n, g), |_| if u() < 0.5 { 1.0 } else { 0.0 });
+    let mut noise = || (0..4).map(|_| u() - 0.5).sum::<f64>() * 0.17;
+    let units = Array2::from_shape_fn((n, 6), |(i, k)| {
+        let s = |j: usize| states[(i, j)];
+        match k {
+            0 => s(1) + s(4) - 2.0 * s(1) * s(4) + noise(),
+            1 => 2.0 * s(2) + noise(),
+            2 => s(0) * (1.0 - s(5)) + noise(),
+            3 => noise(),
+            4 => 3.0,
+            _ => {
+                if i < 5 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    });
+    let genes: Vec<String> = (0..g).map(|j| format!("g{j}")).collect();
+    let names: Vec<String> = (0..6).map(|k| format!("u[{k}]")).collect();
+    let rules = explain_units(
+        states.view(),
+        &genes,
+        units.view(),
+        &names,
+        &ExplainParams::default(),
+    )
+    .unwrap();
+    assert_eq!(rules.len(), 6);
+
+    let xor = &rules[0];
+    assert_eq!(xor.kind, UnitKind::Interaction, "{xor:?}");
+    let gate = xor.gate.as_ref().unwrap();
+    assert_eq!(gate.op, "XOR");
+    assert_eq!(gate.inputs, ["g1".to_string(), "g4".to_string()]);
+    assert_eq!(gate.name, "g1 XOR g4");
+    assert!(xor.r2 > 0.9, "{}", xor.r2);
+    // Exactly the XOR polynomial (plus the constant), coefficients a, a, -2a.
+    let terms: Vec<(&str, f64)> = xor
+        .rule
+        .terms
+        .iter()
+        .map(|t| (t.feature.as_str(), t.coef))
+        .collect();
+    let names_only: Vec<&str> = terms.iter().map(|t| t.0).collect();
+    assert_eq!(
+        names_only,
+        ["1", "g1", "g4", "g1 g4"],
+        "{}",
+        xor.rule.text(3)
+    );
+    let (a, b, ab) = (terms[1].1, terms[2].1, terms[3].1);
+    assert!((a - b).abs() < 0.05 * a.abs(), "{a} {b}");
+    assert!((ab + 2.0 * a).abs() < 0.05 * a.abs(), "{a} {ab}");
+    assert!(xor.rule.terms.iter().all(|t| t.inclusion.unwrap() >= 0.5));
+
+    let single = &rules[1];
+    assert_eq!(single.kind, UnitKind::SingleGene);
+    assert!(single.rule.terms.iter().any(|t| t.feature == "g2"));
+    assert!(single.r2 > 0.9);
+
+    let andnot = &rules[2];
+    assert_eq!(andnot.kind, UnitKind::Interaction);
+    assert_eq!(andnot.gate.as_ref().unwrap().name, "g0 AND NOT g5");
+
+    assert_eq!(rules[3].kind, UnitKind::Unexplained);
+    assert_eq!(rules[4].kind, UnitKind::Dead);
+    assert_eq!(rules[5].kind, UnitKind::Rare);
+
+    // Fixed candidates skip the screen; unknown ones are named.
+    let fixed = ExplainParams {
+        candidates: Some(vec!["g1".into(), "g4".into()]),
+        ..ExplainParams::default()
+    };
+    let r = explain_units(states.view(), &genes, units.view(), &names, &fixed).unwrap();
+    assert_eq!(r[0].gate.as_ref().unwrap().op, "XOR");
+    assert!(r[0].screen_r2.is_none());
+    let bad = ExplainParams {
+        candidates: Some(vec!["nope".into()]),
+        ..ExplainParams::default()
+    };
+    assert!(matches!(
+        explain_units(states.view(), &genes, units.view(), &names, &bad),
+        Err(Error::UnknownGenes { .. })
+    ));
+    // Non-binary states are refused.
+    let mut s2 = states.clone();
+    s2[(0, 0)] = 0.5;
+    assert!(explain_units(
+        s2.view(),
+        &genes,
+        units.view(),
+        &names,
+        &ExplainParams::default()
+    )
+    .is_err());
+}
+
+#[test]
+fn rules_sae_recovers_planted_sparse_features_in_superposition() {
+    use cellsindy::nn::SparseAutoencoder;
+    // 32 random unit directions in 16 dimensions (2x overcomplete: superposed), each active in
+    // 4% of the samples with magnitude in [1, 2].
+    let (d, k_true, n) = (16, 32, 4000);
+    let mut u = uniforms(3);
+    let mut gauss = || (0..12).map(|_| u()).sum::<f64>() - 6.0;
+    let mut dirs = Array2::<f64>::from_shape_fn((k_true, d), |_| gauss());
+    for mut r in dirs.rows_mut() {
+        let norm = r.dot(&r).sqrt();
+        r /= norm;
+    }
+    let mut u2 = uniforms(4);
+    let mut x = Array2::<f32>::zeros((n, d));
+    for i in 0..n {
+        for k in 0..k_true {
+            if u2() < 0.04 {
+                let a = 1.0 + u2();
+                for j in 0..d {
+                    x[(i, j)] += (a * dirs[(k, j)]) as f32;
+                }
+            }
+        }
+        for j in 0..d {
+            x[(i, j)] += ((u2() - 0.5) * 0.02) as f32;
+        }
+    }
+    let device = candle_core::Device::Cpu;
+    let sae = SparseAutoencoder::params()
+        .n_features(64)
+        .l1(0.1)
+        .steps(3000)
+        .batch_size(128)
+        .lr(3e-3)
+        .seed(1)
+        .fit(x.view(), &device)
+        .unwrap();
+    // Every decoder row has unit norm; each planted direction has a close decoder row.
+    let dec = sae.decoder.mapv(f64::from);
+    for r in dec.rows() {
+        assert!((r.dot(&r).sqrt() - 1.0).abs() < 1e-3);
+    }
+    let best: Vec<f64> = dirs
+        .rows()
+        .into_iter()
+        .map(|t| {
+            dec.rows()
+                .into_iter()
+                .map(|r| r.dot(&t))
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .collect();
+    let recovered = best.iter().filter(|&&c| c > 0.9).count();
+    assert!(
+        recovered >= 30,
+        "{recovered}/32 recovered; best cosines {best:?}; metrics {:?}",
+        (sae.metrics.fvu, sae.metrics.mean_l0, sae.metrics.n_dead)
+    );
+    assert!(sae.metrics.fvu < 0.2, "{}", sae.metrics.fvu);
+    // Planted L0 is 32 · 0.04 = 1.28.
+    assert!(sae.metrics.mean_l0 < 5.0, "{}", sae.metrics.mean_l0);
+
+    // Same seed, same dictionary; the file round-trips and encodes identically.
+    let again = SparseAutoencoder::params()
+        .n_features(64)
+        .l1(0.1)
+        .steps(50)
+        .batch_size(128)
+        .seed(1)
+        .fit(x.view(), &device)
+        .unwrap();
+    let again2 = again.params.clone().fit(x.view(), &device).unwrap();
+    assert_eq!(again.decoder, again2.decoder);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sae.safetensors");
+    sae.save(&path).unwrap();
+    let back = SparseAutoencoder::load(&path).unwrap();
+    assert_eq!(back, sae);
+    assert_eq!(
+        back.encode(x.view()).unwrap(),
+        sae.encode(x.view()).unwrap()
+    );
+    assert!(matches!(
+        sae.encode(x.slice(ndarray::s![.., ..3])),
+        Err(Error::Shape { .. })
+    ));
+    std::fs::write(&path, b"junk").unwrap();
+    assert!(SparseAutoencoder::load(&path).is_err());
+}

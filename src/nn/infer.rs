@@ -125,7 +125,7 @@ pub struct Imputation {
     pub observed: Array2<u32>,
 }
 
-fn check_rows(cells: &PreparedCells, rows: &[usize]) -> Result<()> {
+pub(super) fn check_rows(cells: &PreparedCells, rows: &[usize]) -> Result<()> {
     if rows.is_empty() {
         return Err(Error::Empty {
             what: "cell selection",
@@ -143,7 +143,7 @@ fn check_rows(cells: &PreparedCells, rows: &[usize]) -> Result<()> {
 }
 
 /// The genes asked of an imputation: at least one, none twice.
-fn check_asked(genes: &[u32]) -> Result<()> {
+pub(super) fn check_asked(genes: &[u32]) -> Result<()> {
     if genes.is_empty() {
         return Err(Error::Empty {
             what: "gene selection",
@@ -164,7 +164,7 @@ fn check_asked(genes: &[u32]) -> Result<()> {
 }
 
 /// The tokens of one cell for an inference call: forced `asked` genes plus the context.
-fn inference_cell(
+pub(super) fn inference_cell(
     m: &InferenceModel,
     cells: &PreparedCells,
     row: usize,
@@ -190,7 +190,10 @@ fn inference_cell(
 }
 
 /// Masks the `asked` genes of each cell (weight 1).
-fn mask_asked(tokens: &[TokenizedCell], asked: &[u32]) -> Result<(Masking, Vec<Vec<usize>>)> {
+pub(super) fn mask_asked(
+    tokens: &[TokenizedCell],
+    asked: &[u32],
+) -> Result<(Masking, Vec<Vec<usize>>)> {
     let mut masked = Vec::with_capacity(tokens.len());
     let mut where_ = Vec::with_capacity(tokens.len());
     for t in tokens {

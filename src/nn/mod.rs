@@ -4,8 +4,10 @@
 //! Pipeline: [`crate::tokenize`] turns cells into gene tokens; [`Trainer`] fits a
 //! [`GeneTransformer`] with the masked (absorbing-state) diffusion objective; [`checkpoint`]
 //! saves and loads it; [`infer`] imputes masked genes, generates cells by iterative unmasking
-//! and captures activations.
+//! and captures activations ([`capture`] at masked genes); [`sae`] learns a sparse dictionary
+//! over captured activations.
 
+pub mod capture;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -15,6 +17,7 @@ pub mod init;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod sae;
 pub mod store;
 pub mod train;
 
@@ -25,4 +28,5 @@ pub use config::{
 pub use data::TrainData;
 pub use init::Params;
 pub use model::{CaptureSpec, GeneTransformer, ModelInput};
+pub use sae::{SaeParams, SparseAutoencoder};
 pub use train::{History, TrainEvent, Trainer};

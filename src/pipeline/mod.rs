@@ -5,12 +5,15 @@
 //!
 //! | module | workflow |
 //! |---|---|
+//! | [`activations`] | route 2: a model's units and sparse-dictionary features at a masked target, explained by sparse Boolean gene rules |
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
 //! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
 //! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
+#[cfg(feature = "nn")]
+pub mod activations;
 pub mod data;
 #[cfg(feature = "nn")]
 pub mod probe;

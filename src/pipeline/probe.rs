@@ -68,7 +68,7 @@ pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
 /// `log1p(normalize_total(x))` of the vocabulary genes, dense `(n_cells, n_vocab)`: library
 /// sizes over **all** genes of `m`, target the median non-zero library (scanpy's default).
 /// `cells.values` are already normalised to [`LIBRARY_TARGET`]; only the target changes.
-fn log_normalized(m: &ExpressionMatrix, cells: &PreparedCells) -> Array2<f64> {
+pub(crate) fn log_normalized(m: &ExpressionMatrix, cells: &PreparedCells) -> Array2<f64> {
     let mut nz: Vec<f64> = m.library_sizes().into_iter().filter(|&s| s > 0.0).collect();
     nz.sort_unstable_by(f64::total_cmp);
     let target = match nz.len() {

@@ -122,6 +122,10 @@ pub enum RulesCommand {
     /// edges scored by ensemble inclusion probability, beside |Pearson| and |Spearman|
     /// baselines.
     Dynamics(RulesDynamicsArgs),
+    /// Route 2: a trained model's MLP units and residual stream at a masked target gene, and
+    /// a sparse autoencoder's features on one layer, each explained by a sparse Boolean gene
+    /// rule (single gene, interaction, gate).
+    Activations(Box<RulesActivationsArgs>),
 }
 
 /// `cellsindy rules dynamics`.
@@ -647,4 +651,60 @@ impl TryFrom<&SindyArgs> for SindyRunConfig {
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+/// `cellsindy rules activations`.
+#[derive(Debug, Args)]
+pub struct RulesActivationsArgs {
+    /// Training checkpoint directory (its held-out cells are used first).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Expression file the model was trained on (raw counts).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output directory (units.json, units.txt, features.json, features.txt, genes.json,
+    /// sae.safetensors, summary.md).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Gene masked; activations are read at its token.
+    #[arg(long, default_value = "TGXOR")]
+    pub target: String,
+    /// Captured tensors whose units are explained, comma-separated (default: every block's
+    /// `blocks.{i}.resid` and `blocks.{i}.mlp.hidden`).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<String>>,
+    /// Tensor the sparse autoencoder is trained on (default: the last block's `resid`;
+    /// `none` for no dictionary).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Dictionary size (default: four times the layer's width).
+    #[arg(long)]
+    pub features: Option<usize>,
+    /// L1 weight of the dictionary's codes.
+    #[arg(long)]
+    pub l1: Option<f64>,
+    /// Dictionary training steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Explain dictionary features by their values, not by whether they fire.
+    #[arg(long)]
+    pub feature_values: bool,
+    /// Fixed candidate genes for every rule, comma-separated (default: a pair screen picks
+    /// each unit's genes).
+    #[arg(long, value_delimiter = ',')]
+    pub genes: Option<Vec<String>>,
+    /// Genes per rule chosen by the screen.
+    #[arg(long)]
+    pub candidates: Option<usize>,
+    /// Cells used.
+    #[arg(long)]
+    pub cells: Option<usize>,
+    /// Seed of the contexts, the dictionary and the ensembles.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }

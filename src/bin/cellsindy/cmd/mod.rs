@@ -3,6 +3,7 @@
 pub mod data;
 pub mod probe;
 pub mod rules;
+pub mod rules_activations;
 pub mod scaling;
 pub mod sindy;
 pub mod transformer;

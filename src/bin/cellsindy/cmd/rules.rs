@@ -13,6 +13,7 @@ use crate::args::{RulesCommand, RulesDynamicsArgs};
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RulesCommand::Dynamics(a) => run_dynamics(a),
+        RulesCommand::Activations(a) => super::rules_activations::run(a),
     }
 }
 
