@@ -4,7 +4,8 @@
 //! Pipeline: [`crate::tokenize`] turns cells into gene tokens; [`Trainer`] fits a
 //! [`GeneTransformer`] with the masked (absorbing-state) diffusion objective; [`checkpoint`]
 //! saves and loads it; [`infer`] imputes masked genes, generates cells by iterative unmasking
-//! and captures activations.
+//! and captures activations; [`masked`] runs many differently-masked variants of cells (the
+//! occlusion and distillation queries of [`crate::pipeline::distill`]).
 
 pub mod checkpoint;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod data;
 pub mod device;
 pub mod infer;
 pub mod init;
+pub mod masked;
 pub mod model;
 pub mod ops;
 pub mod optim;
