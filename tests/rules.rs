@@ -730,3 +730,170 @@ fn rules_sae_recovers_planted_sparse_features_in_superposition() {
     std::fs::write(&path, b"junk").unwrap();
     assert!(SparseAutoencoder::load(&path).is_err());
 }
+
+// ── Route 1: distillation ──
+
+/// The synthetic brain's own ON calls as a perfect "predictor": distilling them must read the
+/// three gates exactly (XOR `a + b − 2ab`, AND `ab`, AND-NOT `a − ab`) with distractor
+/// candidates in the library, and score the true edges above every other pair.
+#[test]
+fn rules_distilling_the_brains_own_calls_reads_xor_and_andnot() {
+    use cellsindy::expression::normalize::{log1p, normalize_total};
+    use cellsindy::probes::Binarize;
+    let brain = generate(
+        &BrainParams::default()
+            .n_cells(1500)
+            .n_background_genes(20)
+            .seed(5),
+    )
+    .unwrap();
+    let mut m = brain.matrix.clone();
+    normalize_total(&mut m, None).unwrap();
+    log1p(&mut m);
+    let x = m.values().to_dense().mapv(f64::from);
+    let call = |g: &str| -> Vec<f64> {
+        let c = brain.matrix.genes().position(g).unwrap();
+        let v = x.column(c).to_vec();
+        let t = Binarize::TwoMeans.threshold(&v).unwrap();
+        v.iter().map(|&v| f64::from(u8::from(v > t))).collect()
+    };
+    let cands = ["TFA", "TFB", "TFC", "TFD", "TFE", "TFF"];
+    let calls: Vec<Vec<f64>> = cands.iter().map(|g| call(g)).collect();
+    let n = calls[0].len();
+    let states = Array2::from_shape_fn((n, cands.len()), |(i, k)| calls[k][i]);
+    let names: Vec<String> = cands.iter().map(|s| s.to_string()).collect();
+    let targets: Vec<DistilledTarget> = ["TGXOR", "TGAND", "TGANDNOT"]
+        .iter()
+        .map(|t| {
+            let y = call(t);
+            DistilledTarget {
+                target: t.to_string(),
+                candidates: names.clone(),
+                states: states.clone(),
+                levels: states.clone(),
+                expected: y.clone(),
+                p_high: y,
+            }
+        })
+        .collect();
+    let mut regs = names.clone();
+    regs.extend(["TGXOR", "TGAND", "TGANDNOT"].map(String::from));
+    let fit = fit_distilled(&targets, &regs, &DistillParams::default()).unwrap();
+    let truth = TruthNetwork::from_ground_truth(&brain.truth);
+    let e = evaluate("distill", &fit.rules.edges, Some(&fit.rules), &truth, false).unwrap();
+    for t in &e.targets {
+        assert!(t.exact_with_signs, "{}", t.fitted);
+    }
+    assert_eq!(e.exact_count(), (3, 3));
+    assert_eq!(e.edges.auprc, Some(1.0), "{:?}", e.edges);
+    let xor = fit.rules.rule("TGXOR").unwrap();
+    let coefs: Vec<i64> = xor.terms.iter().map(|t| t.coef.round() as i64).collect();
+    assert_eq!(coefs, [1, 1, -2], "{}", xor.text(3));
+}
+
+/// The whole route on a tiny freshly trained model: every pair is ranked, the candidates
+/// come from the screen, the run is reproducible, and bad targets are clear errors.
+#[test]
+fn rules_distill_runs_end_to_end_on_a_tiny_model_and_is_seeded() {
+    use candle_core::Device;
+    use cellsindy::nn::{Architecture, TokenizerConfig, TrainConfig, TrainData, Trainer};
+    use cellsindy::pipeline::distill::{run_distill, DistillConfig};
+    use cellsindy::pipeline::transformer::fit_tokenizer;
+    let brain = generate(
+        &BrainParams::default()
+            .n_cells(300)
+            .n_background_genes(10)
+            .seed(2),
+    )
+    .unwrap();
+    let tok_cfg = TokenizerConfig {
+        n_top_genes: 6,
+        include_genes: ["TFA", "TFB", "TGXOR"].map(String::from).to_vec(),
+        ..TokenizerConfig::default()
+    };
+    let (tok, m) = fit_tokenizer(&brain.matrix, &tok_cfg).unwrap();
+    let arch = Architecture {
+        d_model: 16,
+        n_layers: 1,
+        n_heads: 2,
+        d_ff: 32,
+    };
+    let train = TrainConfig {
+        steps: 20,
+        batch_size: 16,
+        warmup_steps: 2,
+        val_cells: 16,
+        val_every: 1000,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(tok.clone(), &arch, train, &Device::Cpu).unwrap();
+    let data = TrainData::memory(tok.prepare(&m).unwrap(), &t.train).unwrap();
+    t.run(&data, None, None, &mut |_| {}).unwrap();
+    let model = t.inference_model().unwrap();
+    let truth = TruthNetwork::from_ground_truth(&brain.truth);
+    let cfg = DistillConfig {
+        candidates: 3,
+        cells: 60,
+        screen_cells: 4,
+        ..DistillConfig::default()
+    };
+    let mut calls = 0;
+    let (report, d) = run_distill(
+        &model,
+        &m,
+        None,
+        Some((&truth, "truth")),
+        &cfg,
+        &mut |_, _, _| calls += 1,
+    )
+    .unwrap();
+    // The truth's targets that are in this vocabulary.
+    assert!(d.targets.iter().any(|t| t == "TGXOR"), "{:?}", d.targets);
+    assert!(d
+        .targets
+        .iter()
+        .all(|t| truth.edges.iter().any(|e| &e.target == t)));
+    assert!(d.candidates.iter().all(|c| c.len() == 3));
+    assert!(calls >= 2);
+    let n_vocab = model.tokenizer.vocab.n_genes();
+    let n_t = d.targets.len();
+    assert_eq!(report.rules.edges.len(), n_t * (n_vocab - 1));
+    assert!(report
+        .rules
+        .edges
+        .iter()
+        .all(|e| (0.0..=1.0).contains(&e.score) && e.regulator != e.target));
+    // Non-candidates score 0.
+    let zero = report.rules.edges.iter().filter(|e| e.score == 0.0).count();
+    assert!(zero >= n_t * (n_vocab - 1 - 3));
+    // distill, distill (expression), occlusion screen, |pearson|, |spearman|.
+    assert_eq!(report.evaluations.len(), 5);
+    assert_eq!(report.route, "distill");
+    let (again, _) = run_distill(
+        &model,
+        &m,
+        None,
+        Some((&truth, "truth")),
+        &cfg,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(again.rules, report.rules);
+    let bad = DistillConfig {
+        targets: Some(vec!["NOPE".into()]),
+        ..cfg.clone()
+    };
+    assert!(matches!(
+        run_distill(&model, &m, None, None, &bad, &mut |_, _, _| {}),
+        Err(Error::UnknownGenes { .. })
+    ));
+    let zero_cands = DistillConfig {
+        candidates: 0,
+        ..cfg
+    };
+    assert!(matches!(
+        run_distill(&model, &m, None, None, &zero_cands, &mut |_, _, _| {}),
+        Err(Error::InvalidParam { .. })
+    ));
+}

@@ -5,7 +5,8 @@
 //! [`GeneTransformer`] with the masked (absorbing-state) diffusion objective; [`checkpoint`]
 //! saves and loads it; [`infer`] imputes masked genes, generates cells by iterative unmasking
 //! and captures activations ([`capture`] at masked genes); [`sae`] learns a sparse dictionary
-//! over captured activations.
+//! over captured activations; [`masked`] runs many differently-masked variants of cells (the
+//! occlusion and distillation queries of [`crate::pipeline::distill`]).
 
 pub mod capture;
 pub mod checkpoint;
@@ -14,6 +15,7 @@ pub mod data;
 pub mod device;
 pub mod infer;
 pub mod init;
+pub mod masked;
 pub mod model;
 pub mod ops;
 pub mod optim;

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`activations`] | route 2: a model's units and sparse-dictionary features at a masked target, explained by sparse Boolean gene rules |
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
+//! | [`distill`] | route 1 of `rules`: occlusion screen → distillation of a trained transformer's predictions into sparse rules → the same report as [`rules`] |
 //! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
 //! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
@@ -15,6 +16,8 @@
 #[cfg(feature = "nn")]
 pub mod activations;
 pub mod data;
+#[cfg(feature = "nn")]
+pub mod distill;
 #[cfg(feature = "nn")]
 pub mod probe;
 pub mod rules;

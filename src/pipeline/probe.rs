@@ -69,6 +69,17 @@ pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
 /// sizes over **all** genes of `m`, target the median non-zero library (scanpy's default).
 /// `cells.values` are already normalised to [`LIBRARY_TARGET`]; only the target changes.
 pub(crate) fn log_normalized(m: &ExpressionMatrix, cells: &PreparedCells) -> Array2<f64> {
+    let all: Vec<usize> = (0..cells.n_cells()).collect();
+    log_normalized_rows(m, cells, &all)
+}
+
+/// `log_normalized` of cells `rows` only, `(rows.len(), n_vocab)` (same target library:
+/// the median over **all** cells), so a large dataset need not be densified whole.
+pub(crate) fn log_normalized_rows(
+    m: &ExpressionMatrix,
+    cells: &PreparedCells,
+    rows: &[usize],
+) -> Array2<f64> {
     let mut nz: Vec<f64> = m.library_sizes().into_iter().filter(|&s| s > 0.0).collect();
     nz.sort_unstable_by(f64::total_cmp);
     let target = match nz.len() {
@@ -77,8 +88,8 @@ pub(crate) fn log_normalized(m: &ExpressionMatrix, cells: &PreparedCells) -> Arr
         n => 0.5 * (nz[n / 2 - 1] + nz[n / 2]),
     };
     let scale = target / LIBRARY_TARGET;
-    let mut x = Array2::zeros((cells.n_cells(), cells.values.n_cols()));
-    for (i, mut row) in x.axis_iter_mut(Axis(0)).enumerate() {
+    let mut x = Array2::zeros((rows.len(), cells.values.n_cols()));
+    for (&i, mut row) in rows.iter().zip(x.axis_iter_mut(Axis(0))) {
         let (cols, vals) = cells.values.row(i);
         for (&c, &v) in cols.iter().zip(vals) {
             row[c as usize] = (f64::from(v) * scale).ln_1p();
@@ -126,7 +137,12 @@ fn observed_bins(
 /// when the expression threshold is 0 (HIGH ⇔ expressed ⇔ bin ≥ 1, since bin 0 is "not
 /// expressed"), otherwise the `b` in `1..n_bins` with the most agreements on the training
 /// cells (smallest on ties).
-fn bin_threshold(bins: &[u32], labels: &[bool], expr_threshold: f64, n_bins: u32) -> u32 {
+pub(crate) fn bin_threshold(
+    bins: &[u32],
+    labels: &[bool],
+    expr_threshold: f64,
+    n_bins: u32,
+) -> u32 {
     if expr_threshold <= 0.0 {
         return 1;
     }

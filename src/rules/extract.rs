@@ -54,7 +54,12 @@ impl FeatureTerms {
                     .zip(genes)
                     .filter(|(p, _)| **p > 0)
                     .map(|(_, n)| n.clone())
-                    .collect()
+                    .collect::<Vec<_>>()
+            })
+            .map(|mut g| {
+                // `RuleTerm::genes` is sorted: term recovery compares gene sets.
+                g.sort();
+                g
             })
             .collect();
         let linear = exps.iter().map(|e| e.iter().sum::<u32>() == 1).collect();

@@ -10,6 +10,7 @@
 //! | [`extract_rules`] | a [`crate::optimize::SparseFit`] + what each feature multiplies → [`RuleSet`] (terms, coefficients, inclusion probabilities) and signed, scored edges |
 //! | [`TruthNetwork`] | ground truth from the synthetic generator's JSON/TSV, Boolean update rules (`C = (A and not B) or (B and not A)`) or a signed coupling list (`target regulator weight`) |
 //! | [`evaluate`] | signed-edge AUPRC, AUROC, BEELINE early-precision ratio, exact term recovery, sign accuracy; self-loops apart; the same for \|Pearson\| and \|Spearman\| baselines |
+//! | [`fit_distilled`] | route 1: a model's predictions of a masked target (`P(HIGH)`, expected expression) regressed on Boolean monomials / polynomials of its candidate regulators; the model side is [`crate::pipeline::distill`] |
 //! | [`explain_units`] | route 2: each unit of a network (neuron, residual dimension, sparse-dictionary feature) regressed on the Boolean library of binarised genes chosen by a pair screen → a rule, its R², single-gene / interaction, and the gate it computes |
 //! | [`fit_dynamics`] | route 3: SINDy with Hill terms on expression time courses, edges scored by ensemble inclusion probability |
 //!
@@ -22,6 +23,7 @@
 //! what the regulator does when the other regulators of the rule are off.
 
 mod activations;
+mod distill;
 mod dynamics;
 mod evaluate;
 mod extract;
@@ -29,6 +31,7 @@ mod ground_truth;
 mod libraries;
 
 pub use activations::{explain_units, gate_op, ExplainParams, Gate, UnitKind, UnitRule};
+pub use distill::{fit_distilled, DistillFit, DistillParams, DistilledTarget};
 pub use dynamics::{fit_dynamics, DynamicsFit, DynamicsParams};
 pub use evaluate::{
     average_precision, correlation_edges, evaluate, roc_auc, CorrelationKind, EdgeMetrics,

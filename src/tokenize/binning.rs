@@ -248,7 +248,13 @@ fn quantile_edges(x: &[f32], k: usize) -> Vec<f64> {
 /// As [`quantile_edges`] of `zeros` zeros followed by sorted `x` (without building it).
 fn quantile_edges_after_zeros(x: &[f32], zeros: usize, k: usize) -> Vec<f64> {
     let n = x.len() + zeros;
-    let at = |i: usize| if i < zeros { 0.0 } else { f64::from(x[i - zeros]) };
+    let at = |i: usize| {
+        if i < zeros {
+            0.0
+        } else {
+            f64::from(x[i - zeros])
+        }
+    };
     (0..k)
         .map(|i| {
             let q = if k == 1 {

@@ -114,10 +114,15 @@ pub struct ScalingFitArgs {
     pub json: Option<PathBuf>,
 }
 
-/// `cellsindy rules`: one subcommand per route. The model routes (`distill --model CKPT
-/// --data FILE`, activations) are added beside `dynamics` and write the same files.
+/// `cellsindy rules`: one subcommand per route, all writing the same files.
+/// `cellsindy rules --model CKPT --data FILE --out DIR` (the form issue 6 wrote) is read as
+/// `cellsindy rules distill ...` (see `main.rs`).
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
+    /// Route 1: distil a trained model's predictions of masked target genes into sparse
+    /// Boolean rules of candidate regulators (chosen by occlusion), beside |Pearson| and
+    /// |Spearman| baselines.
+    Distill(RulesDistillArgs),
     /// Route 3: SINDy with Hill terms on simulated time courses of the synthetic network;
     /// edges scored by ensemble inclusion probability, beside |Pearson| and |Spearman|
     /// baselines.
@@ -171,6 +176,75 @@ impl TryFrom<&RulesDynamicsArgs> for cellsindy::pipeline::rules::DynamicsRunConf
                 ),
             };
         Ok(cfg)
+    }
+}
+
+/// `cellsindy rules distill` (also `cellsindy rules --model ...`).
+#[derive(Debug, Args)]
+pub struct RulesDistillArgs {
+    /// Checkpoint directory (its held-out split is used when it has a training state).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Expression file the model was trained on (raw counts).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output directory (rules.txt, rules.tex, rules.json, edges.tsv, network.svg,
+    /// expression_rules.txt, attribution.tsv, evaluation.json, evaluation.md).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Truth file: synthetic-brain JSON, Boolean rules or a coupling list. Without
+    /// `--targets`, its targets that are in the vocabulary are the targets.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Target genes (comma-separated). Default: the truth's targets in the vocabulary with
+    /// `--truth`, otherwise every vocabulary gene.
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// Candidate regulators per target (the top of the occlusion screen).
+    #[arg(long, default_value_t = 6)]
+    pub candidates: usize,
+    /// Cells of the distillation pass.
+    #[arg(long, default_value_t = 1000)]
+    pub cells: usize,
+    /// Cells of the occlusion screen.
+    #[arg(long, default_value_t = 256)]
+    pub screen_cells: usize,
+    /// Targets masked together in one context (0 = n_targets/32, between 1 and 32).
+    #[arg(long, default_value_t = 0)]
+    pub targets_per_pass: usize,
+    /// Contexts per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Seed of cells, contexts, screen groups and the ensemble.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+impl From<&RulesDistillArgs> for cellsindy::pipeline::distill::DistillJob {
+    fn from(a: &RulesDistillArgs) -> Self {
+        use cellsindy::pipeline::distill::DistillConfig;
+        let config = DistillConfig {
+            targets: a.targets.clone(),
+            candidates: a.candidates,
+            cells: a.cells,
+            screen_cells: a.screen_cells,
+            targets_per_pass: a.targets_per_pass,
+            batch_size: a.batch_size,
+            seed: a.seed,
+            regression: cellsindy::rules::DistillParams::default().seed(a.seed),
+        };
+        Self {
+            model: a.model.clone(),
+            data: a.data.clone(),
+            truth: a.truth.clone(),
+            config,
+            read: a.read.read_options(),
+        }
     }
 }
 

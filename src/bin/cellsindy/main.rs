@@ -15,7 +15,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     inline_candle_elementwise_ops();
-    match run(args::Cli::parse()) {
+    match run(args::Cli::parse_from(rules_alias(
+        std::env::args_os().collect(),
+    ))) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
@@ -52,6 +54,21 @@ fn inline_candle_elementwise_ops() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
+}
+
+/// `cellsindy rules --model ...` (a flag right after `rules`, the form issue 6 wrote) is
+/// `cellsindy rules distill --model ...`. Done on the argument list because clap 4.6 left an
+/// optional flattened argument group beside the route subcommands empty (`None`) even with its
+/// flags given; `rules --help` still lists the routes.
+fn rules_alias(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let is_flag = |a: &std::ffi::OsString| {
+        a.to_str()
+            .is_some_and(|s| s.starts_with("--") && s != "--help")
+    };
+    if args.get(1).is_some_and(|a| a == "rules") && args.get(2).is_some_and(is_flag) {
+        args.insert(2, "distill".into());
+    }
+    args
 }
 
 /// A closed stdout (`cellsindy ... | head`) is not an error.

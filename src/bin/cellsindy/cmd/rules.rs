@@ -4,16 +4,20 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 
+use cellsindy::nn::device::device;
+use cellsindy::pipeline::distill::{distill, write_extras, DistillJob, DistillStage};
 use cellsindy::pipeline::rules::{dynamics, write_report, DynamicsRunConfig};
 
-use crate::args::{RulesCommand, RulesDynamicsArgs};
+use crate::args::{RulesCommand, RulesDistillArgs, RulesDynamicsArgs};
 
 /// Runs the subcommand.
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RulesCommand::Dynamics(a) => run_dynamics(a),
         RulesCommand::Activations(a) => super::rules_activations::run(a),
+        RulesCommand::Distill(a) => run_distill(a),
     }
 }
 
@@ -24,6 +28,37 @@ fn run_dynamics(a: &RulesDynamicsArgs) -> anyhow::Result<ExitCode> {
     write!(out, "{}", report.summary())?;
     let files = write_report(&report, &a.out)
         .with_context(|| format!("writing results to {}", a.out.display()))?;
+    for f in files {
+        writeln!(out, "wrote {}", f.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_distill(a: &RulesDistillArgs) -> anyhow::Result<ExitCode> {
+    let job = DistillJob::from(a);
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} {msg} {wide_bar} {pos}/{len} cells, eta {eta}",
+    )?;
+    let bar = ProgressBar::new(0).with_style(style);
+    let (report, d) = distill(&job, &device(&a.device)?, &mut |stage, done, total| {
+        let msg = match stage {
+            DistillStage::Screen => "occlusion screen",
+            DistillStage::Distill => "distillation",
+        };
+        if bar.message() != msg {
+            bar.reset();
+            bar.set_message(msg);
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
+    })
+    .context("distilling the model into rules")?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report.summary())?;
+    let mut files = write_report(&report, &a.out)
+        .with_context(|| format!("writing results to {}", a.out.display()))?;
+    files.extend(write_extras(&d, &a.out)?);
     for f in files {
         writeln!(out, "wrote {}", f.display())?;
     }

@@ -1,0 +1,272 @@
+//! Route 1: distillation of a model's predictions into sparse gene rules.
+//!
+//! The model (any predictor; in practice the gene transformer through
+//! [`crate::pipeline::distill`]) is asked, over many cells, what it expects of a masked target
+//! gene given everything else. Its answers are a function of the visible genes; this module
+//! reads that function off as a sparse polynomial of a few **candidate regulators**, with the
+//! same sparse-regression core as every other route:
+//!
+//! - **Boolean rule**: the model's `P(HIGH)` of the target regressed on the Boolean monomials
+//!   ([`super::boolean_library`]) of the candidates' binarised observed states. Every Boolean
+//!   function of `d` inputs is one multilinear polynomial of degree `d`, so the gate reads off
+//!   the coefficients: XOR `a + b − 2ab`, AND `ab`, AND-NOT `a − ab`.
+//! - **Expression rule**: the model's expected expression (expected bin, scaled to [0, 1]) on a
+//!   polynomial of the candidates' levels (each divided by its largest value), for graded
+//!   regulation that a 0/1 cut would lose.
+//!
+//! The ensemble's inclusion probabilities score the edges (see [`super::extract_rules`]); a
+//! regulator that was not a candidate of a target gets an edge of score 0, so every route and
+//! baseline ranks the same pairs.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::library::{FeatureLibrary, PolynomialLibrary};
+use crate::optimize::{EnsembleParams, OptimizerConfig, StlsqParams};
+
+use super::extract::{extract_rules, FeatureTerms};
+use super::libraries::boolean_library;
+use super::{RuleSet, ScoredEdge};
+
+/// Parameters of [`fit_distilled`].
+///
+/// | Name | Default | Purpose | Range |
+/// |---|---|---|---|
+/// | `degree` | 2 | most factors in a Boolean monomial / degree of the expression polynomial | `>= 1` |
+/// | `optimizer` | ensemble of 40 STLSQ fits (threshold 0.1, row bagging, seed 0) | sparse regression | |
+///
+/// Why threshold 0.1: the responses are probabilities (or expected bins scaled to [0, 1]) and
+/// the features are 0/1 states, so a real term of a gate moves the response by a sizeable
+/// fraction of 1 (XOR: ±1, −2), while a non-regulator's coefficient is the model's noise,
+/// a few hundredths; 0.1 is pysindy's default and lies between the two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillParams {
+    /// Degree of the libraries.
+    pub degree: u32,
+    /// Sparse regression (an ensemble gives inclusion probabilities, the edge scores).
+    pub optimizer: OptimizerConfig,
+}
+
+impl Default for DistillParams {
+    fn default() -> Self {
+        DistillParams {
+            degree: 2,
+            optimizer: OptimizerConfig::Ensemble(EnsembleParams::default().inner(
+                OptimizerConfig::Stlsq(StlsqParams::default().threshold(0.1)),
+            )),
+        }
+    }
+}
+
+impl DistillParams {
+    /// Sets the seed of an ensemble optimizer (no effect on a single fit).
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        if let OptimizerConfig::Ensemble(e) = &mut self.optimizer {
+            e.seed = seed;
+        }
+        self
+    }
+}
+
+/// What the model said about one target, over the same cells for every array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistilledTarget {
+    /// Target gene.
+    pub target: String,
+    /// Its candidate regulators (the library's inputs), at least one.
+    pub candidates: Vec<String>,
+    /// `(n_cells, n_candidates)` binarised observed states of the candidates (0/1).
+    pub states: Array2<f64>,
+    /// `(n_cells, n_candidates)` observed levels of the candidates (any non-negative scale).
+    pub levels: Array2<f64>,
+    /// `n_cells`: the model's `P(HIGH)` of the masked target.
+    pub p_high: Vec<f64>,
+    /// `n_cells`: the model's expected expression of the masked target, in [0, 1].
+    pub expected: Vec<f64>,
+}
+
+/// Distilled rules of several targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillFit {
+    /// Boolean rules (`TGXOR = TFA + TFB − 2 TFA·TFB`) and the scored edges of every
+    /// `regulator → target` pair.
+    pub rules: RuleSet,
+    /// Expression rules (`E[TGXOR] = …` in scaled levels), edges scored the same way.
+    pub expression: RuleSet,
+}
+
+/// Fits one Boolean and one expression rule per target and scores every pair
+/// `regulator → target` with `regulator` in `regulators` (the target itself left out):
+/// candidates by their ensemble inclusion probability ([`super::extract_rules`]), every other
+/// regulator 0 with sign 0.
+///
+/// # Errors
+/// [`Error::Empty`] for a target without candidates; [`Error::Shape`] if a target's arrays
+/// disagree; [`Error::InvalidParam`] for `degree == 0`; optimizer errors.
+pub fn fit_distilled(
+    targets: &[DistilledTarget],
+    regulators: &[String],
+    p: &DistillParams,
+) -> Result<DistillFit> {
+    let fits = targets
+        .par_iter()
+        .map(|t| fit_one(t, regulators, p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut rules = RuleSet {
+        rules: Vec::new(),
+        edges: Vec::new(),
+    };
+    let mut expression = rules.clone();
+    for (b, e) in fits {
+        rules.rules.extend(b.rules);
+        rules.edges.extend(b.edges);
+        expression.rules.extend(e.rules);
+        expression.edges.extend(e.edges);
+    }
+    Ok(DistillFit { rules, expression })
+}
+
+fn fit_one(
+    t: &DistilledTarget,
+    regulators: &[String],
+    p: &DistillParams,
+) -> Result<(RuleSet, RuleSet)> {
+    let (n, k) = t.states.dim();
+    if k == 0 {
+        return Err(Error::Empty {
+            what: "candidate regulators",
+            why: format!("target {} has none", t.target),
+        });
+    }
+    if t.candidates.len() != k
+        || t.levels.dim() != (n, k)
+        || t.p_high.len() != n
+        || t.expected.len() != n
+    {
+        return Err(Error::shape(
+            "fit_distilled",
+            format!("{k} candidates and {n} cells in every array"),
+            format!(
+                "{} candidates, levels {:?}, {} P(HIGH), {} expected",
+                t.candidates.len(),
+                t.levels.dim(),
+                t.p_high.len(),
+                t.expected.len()
+            ),
+        ));
+    }
+    let opt = p.optimizer.build()?;
+    let target = std::slice::from_ref(&t.target);
+    let regs: Vec<String> = regulators
+        .iter()
+        .filter(|r| **r != t.target)
+        .cloned()
+        .collect();
+
+    let blib = boolean_library(p.degree)?;
+    let theta = blib.transform(t.states.view())?;
+    let y = column(&t.p_high);
+    let fit = opt.fit(theta.view(), y.view())?;
+    let features = FeatureTerms::from_polynomial(&blib, &t.candidates)?;
+    let boolean = extract_rules(&fit, &features, target, &t.candidates, &|g| g.into(), false)?;
+
+    let plib = PolynomialLibrary::new(p.degree)?;
+    let levels = scaled(t.levels.view());
+    let theta = plib.transform(levels.view())?;
+    let fit = opt.fit(theta.view(), column(&t.expected).view())?;
+    let features = FeatureTerms::from_polynomial(&plib, &t.candidates)?;
+    let lhs = |g: &str| format!("E[{g}]");
+    let expression = extract_rules(&fit, &features, target, &t.candidates, &lhs, false)?;
+
+    Ok((
+        all_pairs(boolean, &regs, &t.target),
+        all_pairs(expression, &regs, &t.target),
+    ))
+}
+
+fn column(v: &[f64]) -> Array2<f64> {
+    Array2::from_shape_fn((v.len(), 1), |(i, _)| v[i])
+}
+
+/// Each column divided by its largest magnitude (1 where it is all zero), so one threshold
+/// suits every gene.
+fn scaled(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    let mut out = x.to_owned();
+    for mut c in out.axis_iter_mut(Axis(1)) {
+        let m = c.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if m > 0.0 {
+            c.mapv_inplace(|v| v / m);
+        }
+    }
+    out
+}
+
+/// The edges of `rs` (its candidates) plus a score-0 edge for every other regulator.
+fn all_pairs(mut rs: RuleSet, regulators: &[String], target: &str) -> RuleSet {
+    let have: std::collections::BTreeSet<String> =
+        rs.edges.iter().map(|e| e.regulator.clone()).collect();
+    for r in regulators.iter().filter(|r| !have.contains(*r)) {
+        rs.edges.push(ScoredEdge {
+            regulator: r.clone(),
+            target: target.to_string(),
+            sign: 0,
+            score: 0.0,
+            max_abs_coef: 0.0,
+        });
+    }
+    rs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A predictor that is exactly XOR of two of four candidates reads back as
+    /// `a + b − 2ab`, and only those two get edges.
+    #[test]
+    fn an_exact_xor_predictor_distils_to_a_plus_b_minus_2ab() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let n = 400;
+        let states = Array2::from_shape_fn((n, 4), |_| f64::from(rng.random::<bool>()));
+        let p_high: Vec<f64> = states
+            .rows()
+            .into_iter()
+            .map(|r| r[1] + r[2] - 2.0 * r[1] * r[2])
+            .collect();
+        let names: Vec<String> = ["g0", "a", "b", "g3"].map(String::from).to_vec();
+        let t = DistilledTarget {
+            target: "t".into(),
+            candidates: names.clone(),
+            levels: states.clone(),
+            states,
+            expected: p_high.clone(),
+            p_high,
+        };
+        let mut regs = names.clone();
+        regs.push("other".into());
+        let fit = fit_distilled(&[t], &regs, &DistillParams::default()).unwrap();
+        let rule = fit.rules.rule("t").unwrap();
+        let terms: Vec<(&str, i64)> = rule
+            .terms
+            .iter()
+            .map(|t| (t.feature.as_str(), t.coef.round() as i64))
+            .collect();
+        assert_eq!(terms, [("a", 1), ("b", 1), ("a b", -2)], "{}", rule.text(3));
+        let score = |r: &str| {
+            fit.rules
+                .edges
+                .iter()
+                .find(|e| e.regulator == r)
+                .unwrap()
+                .score
+        };
+        assert_eq!(fit.rules.edges.len(), 5);
+        assert!(score("a") > 0.9 && score("b") > 0.9);
+        assert!(score("g0") < 0.5 && score("g3") < 0.5 && score("other") == 0.0);
+    }
+}
