@@ -12,6 +12,7 @@ use cellsindy::probes::{
     mean_pairwise_spearman, score_binary, score_method, spearman, Binarize, ProbeConfig, Sign,
 };
 use cellsindy::synthetic::{generate, module_spearman, BrainParams, MITO_GENES, SYNAPTIC_GENES};
+use cellsindy::tokenize::BinSchemeKind;
 use cellsindy::Error;
 use ndarray::{Array2, Axis};
 
@@ -190,6 +191,7 @@ fn tiny_model(m: &ExpressionMatrix, steps: usize) -> (InferenceModel, TrainConfi
         &TokenizerConfig {
             n_top_genes: 0,
             max_genes: 48,
+            binning: BinSchemeKind::PerGene,
             ..TokenizerConfig::default()
         },
     )
@@ -281,8 +283,8 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     assert!(r.n_scored > 50 && r.n_scored < 150, "{}", r.n_scored);
     assert_eq!(r.covariance.genes.len(), 14);
     assert_eq!(r.covariance.methods.len(), 6);
-    // The model's input keeps the figures: per-gene bins are monotone in each gene's
-    // normalised expression, so only ties move the rank correlations.
+    // The model's input keeps the figures: per-gene bins (this model's) are monotone in each
+    // gene's normalised expression, so only ties move the rank correlations.
     let bins = &r.covariance.methods[0];
     assert!(bins.method.starts_with("observed bins"), "{}", bins.method);
     for (b, e) in bins

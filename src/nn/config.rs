@@ -350,9 +350,9 @@ pub const DEFAULT_N_TOP_GENES: usize = 64;
 pub struct TokenizerConfig {
     /// Value bins including the zero bin.
     pub n_bins: u32,
-    /// How values are cut into bins: `per_gene` (default; bins monotone in each gene's
-    /// normalised expression) or `per_cell` (scGPT's within-cell ranks); see
-    /// [`crate::tokenize::BinScheme`] for why per gene.
+    /// How values are cut into bins: `per_cell` (default; scGPT's within-cell ranks) or
+    /// `per_gene` (bins monotone in each gene's normalised expression across cells); see
+    /// [`crate::tokenize::BinScheme`] for the trade-off.
     pub binning: crate::tokenize::BinSchemeKind,
     /// Gene tokens per cell.
     pub max_genes: usize,
@@ -375,7 +375,7 @@ impl Default for TokenizerConfig {
         let s = crate::tokenize::GeneSampling::default();
         Self {
             n_bins: crate::tokenize::DEFAULT_N_BINS,
-            binning: crate::tokenize::BinSchemeKind::PerGene,
+            binning: crate::tokenize::BinSchemeKind::PerCell,
             max_genes: s.max_genes,
             zero_share: s.zero_share,
             n_top_genes: DEFAULT_N_TOP_GENES,

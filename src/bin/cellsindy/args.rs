@@ -295,8 +295,9 @@ pub struct TrainArgs {
     /// will ask about; appended to `tokenizer.include_genes`.
     #[arg(long, value_delimiter = ',')]
     pub include_genes: Vec<String>,
-    /// Override `tokenizer.binning`: value bins per gene (default; monotone in each gene's
-    /// normalised expression) or per cell (scGPT's within-cell ranks).
+    /// Override `tokenizer.binning`: value bins per cell (default; scGPT's within-cell ranks)
+    /// or per gene (monotone in each gene's normalised expression across cells: keeps
+    /// gene–gene covariances, but the default budget does not learn the XOR gate).
     #[arg(long, value_enum)]
     pub binning: Option<BinningArg>,
     /// Stream batches from disk (.h5ad, 10x) instead of loading the data.
@@ -654,10 +655,10 @@ pub struct SindyArgs {
 /// `--binning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BinningArg {
-    /// Quantiles of each gene's non-zero values over the training cells.
-    PerGene,
     /// Quantiles of each cell's non-zero values (scGPT).
     PerCell,
+    /// Quantiles of each gene's non-zero values over the training cells.
+    PerGene,
 }
 
 /// `--optimizer`.
