@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 
 use ndarray::Array3;
 
-use super::data::collate;
-use super::infer::{check_asked, check_rows, inference_cell, mask_asked, Context, InferenceModel};
+use super::infer::{check_asked, check_rows, masked_batch, symbols, Context, InferenceModel};
 use super::model::CaptureSpec;
 use crate::error::Result;
-use crate::tokenize::{PreparedCells, N_SPECIAL};
+use crate::tokenize::PreparedCells;
 
 /// Activations at the masked genes' tokens (see [`capture_masked`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -59,18 +58,7 @@ pub fn capture_masked(
     let bs = batch_size.max(1);
     let mut acts: BTreeMap<String, Array3<f32>> = BTreeMap::new();
     for (chunk_no, chunk) in rows.chunks(bs).enumerate() {
-        let tokens = chunk
-            .iter()
-            .map(|&r| inference_cell(m, cells, r, genes, context, seed))
-            .collect::<Result<Vec<_>>>()?;
-        let (masking, positions) = mask_asked(&tokens, genes)?;
-        let batch = collate(
-            &tokens,
-            Some(&masking),
-            m.tokenizer.binning.n_bins,
-            n_fields,
-            m.model.device(),
-        )?;
+        let (_, batch, positions) = masked_batch(m, cells, chunk, genes, context, seed)?;
         let (_, captured) = m.model.forward_with_capture(&batch.input, spec)?;
         for (name, t) in captured {
             let w = t.dim(2)?;
@@ -89,16 +77,7 @@ pub fn capture_masked(
     Ok(MaskedActivations {
         cells: rows.iter().map(|&r| cells.cells[r].clone()).collect(),
         cell_index: rows.to_vec(),
-        masked: genes
-            .iter()
-            .map(|&p| {
-                m.tokenizer
-                    .vocab
-                    .gene(p + N_SPECIAL)
-                    .unwrap_or("?")
-                    .to_string()
-            })
-            .collect(),
+        masked: symbols(m, genes),
         acts,
     })
 }

@@ -17,7 +17,7 @@ use rand::Rng;
 
 use super::checkpoint::{self, Checkpoint};
 use super::config::ModelConfig;
-use super::data::{collate, tokenize_fixed_cell, CellRow, Masking};
+use super::data::{collate, tokenize_fixed_cell, CellRow, Collated, Masking};
 use super::model::{CaptureSpec, GeneTransformer};
 use super::ops::softmax_last_dim;
 use super::store::{self, HostTensor};
@@ -244,20 +244,8 @@ pub fn impute(
     let n = rows.len();
     let mut probs = Array3::<f32>::zeros((n, g, k));
     let mut observed = Array2::<u32>::zeros((n, g));
-    let n_fields = m.tokenizer.conditions.len();
     for (chunk_no, chunk) in rows.chunks(batch_size.max(1)).enumerate() {
-        let tokens = chunk
-            .iter()
-            .map(|&r| inference_cell(m, cells, r, genes, context, seed))
-            .collect::<Result<Vec<_>>>()?;
-        let (masking, positions) = mask_asked(&tokens, genes)?;
-        let batch = collate(
-            &tokens,
-            Some(&masking),
-            m.tokenizer.binning.n_bins,
-            n_fields,
-            m.model.device(),
-        )?;
+        let (tokens, batch, positions) = masked_batch(m, cells, chunk, genes, context, seed)?;
         let logits = m.model.forward(&batch.input)?;
         let p = softmax_last_dim(&logits)?.to_vec3::<f32>()?;
         for (i, pos) in positions.iter().enumerate() {
@@ -300,7 +288,34 @@ pub fn impute(
 }
 
 /// The symbols of vocabulary positions `genes`.
-fn symbols(m: &InferenceModel, genes: &[u32]) -> Vec<String> {
+/// Cells `chunk` tokenized with `genes` forced into their contexts and masked, as one batch:
+/// the tokens (with the observed bins), the batch, and each cell's context positions of
+/// `genes` (in `genes` order).
+pub(super) fn masked_batch(
+    m: &InferenceModel,
+    cells: &PreparedCells,
+    chunk: &[usize],
+    genes: &[u32],
+    context: &Context,
+    seed: u64,
+) -> Result<(Vec<TokenizedCell>, Collated, Vec<Vec<usize>>)> {
+    let tokens = chunk
+        .iter()
+        .map(|&r| inference_cell(m, cells, r, genes, context, seed))
+        .collect::<Result<Vec<_>>>()?;
+    let (masking, positions) = mask_asked(&tokens, genes)?;
+    let batch = collate(
+        &tokens,
+        Some(&masking),
+        m.tokenizer.binning.n_bins,
+        m.tokenizer.conditions.len(),
+        m.model.device(),
+    )?;
+    Ok((tokens, batch, positions))
+}
+
+/// Vocabulary symbols of positions `genes`.
+pub(super) fn symbols(m: &InferenceModel, genes: &[u32]) -> Vec<String> {
     genes
         .iter()
         .map(|&g| {

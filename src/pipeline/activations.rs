@@ -22,10 +22,9 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::expression::io::{read_expression, ReadOptions};
+use crate::expression::io::ReadOptions;
 use crate::io::write_atomic;
 use crate::nn::capture::capture_masked;
-use crate::nn::checkpoint;
 use crate::nn::data::is_validation;
 use crate::nn::infer::{Context, InferenceModel};
 use crate::nn::sae::{SaeMetrics, SaeParams, SparseAutoencoder};
@@ -159,13 +158,8 @@ pub struct ActivationReport {
 /// # Errors
 /// Read and checkpoint errors, and those of [`activation_rules`].
 pub fn activations(job: &ActivationJob, device: &Device) -> Result<ActivationReport> {
-    let ckpt = checkpoint::load(&job.model, device)?;
-    let split = ckpt
-        .train
-        .as_ref()
-        .map(|(s, _)| (s.train.seed, s.train.val_fraction));
-    let model = InferenceModel::from_checkpoint(ckpt)?;
-    let matrix = read_expression(&job.data, &job.read)?;
+    let (model, split, matrix) =
+        super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
     let mut r = activation_rules(&model, &matrix, split, &job.config, device)?;
     r.model = job.model.display().to_string();
     r.data = job.data.display().to_string();

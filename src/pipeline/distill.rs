@@ -47,9 +47,8 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::expression::io::{read_expression, ReadOptions};
+use crate::expression::io::ReadOptions;
 use crate::expression::ExpressionMatrix;
-use crate::nn::checkpoint;
 use crate::nn::data::{is_validation, tokenize_fixed_cell, CellRow};
 use crate::nn::infer::InferenceModel;
 use crate::nn::masked::{query_masked, MaskedQuery};
@@ -199,13 +198,8 @@ pub fn distill(
     device: &Device,
     progress: &mut dyn FnMut(DistillStage, usize, usize),
 ) -> Result<(RulesReport, Distillation)> {
-    let ckpt = checkpoint::load(&job.model, device)?;
-    let split = ckpt
-        .train
-        .as_ref()
-        .map(|(s, _)| (s.train.seed, s.train.val_fraction));
-    let model = InferenceModel::from_checkpoint(ckpt)?;
-    let matrix = read_expression(&job.data, &job.read)?;
+    let (model, split, matrix) =
+        super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
     let truth = match &job.truth {
         Some(p) => Some((TruthNetwork::load(p)?, p.display().to_string())),
         None => None,

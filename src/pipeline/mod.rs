@@ -24,3 +24,30 @@ pub mod rules;
 pub mod sindy;
 #[cfg(feature = "nn")]
 pub mod transformer;
+
+/// A trained model, its held-out split `(seed, val_fraction)` (`None` when the checkpoint has
+/// no training state) and the data to run it on: where every workflow that reads a model
+/// starts.
+///
+/// # Errors
+/// Checkpoint and read errors.
+#[cfg(feature = "nn")]
+pub(crate) fn load_model_and_data(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    read: &crate::expression::io::ReadOptions,
+    device: &candle_core::Device,
+) -> crate::Result<(
+    crate::nn::infer::InferenceModel,
+    Option<(u64, f64)>,
+    crate::expression::ExpressionMatrix,
+)> {
+    let ckpt = crate::nn::checkpoint::load(model, device)?;
+    let split = ckpt
+        .train
+        .as_ref()
+        .map(|(s, _)| (s.train.seed, s.train.val_fraction));
+    let model = crate::nn::infer::InferenceModel::from_checkpoint(ckpt)?;
+    let matrix = crate::expression::io::read_expression(data, read)?;
+    Ok((model, split, matrix))
+}

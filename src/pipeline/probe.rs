@@ -15,10 +15,9 @@ use ndarray::{Array2, Axis};
 
 use crate::baselines::{LinearImputer, Pca};
 use crate::error::{Error, Result};
-use crate::expression::io::{read_expression, ReadOptions};
+use crate::expression::io::ReadOptions;
 use crate::expression::ExpressionMatrix;
 use crate::io::write_atomic;
-use crate::nn::checkpoint;
 use crate::nn::data::is_validation;
 use crate::nn::infer::{impute, impute_joint, Context, InferenceModel, JointParams};
 use crate::probes::{
@@ -46,19 +45,15 @@ pub struct ProbeJob {
 /// [`Error::InvalidParam`] when the checkpoint has no training state (its split is unknown);
 /// read, checkpoint and probe errors.
 pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
-    let ckpt = checkpoint::load(&job.model, device)?;
-    let (seed, val_fraction) = match &ckpt.train {
-        Some((state, _)) => (state.train.seed, state.train.val_fraction),
-        None => {
-            return Err(Error::param(
-                "model",
-                job.model.display(),
-                "no training state in the checkpoint, so its held-out split is unknown",
-            ))
-        }
-    };
-    let model = InferenceModel::from_checkpoint(ckpt)?;
-    let matrix = read_expression(&job.data, &job.read)?;
+    let (model, split, matrix) =
+        super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    let (seed, val_fraction) = split.ok_or_else(|| {
+        Error::param(
+            "model",
+            job.model.display(),
+            "no training state in the checkpoint, so its held-out split is unknown",
+        )
+    })?;
     let mut report = run_probes(&model, &matrix, seed, val_fraction, &job.config)?;
     report.model = job.model.display().to_string();
     report.data = job.data.display().to_string();
