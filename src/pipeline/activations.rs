@@ -158,8 +158,11 @@ pub struct ActivationReport {
 /// # Errors
 /// Read and checkpoint errors, and those of [`activation_rules`].
 pub fn activations(job: &ActivationJob, device: &Device) -> Result<ActivationReport> {
-    let (model, split, matrix) =
-        super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    let super::ModelAndData {
+        model,
+        split,
+        matrix,
+    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
     let mut r = activation_rules(&model, &matrix, split, &job.config, device)?;
     r.model = job.model.display().to_string();
     r.data = job.data.display().to_string();

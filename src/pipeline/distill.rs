@@ -198,8 +198,11 @@ pub fn distill(
     device: &Device,
     progress: &mut dyn FnMut(DistillStage, usize, usize),
 ) -> Result<(RulesReport, Distillation)> {
-    let (model, split, matrix) =
-        super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    let super::ModelAndData {
+        model,
+        split,
+        matrix,
+    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
     let truth = match &job.truth {
         Some(p) => Some((TruthNetwork::load(p)?, p.display().to_string())),
         None => None,

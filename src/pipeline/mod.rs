@@ -37,11 +37,7 @@ pub(crate) fn load_model_and_data(
     data: &std::path::Path,
     read: &crate::expression::io::ReadOptions,
     device: &candle_core::Device,
-) -> crate::Result<(
-    crate::nn::infer::InferenceModel,
-    Option<(u64, f64)>,
-    crate::expression::ExpressionMatrix,
-)> {
+) -> crate::Result<ModelAndData> {
     let ckpt = crate::nn::checkpoint::load(model, device)?;
     let split = ckpt
         .train
@@ -49,5 +45,18 @@ pub(crate) fn load_model_and_data(
         .map(|(s, _)| (s.train.seed, s.train.val_fraction));
     let model = crate::nn::infer::InferenceModel::from_checkpoint(ckpt)?;
     let matrix = crate::expression::io::read_expression(data, read)?;
-    Ok((model, split, matrix))
+    Ok(ModelAndData {
+        model,
+        split,
+        matrix,
+    })
+}
+
+/// What [`load_model_and_data`] returns.
+#[cfg(feature = "nn")]
+pub(crate) struct ModelAndData {
+    pub(crate) model: crate::nn::infer::InferenceModel,
+    /// `(seed, val_fraction)` of the training run.
+    pub(crate) split: Option<(u64, f64)>,
+    pub(crate) matrix: crate::expression::ExpressionMatrix,
 }

@@ -45,8 +45,11 @@ pub struct ProbeJob {
 /// [`Error::InvalidParam`] when the checkpoint has no training state (its split is unknown);
 /// read, checkpoint and probe errors.
 pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
-    let (model, split, matrix) =
-        super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    let super::ModelAndData {
+        model,
+        split,
+        matrix,
+    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
     let (seed, val_fraction) = split.ok_or_else(|| {
         Error::param(
             "model",
