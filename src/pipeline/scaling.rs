@@ -26,7 +26,10 @@
 //!   scratch curve flat (a large `D` is never even seen once; measured on the tiny preset: the
 //!   fine-tuned losses fell below the whole curve), and a fixed number of epochs alone gives
 //!   the smallest `D` a handful of steps; small-`D` scratch runs then overfit within
-//!   `min_steps`, which early stopping handles. Selecting on a separate set (never on the
+//!   `min_steps`, which early stopping handles. `min_steps` must be large enough that the
+//!   smallest runs are data-limited, not compute-limited: with 120 (small preset, measured)
+//!   every scratch run on 16–128 cells was still improving at its last step and the scratch
+//!   curve was flat over that range, which inflates `D_t`; the small preset uses 500. Selecting on a separate set (never on the
 //!   evaluation set) gives each run its best-achievable loss without peeking. The selection set is target data that no run trains on and that every run
 //!   uses the same way, so it does not favour scratch or fine-tuning. A split of each run's own
 //!   training cells would leave 2–4 cells for selection at the smallest `D`.
@@ -185,7 +188,7 @@ impl ExperimentConfig {
                 4096,
                 1200,
                 10,
-                120,
+                500,
                 1200,
                 256,
                 128,
