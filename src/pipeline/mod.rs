@@ -21,6 +21,8 @@ pub mod distill;
 #[cfg(feature = "nn")]
 pub mod probe;
 pub mod rules;
+#[cfg(feature = "nn")]
+pub mod scaling;
 pub mod sindy;
 #[cfg(feature = "nn")]
 pub mod transformer;

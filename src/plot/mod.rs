@@ -12,10 +12,13 @@
 //! | [`network`] | regulatory network read out by `rules`: signed, scored edges on a circle |
 //! | [`selection`] | threshold sweep: error vs number of terms, Pareto front |
 //! | [`probes`] | ROC curves of the XOR probes, Spearman heat maps of the covariance probe |
+//! | [`scaling`] | transfer-scaling experiment: loss vs data, `D_t` vs `D_f` with the fitted law |
 
 pub mod coefficients;
 pub mod network;
 pub mod probes;
+#[cfg(feature = "nn")]
+pub mod scaling;
 pub mod selection;
 pub mod trajectory;
 

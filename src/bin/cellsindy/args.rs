@@ -64,6 +64,38 @@ pub enum ScalingCommand {
     /// Fit `(k, α, β)` by least squares in log space to a CSV/TSV of measurements (columns
     /// d_f, n, d_t), with bootstrap confidence intervals.
     Fit(ScalingFitArgs),
+    /// Measure transfer scaling: pre-train transformers of several sizes on a shifted "lab"
+    /// synthetic brain, fine-tune them on several amounts of target cells, train the same sizes
+    /// from scratch, convert each fine-tuned loss into effective data transferred D_t, and fit
+    /// (k, α, β). Writes measurements.csv, fit.json, report.md and scaling.svg.
+    Experiment(ScalingExperimentArgs),
+}
+
+/// Preset of `cellsindy scaling experiment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScalingPresetArg {
+    /// Seconds; for tests.
+    Tiny,
+    /// A few minutes on 2 CPU cores.
+    Small,
+    /// Tens of minutes on CPU.
+    Medium,
+    /// For a GPU-sized budget.
+    Large,
+}
+
+/// `cellsindy scaling experiment`.
+#[derive(Debug, Args)]
+pub struct ScalingExperimentArgs {
+    /// Size of the experiment.
+    #[arg(long, value_enum, default_value_t = ScalingPresetArg::Small)]
+    pub preset: ScalingPresetArg,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// `cellsindy scaling calc`.

@@ -1,18 +1,80 @@
-//! `cellsindy scaling calc | fit`.
+//! `cellsindy scaling calc | fit | experiment`.
 
 use std::process::ExitCode;
 
 use cellsindy::io::write_atomic;
 use cellsindy::scaling::{archive_year, fit, read_points, FitParams, TransferLaw};
 
-use crate::args::{ScalingCalcArgs, ScalingCommand, ScalingFitArgs};
+use cellsindy::pipeline::scaling::{
+    run_experiment, write_outputs, ExperimentConfig, ScalingPreset,
+};
+
+use crate::args::{
+    ScalingCalcArgs, ScalingCommand, ScalingExperimentArgs, ScalingFitArgs, ScalingPresetArg,
+};
 
 /// Runs a `scaling` subcommand.
 pub fn run(c: &ScalingCommand) -> anyhow::Result<ExitCode> {
     match c {
         ScalingCommand::Calc(a) => calc(a),
         ScalingCommand::Fit(a) => run_fit(a),
+        ScalingCommand::Experiment(a) => experiment(a),
     }
+}
+
+fn experiment(a: &ScalingExperimentArgs) -> anyhow::Result<ExitCode> {
+    let preset = match a.preset {
+        ScalingPresetArg::Tiny => ScalingPreset::Tiny,
+        ScalingPresetArg::Small => ScalingPreset::Small,
+        ScalingPresetArg::Medium => ScalingPreset::Medium,
+        ScalingPresetArg::Large => ScalingPreset::Large,
+    };
+    let cfg = ExperimentConfig::preset(preset, a.seed);
+    let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} {wide_bar} {pos}/{len} runs, eta {eta} {msg}",
+    )?);
+    let report = run_experiment(&cfg, &mut |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+        bar.set_message(format!(
+            "{:?} N={} D={} loss {:.4}",
+            p.run.kind, p.run.n_params, p.run.d, p.run.loss
+        ));
+    })?;
+    bar.finish_and_clear();
+    write_outputs(&report, &a.out)?;
+    println!(
+        "{} runs in {:.1} s; {} measurements ({} fitted)",
+        report.runs.len(),
+        report.seconds,
+        report.measurements.len(),
+        report.measurements.iter().filter(|m| m.fitted()).count()
+    );
+    for m in &report.measurements {
+        println!(
+            "  N = {:>7}  D_f = {:>5}  loss ft {:.4}  scratch@D_f {:.4}  D_t = {:>9.1}  {:?}",
+            m.n, m.d_f, m.loss_finetune, m.loss_scratch_same_d, m.d_t, m.status
+        );
+    }
+    match &report.fit {
+        Some(f) => {
+            let ci = |c: Option<cellsindy::scaling::Interval>| {
+                c.map_or(String::new(), |c| format!("  [{:.4}, {:.4}]", c.lo, c.hi))
+            };
+            println!(
+                "fit (R² {:.4}, {:.0} % intervals): alpha = {:.4}{}  beta = {:.4}{}",
+                f.r2,
+                100.0 * f.level,
+                f.law.alpha,
+                ci(f.alpha_ci),
+                f.law.beta,
+                ci(f.beta_ci)
+            );
+        }
+        None => println!("{}", report.fit_note),
+    }
+    println!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn calc(a: &ScalingCalcArgs) -> anyhow::Result<ExitCode> {
