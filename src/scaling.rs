@@ -292,7 +292,8 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 /// Reads measurements from a CSV or TSV file: a header naming the columns `d_f`, `n` and
 /// `d_t` (any order, any case; other columns ignored), then one measurement per line; blank
 /// lines and lines starting with `#` are skipped. The delimiter is a tab if the header has one,
-/// else a comma.
+/// else a comma. A `fitted` column (as `scaling experiment` writes) drops the rows marked
+/// `false`: censored measurements whose `D_t` was not read off the curve.
 ///
 /// # Errors
 /// [`Error::Io`] if unreadable; [`Error::Parse`] (with the line) for a missing column, a
@@ -322,7 +323,15 @@ pub fn read_points(path: &std::path::Path) -> Result<Vec<TransferPoint>> {
         })
     };
     let (cf, cn, ct) = (col("d_f")?, col("n")?, col("d_t")?);
+    let fitted = names.iter().position(|n| n == "fitted");
     lines
+        .filter(|(_, l)| {
+            fitted.is_none_or(|c| {
+                l.split(delim)
+                    .nth(c)
+                    .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+            })
+        })
         .map(|(line, l)| {
             let fields: Vec<&str> = l.split(delim).map(str::trim).collect();
             let get = |c: usize, name: &str| -> Result<f64> {

@@ -133,6 +133,9 @@ fn scaling_bad_input_is_a_clear_error() {
     .unwrap();
     let pts = read_points(&file).unwrap();
     assert_eq!(pts[1], p(100.0, 20.0, 7.0));
+    // A `fitted` column drops censored rows.
+    std::fs::write(&file, "d_f,n,d_t,fitted\n1,2,3,true\n4,5,NaN,false\n").unwrap();
+    assert_eq!(read_points(&file).unwrap(), vec![p(1.0, 2.0, 3.0)]);
     std::fs::write(&file, "d_f,n\n1,2\n").unwrap();
     let err = read_points(&file).unwrap_err();
     assert!(err.to_string().contains("d_t"), "{err}");
