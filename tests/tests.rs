@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod cli;
+mod demo;
 mod expression;
 mod golden;
 mod h5ad;

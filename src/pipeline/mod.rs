@@ -6,6 +6,7 @@
 //! | module | workflow |
 //! |---|---|
 //! | [`activations`] | route 2: a model's units and sparse-dictionary features at a masked target, explained by sparse Boolean gene rules |
+//! | [`demo`] | every step below in one run (`cellsindy demo`), written as one report directory |
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
 //! | [`distill`] | route 1 of `rules`: occlusion screen → distillation of a trained transformer's predictions into sparse rules → the same report as [`rules`] |
 //! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
@@ -16,6 +17,8 @@
 #[cfg(feature = "nn")]
 pub mod activations;
 pub mod data;
+#[cfg(feature = "nn")]
+pub mod demo;
 #[cfg(feature = "nn")]
 pub mod distill;
 #[cfg(feature = "nn")]

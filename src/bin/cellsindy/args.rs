@@ -24,6 +24,10 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole project in one run, no downloads: Lorenz SINDy, the synthetic brain, the
+    /// gene transformer, its evaluation, probes vs PCA, rules, the scaling calculator; writes
+    /// one report directory (index.html, report.md, report.json).
+    Demo(DemoArgs),
     /// Identify equations with SINDy, from a simulated known system or from data files.
     Sindy(SindyArgs),
     /// Expression data: generate the synthetic brain, inspect a file.
@@ -53,6 +57,30 @@ pub enum Command {
     /// intervals, the archive projection.
     #[command(subcommand)]
     Scaling(ScalingCommand),
+}
+
+/// `cellsindy demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Report directory (each step's files in a subdirectory).
+    #[arg(long, default_value = "out/demo")]
+    pub out: PathBuf,
+    /// A smoke run of about a minute: few cells and training steps, so the model's numbers
+    /// are low (the report says so).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of every step.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Override the training steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Skip the activations route (sparse autoencoder).
+    #[arg(long)]
+    pub no_activations: bool,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// `cellsindy scaling`.

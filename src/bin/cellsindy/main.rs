@@ -31,6 +31,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Sindy(a) => cmd::sindy::run(&a),
         args::Command::Data(d) => cmd::data::run(&d),
+        args::Command::Demo(a) => cmd::demo::run(&a),
         args::Command::Train(a) => cmd::transformer::run_train(&a),
         args::Command::Impute(a) => cmd::transformer::run_impute(&a),
         args::Command::Generate(a) => cmd::transformer::run_generate(&a),

@@ -1,6 +1,7 @@
 //! One module per subcommand: parse → config → `cellsindy::pipeline` → print / write.
 
 pub mod data;
+pub mod demo;
 pub mod probe;
 pub mod rules;
 pub mod rules_activations;
