@@ -29,16 +29,33 @@ pub fn network_svg(
     min_score: f64,
     title: &str,
 ) -> Result<String> {
-    let mut genes: BTreeSet<&str> = BTreeSet::new();
+    let mut all: BTreeSet<&str> = BTreeSet::new();
     for e in edges {
-        genes.insert(&e.regulator);
-        genes.insert(&e.target);
+        all.insert(&e.regulator);
+        all.insert(&e.target);
     }
-    if genes.is_empty() {
+    if all.is_empty() {
         return Err(Error::Empty {
             what: "edge list",
             why: "no genes to draw".into(),
         });
+    }
+    let drawn = |e: &&ScoredEdge| e.regulator != e.target && e.score >= min_score && e.score > 0.0;
+    // Only genes with a drawn or a true edge get a node: a distillation scores every pair of a
+    // 78-gene vocabulary, most at 0, and 78 nodes on one circle hide the few edges that matter.
+    let mut genes: BTreeSet<&str> = BTreeSet::new();
+    for e in edges.iter().filter(drawn) {
+        genes.insert(&e.regulator);
+        genes.insert(&e.target);
+    }
+    if let Some(t) = truth {
+        for e in t.edges.iter().filter(|e| e.regulator != e.target) {
+            genes.insert(&e.regulator);
+            genes.insert(&e.target);
+        }
+    }
+    if genes.is_empty() {
+        genes = all;
     }
     let n = genes.len();
     let (cx, cy) = (SIZE as f64 / 2.0, SIZE as f64 / 2.0 + 20.0);
@@ -59,10 +76,7 @@ pub fn network_svg(
                 .collect()
         })
         .unwrap_or_default();
-    let shown: Vec<&ScoredEdge> = edges
-        .iter()
-        .filter(|e| e.regulator != e.target && e.score >= min_score && e.score > 0.0)
-        .collect();
+    let shown: Vec<&ScoredEdge> = edges.iter().filter(drawn).collect();
     let shown_set: BTreeSet<(&str, &str)> = shown
         .iter()
         .map(|e| (e.regulator.as_str(), e.target.as_str()))
