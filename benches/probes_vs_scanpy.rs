@@ -17,18 +17,9 @@ use cellsindy::synthetic::{generate, BrainParams};
 use ndarray::{s, Array2};
 use serde_json::json;
 
-fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    let mut v: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median_time;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

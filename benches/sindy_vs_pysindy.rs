@@ -6,7 +6,6 @@
 //! `cargo bench --bench sindy_vs_pysindy -- --out DIR [--quick]`
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use cellsindy::differentiate::WeakForm;
 use cellsindy::io::write_npy;
@@ -21,18 +20,9 @@ use serde_json::json;
 
 const DT: f64 = 0.002;
 
-fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    let mut v: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median_time;
 
 /// The bare cost: build Θ once (in cache-sized chunks) and accumulate ΘᵀΘ, ΘᵀẊ.
 fn theta_gram(x: &Array2<f64>, degree: u32) {

@@ -108,22 +108,7 @@ pub fn group_means(
     a: &[usize],
     b: &[usize],
 ) -> Result<GroupCorrelations> {
-    let p = rho.nrows();
-    for (name, g) in [("group_a", a), ("group_b", b)] {
-        if g.len() < 2 {
-            return Err(Error::param(
-                name,
-                format!("{} column(s)", g.len()),
-                "needs at least two for a within-group correlation",
-            ));
-        }
-        if let Some(&bad) = g.iter().find(|&&j| j >= p) {
-            return Err(Error::param(name, bad, format!("only {p} columns")));
-        }
-    }
-    if let Some(&both) = a.iter().find(|j| b.contains(j)) {
-        return Err(Error::param("group_b", both, "column is in both groups"));
-    }
+    check_groups(a, b, rho.nrows())?;
     let within = |g: &[usize]| {
         let mut s = 0.0;
         let mut k = 0usize;
@@ -148,6 +133,26 @@ pub fn group_means(
     })
 }
 
+/// Two disjoint groups of at least two of `p` columns each.
+fn check_groups(a: &[usize], b: &[usize], p: usize) -> Result<()> {
+    for (name, g) in [("group_a", a), ("group_b", b)] {
+        if g.len() < 2 {
+            return Err(Error::param(
+                name,
+                format!("{} column(s)", g.len()),
+                "needs at least two for a within-group correlation",
+            ));
+        }
+        if let Some(&bad) = g.iter().find(|&&j| j >= p) {
+            return Err(Error::param(name, bad, format!("only {p} columns")));
+        }
+    }
+    if let Some(&both) = a.iter().find(|j| b.contains(j)) {
+        return Err(Error::param("group_b", both, "column is in both groups"));
+    }
+    Ok(())
+}
+
 /// Mean pairwise Spearman correlations within and between two column groups of `x`, without
 /// forming the correlation matrix.
 ///
@@ -166,26 +171,8 @@ pub fn mean_pairwise_spearman(
     a: &[usize],
     b: &[usize],
 ) -> Result<GroupCorrelations> {
+    check_groups(a, b, x.ncols())?;
     let cols: Vec<usize> = a.iter().chain(b).copied().collect();
-    if let Some(&bad) = cols.iter().find(|&&j| j >= x.ncols()) {
-        return Err(Error::param(
-            "columns",
-            bad,
-            format!("only {} columns", x.ncols()),
-        ));
-    }
-    for (name, g) in [("group_a", a), ("group_b", b)] {
-        if g.len() < 2 {
-            return Err(Error::param(
-                name,
-                format!("{} column(s)", g.len()),
-                "needs at least two for a within-group correlation",
-            ));
-        }
-    }
-    if let Some(&both) = a.iter().find(|j| b.contains(j)) {
-        return Err(Error::param("group_b", both, "column is in both groups"));
-    }
     let sub = x.select(ndarray::Axis(1), &cols);
     let [sa, sb] = group_rank_sums(sub.view(), &[0..a.len(), a.len()..cols.len()])?;
     let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(x, y)| x * y).sum::<f64>();
