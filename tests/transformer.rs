@@ -638,3 +638,47 @@ fn default_vocabulary_keeps_the_network_switches_and_the_included_genes() {
         "{err}"
     );
 }
+
+/// A masked gene's own value must not reach the model: per-cell bin edges are computed from the
+/// visible genes only, so changing the hidden value leaves every prediction bit-for-bit the
+/// same (with whole-row edges, the visible genes' bins left a gap at the hidden gene's rank).
+#[test]
+fn a_masked_genes_value_does_not_reach_the_model() {
+    let (tok, m) = setup(200);
+    let p = tok.prepare(&m).unwrap();
+    let model = trained_model(&tok, &p, 20);
+    // The vocabulary gene expressed in the most cells.
+    let mut counts = vec![0usize; p.values.n_cols()];
+    for r in 0..p.n_cells() {
+        for &c in p.values.row(r).0 {
+            counts[c as usize] += 1;
+        }
+    }
+    let g = (0..counts.len()).max_by_key(|&c| counts[c]).unwrap() as u32;
+    let rows: Vec<usize> = (0..64).collect();
+    let ask = |cells: &cellsindy::tokenize::PreparedCells| {
+        impute(&model, cells, &rows, &[g], &Context::sampled(), 5, 16).unwrap()
+    };
+    let before = ask(&p);
+    // The same cells with gene g's value multiplied by a different factor in each cell.
+    let (mut tr, mut tc, mut tv) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..p.n_cells() {
+        let (cols, vals) = p.values.row(r);
+        for (&c, &v) in cols.iter().zip(vals) {
+            tr.push(r as u32);
+            tc.push(c);
+            tv.push(if c == g {
+                v * (1.0 + (r % 7) as f32 * 3.0)
+            } else {
+                v
+            });
+        }
+    }
+    let mut changed = p.clone();
+    changed.values =
+        CsrMatrix::from_triplets(p.n_cells(), p.values.n_cols(), &tr, &tc, &tv).unwrap();
+    let after = ask(&changed);
+    assert_eq!(before.probs, after.probs);
+    // The targets did change (the comparison is not vacuous).
+    assert_ne!(before.observed, after.observed);
+}

@@ -502,6 +502,39 @@ pub fn validation_masks(
     )
 }
 
+/// Re-bins each of `cells` (tokenized from `rows`, in order) with its masked genes withheld
+/// from its bin edges ([`GeneTokenizer::withhold`]): the model's input and its targets then
+/// come from the visible genes' edges only. Training, validation and evaluation call it
+/// between drawing the masks and collating.
+///
+/// # Errors
+/// [`Error::Shape`] if the lengths differ; the tokenizer's errors.
+pub fn withhold_masked(
+    tok: &GeneTokenizer,
+    rows: &[CellRow],
+    cells: &mut [TokenizedCell],
+    masking: &Masking,
+) -> Result<()> {
+    if rows.len() != cells.len() || masking.masked.len() != cells.len() {
+        return Err(Error::shape(
+            "withhold_masked",
+            format!("{} rows and masks (one per cell)", cells.len()),
+            format!("{} rows, {} masks", rows.len(), masking.masked.len()),
+        ));
+    }
+    for ((row, cell), masked) in rows.iter().zip(cells.iter_mut()).zip(&masking.masked) {
+        let hidden: Vec<u32> = cell
+            .genes
+            .iter()
+            .zip(masked)
+            .filter(|(_, &m)| m)
+            .map(|(&g, _)| g.saturating_sub(crate::tokenize::N_SPECIAL))
+            .collect();
+        tok.withhold(&row.columns, &row.values, cell, &hidden)?;
+    }
+    Ok(())
+}
+
 /// A collated batch: model input plus targets and per-token loss weights.
 #[derive(Debug, Clone)]
 pub struct Collated {

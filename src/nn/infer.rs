@@ -163,7 +163,8 @@ pub(super) fn check_asked(genes: &[u32]) -> Result<()> {
     Ok(())
 }
 
-/// The tokens of one cell for an inference call: forced `asked` genes plus the context.
+/// The tokens of one cell for an inference call: forced `asked` genes plus the context, binned
+/// with the asked genes withheld from the edges ([`GeneTokenizer::withhold`]).
 pub(super) fn inference_cell(
     m: &InferenceModel,
     cells: &PreparedCells,
@@ -174,19 +175,23 @@ pub(super) fn inference_cell(
 ) -> Result<TokenizedCell> {
     let n_fields = m.tokenizer.conditions.len();
     let r = CellRow::from_prepared(cells, row, n_fields);
-    match context {
+    let mut cell = match context {
         Context::Sampled { include } => {
             let mut forced = include.clone();
             forced.extend_from_slice(asked);
-            tokenize_fixed_cell(&m.tokenizer, seed, &r, &forced)
+            tokenize_fixed_cell(&m.tokenizer, seed, &r, &forced)?
         }
         Context::Only(genes) => {
             let mut all = genes.clone();
             all.extend_from_slice(asked);
             m.tokenizer
-                .tokenize_genes(&r.columns, &r.values, &r.conditions, &all)
+                .tokenize_genes(&r.columns, &r.values, &r.conditions, &all)?
         }
-    }
+    };
+    // The asked genes are masked: their values take no part in the bin edges.
+    m.tokenizer
+        .withhold(&r.columns, &r.values, &mut cell, asked)?;
+    Ok(cell)
 }
 
 /// Masks the `asked` genes of each cell (weight 1).
@@ -388,7 +393,9 @@ pub struct JointImputation {
 ///
 /// Draws come from a stream fixed by `(seed, cell index)`, so a cell's draw does not depend
 /// on the batch size or on the other cells; the context follows [`Context`] with the same
-/// seed as [`impute`].
+/// seed as [`impute`]. The visible genes' bins are computed once, with every asked gene
+/// withheld from the edges, and the drawn bins are on that scale (a revealed gene adds its
+/// bin, not a value, so the edges do not move as genes are revealed).
 ///
 /// # Errors
 /// [`Error::Empty`] for no cells or genes, [`Error::InvalidParam`] for bad indices, a gene
@@ -567,6 +574,11 @@ pub struct Generated {
 /// start masked and are revealed in a random order over `steps` rounds of equal size, each
 /// bin drawn from the model's prediction given the genes revealed so far (and the
 /// conditions).
+///
+/// Per-cell bins rank a gene among the genes the model sees (masked genes are withheld from
+/// the edges, see [`crate::tokenize::Binning::bin_cell_withholding`]), so with nothing visible
+/// the first rounds draw bins on a coarse scale; generation is therefore closer to the data
+/// with per-gene bins, whose scale does not depend on the other genes.
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for zero cells or steps, a gene set larger than the context, or

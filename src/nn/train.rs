@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, Checkpoint, TrainState};
 use super::config::{Architecture, MaskSchedule, ModelConfig, TrainConfig};
 use super::data::{
-    collate, step_masks, tokenize_fixed_cell, tokenize_training_cell, validation_masks, Collated,
-    TrainData,
+    collate, step_masks, tokenize_fixed_cell, tokenize_training_cell, validation_masks,
+    withhold_masked, Collated, TrainData,
 };
 use super::init::Params;
 use super::model::GeneTransformer;
@@ -260,6 +260,7 @@ impl Trainer {
         while self.step < end {
             let t0 = Instant::now();
             let mut cells = Vec::with_capacity(b as usize);
+            let mut rows = Vec::with_capacity(b as usize);
             for _ in 0..b {
                 let pos = reader.position();
                 let row = reader.next_row()?;
@@ -270,8 +271,10 @@ impl Trainer {
                     &row,
                     self.train.condition_dropout,
                 )?);
+                rows.push(row);
             }
             let masking = step_masks(&cells, self.train.mask, self.train.seed, self.step as u64);
+            withhold_masked(&self.tokenizer, &rows, &mut cells, &masking)?;
             let (batch, _, loss, _) = self.batch_loss(&cells, &masking)?;
             let loss_value: f32 = loss.to_scalar()?;
             if !loss_value.is_finite() {
@@ -349,11 +352,12 @@ impl Trainer {
         let mut correct = 0usize;
         let mut n_masked = 0usize;
         for (k, chunk) in rows.chunks(self.train.batch_size).enumerate() {
-            let cells = chunk
+            let mut cells = chunk
                 .iter()
                 .map(|r| tokenize_fixed_cell(&self.tokenizer, self.train.seed, r, &[]))
                 .collect::<Result<Vec<_>>>()?;
             let masking = validation_masks(&cells, self.train.mask, self.train.seed, k as u64);
+            withhold_masked(&self.tokenizer, chunk, &mut cells, &masking)?;
             let (batch, logits, loss, denom) = self.batch_loss(&cells, &masking)?;
             let loss: f32 = loss.to_scalar()?;
             loss_sum += loss as f64 * denom;

@@ -60,7 +60,7 @@ use crate::rules::{
 };
 use crate::tokenize::{PreparedCells, TokenizedCell, N_SPECIAL};
 
-use super::probe::{bin_threshold, log_normalized_rows};
+use super::probe::{bin_threshold, log_normalized_rows, observed_bins};
 use super::rules::RulesReport;
 
 const DOMAIN_CELLS: u64 = 0x64697374_696c6c01;
@@ -269,16 +269,15 @@ pub fn run_distill(
         .into_iter()
         .map(|c| Binarize::TwoMeans.threshold(&c.to_vec()))
         .collect::<Result<Vec<_>>>()?;
-    let bins = observed_bins(model, &cells, &rows)?;
     let bstar: Vec<u32> = tpos
         .iter()
         .map(|&p| {
             let c = p as usize;
             let labels: Vec<bool> = x.column(c).iter().map(|&v| v > thresholds[c]).collect();
-            let b: Vec<u32> = bins.column(c).to_vec();
-            bin_threshold(&b, &labels, thresholds[c], n_bins)
+            let b = observed_bins(model, &cells, &rows, p)?;
+            Ok(bin_threshold(&b, &labels, thresholds[c], n_bins))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let m = match cfg.targets_per_pass {
         0 => (n_t / 32).clamp(1, 32),
         k => k.min(n_t),
@@ -296,43 +295,48 @@ pub fn run_distill(
         order.shuffle(&mut stream(cfg.seed, DOMAIN_GROUPS, r as u64));
         let groups: Vec<&[usize]> = order.chunks(m).collect();
         let row = CellRow::from_prepared(&cells, r, n_fields);
-        let ctxs = groups
-            .iter()
-            .map(|g| {
-                let forced: Vec<u32> = g.iter().map(|&j| tpos[j]).collect();
-                tokenize_fixed_cell(&model.tokenizer, cfg.seed, &row, &forced)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut queries = Vec::new();
-        // (group, occluded vocabulary position; None for the group's baseline)
+        // Each variant is re-binned with its masked genes (the group's targets, and the
+        // occluded gene) withheld from the cell's bin edges, as in training.
+        let mut variants: Vec<(TokenizedCell, Vec<usize>)> = Vec::new();
+        let mut reads: Vec<Vec<(usize, u32)>> = Vec::new(); // per group
+                                                            // (group, occluded vocabulary position; None for the group's baseline)
         let mut meta: Vec<(usize, Option<usize>)> = Vec::new();
-        for (gi, (g, ctx)) in groups.iter().zip(&ctxs).enumerate() {
+        for (gi, g) in groups.iter().enumerate() {
+            let forced: Vec<u32> = g.iter().map(|&j| tpos[j]).collect();
+            let ctx = tokenize_fixed_cell(&model.tokenizer, cfg.seed, &row, &forced)?;
             let gpos = g
                 .iter()
-                .map(|&j| position_in(ctx, tpos[j]))
+                .map(|&j| position_in(&ctx, tpos[j]))
                 .collect::<Result<Vec<_>>>()?;
             let read: Vec<(usize, u32)> = gpos
                 .iter()
                 .zip(g.iter())
                 .map(|(&p, &j)| (p, bstar[j]))
                 .collect();
-            queries.push(MaskedQuery {
-                cell: ctx,
-                masked: gpos.clone(),
-                read: read.clone(),
-            });
-            meta.push((gi, None));
-            for p in (0..ctx.genes.len()).filter(|p| !gpos.contains(p)) {
+            for occluded in std::iter::once(None)
+                .chain((0..ctx.genes.len()).filter(|p| !gpos.contains(p)).map(Some))
+            {
                 let mut masked = gpos.clone();
-                masked.push(p);
-                queries.push(MaskedQuery {
-                    cell: ctx,
-                    masked,
-                    read: read.clone(),
-                });
-                meta.push((gi, Some((ctx.genes[p] - N_SPECIAL) as usize)));
+                masked.extend(occluded);
+                let mut cell = ctx.clone();
+                let hidden: Vec<u32> = masked.iter().map(|&p| ctx.genes[p] - N_SPECIAL).collect();
+                model
+                    .tokenizer
+                    .withhold(&row.columns, &row.values, &mut cell, &hidden)?;
+                variants.push((cell, masked));
+                meta.push((gi, occluded.map(|p| (ctx.genes[p] - N_SPECIAL) as usize)));
             }
+            reads.push(read);
         }
+        let queries: Vec<MaskedQuery<'_>> = variants
+            .iter()
+            .zip(&meta)
+            .map(|((cell, masked), &(gi, _))| MaskedQuery {
+                cell,
+                masked: masked.clone(),
+                read: reads[gi].clone(),
+            })
+            .collect();
         n_screen_queries += queries.len();
         let out = query_masked(model, &queries, cfg.batch_size)?;
         let mut base = vec![Vec::new(); groups.len()];
@@ -398,11 +402,15 @@ pub fn run_distill(
                 forced.extend(g.iter().flat_map(|&j| cand[j].iter().map(|&v| v as u32)));
                 forced.sort_unstable();
                 forced.dedup();
-                let ctx = tokenize_fixed_cell(&model.tokenizer, cfg.seed, &row, &forced)?;
+                let mut ctx = tokenize_fixed_cell(&model.tokenizer, cfg.seed, &row, &forced)?;
                 let gpos = g
                     .iter()
                     .map(|&j| position_in(&ctx, tpos[j]))
                     .collect::<Result<Vec<_>>>()?;
+                let hidden: Vec<u32> = g.iter().map(|&j| tpos[j]).collect();
+                model
+                    .tokenizer
+                    .withhold(&row.columns, &row.values, &mut ctx, &hidden)?;
                 ctxs.push(ctx);
                 meta.push((chunk_no * rows_per_call + i, gi, gpos));
             }
@@ -579,23 +587,6 @@ fn choose_targets(
         return Err(Error::param("targets", g, "a target is named twice"));
     }
     Ok(t)
-}
-
-/// `(rows.len(), n_vocab)` observed bins (0 where not expressed).
-fn observed_bins(
-    model: &InferenceModel,
-    cells: &PreparedCells,
-    rows: &[usize],
-) -> Result<Array2<u32>> {
-    let mut out = Array2::<u32>::zeros((rows.len(), cells.values.n_cols()));
-    for (i, &r) in rows.iter().enumerate() {
-        let (cols, vals) = cells.values.row(r);
-        let b = model.tokenizer.binning.bin_cell(cols, vals)?;
-        for (&c, &v) in cols.iter().zip(&b) {
-            out[[i, c as usize]] = v;
-        }
-    }
-    Ok(out)
 }
 
 /// Position of vocabulary position `g` in a context.

@@ -115,8 +115,9 @@ fn check_genes(model: &InferenceModel, cells: &PreparedCells, cfg: &ProbeConfig)
     }
 }
 
-/// The observed bin of vocabulary position `g` in each of `rows`.
-fn observed_bins(
+/// The observed bin of vocabulary position `g` in each of `rows`, as a masked target
+/// ([`crate::tokenize::Binning::masked_bin`]).
+pub(crate) fn observed_bins(
     model: &InferenceModel,
     cells: &PreparedCells,
     rows: &[usize],
@@ -125,8 +126,7 @@ fn observed_bins(
     rows.iter()
         .map(|&r| {
             let (cols, vals) = cells.values.row(r);
-            let bins = model.tokenizer.binning.bin_cell(cols, vals)?;
-            Ok(cols.binary_search(&g).map_or(0, |k| bins[k]))
+            model.tokenizer.binning.masked_bin(cols, vals, g)
         })
         .collect()
 }
@@ -266,14 +266,28 @@ pub fn run_probes(
     )?;
     let pca_cov = pca.impute(x_held.view(), &cov_cols)?;
     let lin_cov = LinearImputer::fit(x_train.view(), &cov_cols)?.predict(x_held.view())?;
+    // The model's bins are read back as expression through each cell's edges (the visible
+    // genes', since all probe genes were masked): see `tokenize::BinDecoder`.
+    let n_cov = cov_pos.len();
+    let mut decoded = [(); 4].map(|()| Array2::<f64>::zeros((held.len(), n_cov)));
+    for (c, &r) in held.iter().enumerate() {
+        let (cols, vals) = cells.values.row(r);
+        let withheld: Vec<bool> = cols.iter().map(|g| cov_pos.contains(g)).collect();
+        let d = model.tokenizer.binning.decoder(cols, vals, &withheld)?;
+        for (j, &g) in cov_pos.iter().enumerate() {
+            let probs: Vec<f32> = imp.probs.slice(ndarray::s![c, j, ..]).to_vec();
+            decoded[0][[c, j]] = d.value(g, joint.observed[[c, j]]);
+            decoded[1][[c, j]] = d.expected(g, &probs);
+            decoded[2][[c, j]] = d.value(g, joint.sampled[[c, j]]);
+            decoded[3][[c, j]] = d.value(g, imp.sampled[[c, j]]);
+        }
+    }
+    let [observed_values, expected_values, joint_values, independent_values] = decoded;
     let methods: Vec<(&str, Array2<f64>)> = vec![
-        (
-            "observed bins (model input)",
-            joint.observed.mapv(f64::from),
-        ),
-        ("model (expected value)", imp.expected.mapv(f64::from)),
-        ("model (joint sample)", joint.sampled.mapv(f64::from)),
-        ("model (independent samples)", imp.sampled.mapv(f64::from)),
+        ("observed bins (the targets, decoded)", observed_values),
+        ("model (expected value)", expected_values),
+        ("model (joint sample)", joint_values),
+        ("model (independent samples)", independent_values),
         ("PCA", pca_cov),
         ("linear", lin_cov),
     ];

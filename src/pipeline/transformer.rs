@@ -12,7 +12,9 @@ use crate::expression::io::{read_expression, stream_cells, ReadOptions};
 use crate::expression::normalize::{highly_variable_genes, log1p, normalize_total};
 use crate::expression::{ExpressionMatrix, Values};
 use crate::nn::checkpoint;
-use crate::nn::data::{collate, is_validation, tokenize_fixed_cell, validation_masks, CellRow};
+use crate::nn::data::{
+    collate, is_validation, tokenize_fixed_cell, validation_masks, withhold_masked, CellRow,
+};
 use crate::nn::infer::{generate, impute, Context, GenerateParams, InferenceModel};
 use crate::nn::train::ValRecord;
 use crate::nn::{MaskSchedule, RunConfig, TokenizerConfig, TrainData, TrainEvent, Trainer};
@@ -446,18 +448,16 @@ pub fn evaluate(
     let (mut n_masked, mut hit_model, mut hit_marg, mut err_model, mut err_marg) =
         (0usize, 0usize, 0usize, 0f64, 0f64);
     for (k, chunk) in held.chunks(cfg.batch_size.max(1)).enumerate() {
-        let toks = chunk
+        let rows: Vec<CellRow> = chunk
             .iter()
-            .map(|&i| {
-                tokenize_fixed_cell(
-                    tok,
-                    cfg.seed,
-                    &CellRow::from_prepared(cells, i, n_fields),
-                    &[],
-                )
-            })
+            .map(|&i| CellRow::from_prepared(cells, i, n_fields))
+            .collect();
+        let mut toks = rows
+            .iter()
+            .map(|r| tokenize_fixed_cell(tok, cfg.seed, r, &[]))
             .collect::<Result<Vec<_>>>()?;
         let masking = validation_masks(&toks, schedule, cfg.seed, k as u64);
+        withhold_masked(tok, &rows, &mut toks, &masking)?;
         let batch = collate(
             &toks,
             Some(&masking),

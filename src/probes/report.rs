@@ -187,7 +187,7 @@ impl ProbeReport {
         let _ = writeln!(s, "## Covariance probe\n");
         let _ = writeln!(
             s,
-            "Mean pairwise Spearman ρ; all {} genes masked and imputed; sign with dead zone |ρ| < {} → 0. Spearman is rank-based, so the model's bins and the baselines' log values compare directly with the real normalised expression.\n",
+            "Mean pairwise Spearman ρ; all {} genes masked and imputed; sign with dead zone |ρ| < {} → 0. The model's bins are read back as expression through each cell's bin edges (`tokenize::BinDecoder`: a per-cell bin is a rank among the visible genes, so undecoded bins of masked genes share the cell's scale); Spearman is rank-based, so these and the baselines' log values compare directly with the real normalised expression.\n",
             self.covariance.genes.len(),
             c.dead_zone
         );

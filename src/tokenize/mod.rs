@@ -19,12 +19,16 @@
 //!
 //! Draws come from a stream seeded by the caller (in training: `(seed, cell position)`), so a
 //! cell's context is reproducible. Bins are computed on the cell's *whole* vocabulary row
-//! before sampling, so a gene's bin does not depend on which other genes were drawn.
+//! before sampling, so a gene's bin does not depend on which other genes were drawn; once the
+//! masked genes are known, [`GeneTokenizer::withhold`] recomputes them with the masked genes
+//! left out of the edges, so the visible bins carry no trace of a hidden value.
 
 mod binning;
 mod vocab;
 
-pub use binning::{BinLevel, BinScheme, BinSchemeKind, Binning, DEFAULT_N_BINS, LIBRARY_TARGET};
+pub use binning::{
+    BinDecoder, BinLevel, BinScheme, BinSchemeKind, Binning, DEFAULT_N_BINS, LIBRARY_TARGET,
+};
 pub use vocab::{GeneVocab, N_SPECIAL, PAD_ID};
 
 use rand::seq::index::sample;
@@ -459,6 +463,48 @@ impl GeneTokenizer {
             bins: out_bins,
             conditions: conditions.to_vec(),
         })
+    }
+}
+
+impl GeneTokenizer {
+    /// Re-bins `cell` (tokenized from the sparse row `columns`/`values`, as
+    /// [`GeneTokenizer::tokenize`] takes it) with the genes at vocabulary positions `hidden`
+    /// withheld from the cell's bin edges: every token's bin, hidden or not, is then computed
+    /// against the edges of the genes the model sees (see [`Binning::bin_cell_withholding`]).
+    /// Call it once the masked genes are known, before collation. A no-op for per-gene bins
+    /// and for an empty `hidden`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a hidden position past the vocabulary; the binning's errors
+    /// for bad values.
+    pub fn withhold(
+        &self,
+        columns: &[u32],
+        values: &[f32],
+        cell: &mut TokenizedCell,
+        hidden: &[u32],
+    ) -> Result<()> {
+        self.check_positions("hidden gene", hidden)?;
+        if hidden.is_empty() || !matches!(self.binning.scheme, BinScheme::PerCell) {
+            return Ok(());
+        }
+        let mut withheld = vec![false; columns.len()];
+        for g in hidden {
+            if let Ok(k) = columns.binary_search(g) {
+                withheld[k] = true;
+            }
+        }
+        let bins = self
+            .binning
+            .bin_cell_withholding(columns, values, &withheld)?;
+        for (token, bin) in cell.genes.iter().zip(cell.bins.iter_mut()) {
+            let g = token.saturating_sub(N_SPECIAL);
+            *bin = match columns.binary_search(&g) {
+                Ok(k) => bins[k],
+                Err(_) => 0,
+            };
+        }
+        Ok(())
     }
 }
 
