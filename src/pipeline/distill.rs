@@ -58,7 +58,7 @@ use crate::rules::{
     correlation_edges, evaluate, fit_distilled, CorrelationKind, DistillFit, DistillParams,
     DistilledTarget, ScoredEdge, TruthNetwork,
 };
-use crate::tokenize::{PreparedCells, TokenizedCell, N_SPECIAL};
+use crate::tokenize::{TokenizedCell, N_SPECIAL};
 
 use super::probe::{bin_threshold, log_normalized_rows, observed_bins};
 use super::rules::RulesReport;
