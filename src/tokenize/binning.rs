@@ -239,13 +239,7 @@ impl Binning {
         };
         match &self.scheme {
             BinScheme::PerCell => {
-                let mut sorted: Vec<f32> = values
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, &v)| v > 0.0 && !withheld.get(j).copied().unwrap_or(false))
-                    .map(|(_, &v)| v)
-                    .collect();
-                if sorted.is_empty() {
+                let Some(edges) = self.visible_edges(values, withheld) else {
                     // Nothing visible to rank against: a non-zero value takes the bin of a
                     // cell's only expressed gene (every edge equal to it), the middle one.
                     let lone = top.div_ceil(2).max(1);
@@ -253,9 +247,7 @@ impl Binning {
                         .iter()
                         .map(|&v| if v > 0.0 { lone } else { 0 })
                         .collect());
-                }
-                sorted.sort_unstable_by(f32::total_cmp);
-                let edges = quantile_edges(&sorted, self.n_bins as usize - 1);
+                };
                 Ok(values.iter().map(|&v| digitize(&edges, v)).collect())
             }
             BinScheme::PerGene { edges } => columns
@@ -329,20 +321,25 @@ impl Binning {
         Ok(match &self.scheme {
             BinScheme::PerGene { edges } => BinDecoder::PerGene(edges),
             BinScheme::PerCell => {
-                let mut sorted: Vec<f32> = values
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, &v)| v > 0.0 && !withheld.get(j).copied().unwrap_or(false))
-                    .map(|(_, &v)| v)
-                    .collect();
-                sorted.sort_unstable_by(f32::total_cmp);
-                if sorted.is_empty() {
-                    BinDecoder::PerCell(Vec::new())
-                } else {
-                    BinDecoder::PerCell(quantile_edges(&sorted, self.n_bins as usize - 1))
-                }
+                BinDecoder::PerCell(self.visible_edges(values, withheld).unwrap_or_default())
             }
         })
+    }
+
+    /// Per-cell edges: the quantile edges of the non-zero values not `withheld` (`None` when
+    /// there are none).
+    fn visible_edges(&self, values: &[f32], withheld: &[bool]) -> Option<Vec<f64>> {
+        let mut sorted: Vec<f32> = values
+            .iter()
+            .enumerate()
+            .filter(|&(j, &v)| v > 0.0 && !withheld.get(j).copied().unwrap_or(false))
+            .map(|(_, &v)| v)
+            .collect();
+        if sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_unstable_by(f32::total_cmp);
+        Some(quantile_edges(&sorted, self.n_bins as usize - 1))
     }
 }
 
