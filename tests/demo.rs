@@ -117,3 +117,26 @@ fn demo_writes_one_report_with_every_figure_and_section() {
         assert!(out.join(f).exists(), "{f} missing");
     }
 }
+
+/// A full-budget run (not `--quick`) whose model did not learn the XOR gate says so in the
+/// report instead of printing chance-level numbers without comment.
+#[test]
+fn a_full_run_that_misses_the_gate_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let cfg = DemoConfig {
+        quick: false,
+        activations: false,
+        ..tiny(&out)
+    };
+    let report = run_demo(&cfg, &candle_core::Device::Cpu, &mut |_| {}).unwrap();
+    let gate = report.evaluation.xor.as_ref().unwrap().balanced_accuracy;
+    let says = report
+        .notes
+        .iter()
+        .any(|n| n.contains("has not learned the XOR gate in 20 steps"));
+    assert_eq!(says, gate < 0.6, "gate {gate}, notes {:?}", report.notes);
+    assert!(!report.notes.iter().any(|n| n.starts_with("Quick run")));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(md.contains("has not learned the XOR gate"), says);
+}
