@@ -211,23 +211,7 @@ impl Binning {
         values: &[f32],
         withheld: &[bool],
     ) -> Result<Vec<u32>> {
-        if columns.len() != values.len() {
-            return Err(Error::shape(
-                "Binning::bin_cell",
-                format!("{} values (one per column)", columns.len()),
-                format!("{}", values.len()),
-            ));
-        }
-        if !withheld.is_empty() && withheld.len() != values.len() {
-            return Err(Error::shape(
-                "Binning::bin_cell_withholding",
-                format!("{} withheld flags (one per value, or none)", values.len()),
-                format!("{}", withheld.len()),
-            ));
-        }
-        for (j, &v) in values.iter().enumerate() {
-            check_value(v, 0, j)?;
-        }
+        check_cell(columns, values, withheld)?;
         let top = self.n_bins - 1;
         let digitize = |edges: &[f64], v: f32| -> u32 {
             if v == 0.0 {
@@ -316,8 +300,7 @@ impl Binning {
         values: &[f32],
         withheld: &[bool],
     ) -> Result<BinDecoder<'_>> {
-        // Validates the inputs exactly as binning does.
-        self.bin_cell_withholding(columns, values, withheld)?;
+        check_cell(columns, values, withheld)?;
         Ok(match &self.scheme {
             BinScheme::PerGene { edges } => BinDecoder::PerGene(edges),
             BinScheme::PerCell => {
@@ -372,6 +355,29 @@ impl BinDecoder<'_> {
             .map(|(b, &p)| f64::from(p) * self.value(gene, b as u32))
             .sum()
     }
+}
+
+/// The checks of [`Binning::bin_cell_withholding`]: one value per column, one flag per value
+/// (or none), every value finite and non-negative.
+fn check_cell(columns: &[u32], values: &[f32], withheld: &[bool]) -> Result<()> {
+    if columns.len() != values.len() {
+        return Err(Error::shape(
+            "Binning::bin_cell",
+            format!("{} values (one per column)", columns.len()),
+            format!("{}", values.len()),
+        ));
+    }
+    if !withheld.is_empty() && withheld.len() != values.len() {
+        return Err(Error::shape(
+            "Binning::bin_cell_withholding",
+            format!("{} withheld flags (one per value, or none)", values.len()),
+            format!("{}", withheld.len()),
+        ));
+    }
+    for (j, &v) in values.iter().enumerate() {
+        check_value(v, 0, j)?;
+    }
+    Ok(())
 }
 
 fn check_value(v: f32, row: usize, col: usize) -> Result<()> {
