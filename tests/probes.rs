@@ -186,12 +186,20 @@ fn a_predicted_correlation_where_the_truth_has_none_is_a_sign_mismatch() {
 }
 
 fn tiny_model(m: &ExpressionMatrix, steps: usize) -> (InferenceModel, TrainConfig) {
+    tiny_model_binned(m, steps, BinSchemeKind::PerGene)
+}
+
+fn tiny_model_binned(
+    m: &ExpressionMatrix,
+    steps: usize,
+    binning: BinSchemeKind,
+) -> (InferenceModel, TrainConfig) {
     let (tok, sub) = fit_tokenizer(
         m,
         &TokenizerConfig {
             n_top_genes: 0,
             max_genes: 48,
-            binning: BinSchemeKind::PerGene,
+            binning,
             ..TokenizerConfig::default()
         },
     )
@@ -267,6 +275,39 @@ fn joint_imputation_is_seeded_per_cell_and_hides_the_observed_bins() {
         &JointParams { steps: 0, ..p }
     )
     .is_err());
+}
+
+#[test]
+fn log_ratio_bins_read_back_as_the_modules_figures() {
+    // Bins relative to each cell's visible median, fitted through the training pipeline and
+    // decoded through that median, keep the mean pairwise Spearman figures of the expression.
+    let m = brain(400, 6);
+    let (model, tc) = tiny_model_binned(&m, 3, BinSchemeKind::LogRatio);
+    assert!(matches!(
+        model.tokenizer.binning.scheme,
+        cellsindy::tokenize::BinScheme::LogRatio { width, .. } if width > 0.0
+    ));
+    let cfg = ProbeConfig {
+        n_components: 5,
+        joint_steps: 2,
+        ..ProbeConfig::default()
+    };
+    let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
+    let observed = &r.covariance.methods[0];
+    assert!(observed.method.starts_with("observed bins"));
+    for (b, e) in observed
+        .rho
+        .as_array()
+        .iter()
+        .zip(r.covariance.real.rho.as_array())
+    {
+        assert!(
+            (b - e).abs() < 0.05,
+            "{:?} vs {:?}",
+            observed.rho,
+            r.covariance.real.rho
+        );
+    }
 }
 
 #[test]

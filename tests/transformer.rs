@@ -644,9 +644,19 @@ fn default_vocabulary_keeps_the_network_switches_and_the_included_genes() {
 /// same (with whole-row edges, the visible genes' bins left a gap at the hidden gene's rank).
 #[test]
 fn a_masked_genes_value_does_not_reach_the_model() {
+    // For both cell-relative binnings: ranks (per cell) and log ratios to the cell's median.
     let (tok, m) = setup(200);
     let p = tok.prepare(&m).unwrap();
-    let model = trained_model(&tok, &p, 20);
+    let mut log_ratio = tok.clone();
+    log_ratio.binning =
+        cellsindy::tokenize::Binning::fit_log_ratio(tok.binning.n_bins, &p.values).unwrap();
+    for tok in [tok, log_ratio] {
+        a_masked_value_stays_hidden(&tok, &p);
+    }
+}
+
+fn a_masked_value_stays_hidden(tok: &GeneTokenizer, p: &cellsindy::tokenize::PreparedCells) {
+    let model = trained_model(tok, p, 20);
     // The vocabulary gene expressed in the most cells.
     let mut counts = vec![0usize; p.values.n_cols()];
     for r in 0..p.n_cells() {
@@ -659,7 +669,7 @@ fn a_masked_genes_value_does_not_reach_the_model() {
     let ask = |cells: &cellsindy::tokenize::PreparedCells| {
         impute(&model, cells, &rows, &[g], &Context::sampled(), 5, 16).unwrap()
     };
-    let before = ask(&p);
+    let before = ask(p);
     // The same cells with gene g's value multiplied by a different factor in each cell.
     let (mut tr, mut tc, mut tv) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..p.n_cells() {

@@ -350,8 +350,9 @@ pub const DEFAULT_N_TOP_GENES: usize = 64;
 pub struct TokenizerConfig {
     /// Value bins including the zero bin.
     pub n_bins: u32,
-    /// How values are cut into bins: `per_cell` (default; scGPT's within-cell ranks) or
-    /// `per_gene` (bins monotone in each gene's normalised expression across cells); see
+    /// How values are cut into bins: `per_cell` (default; scGPT's within-cell ranks),
+    /// `per_gene` (bins monotone in each gene's normalised expression across cells) or
+    /// `log_ratio` (log2 ratio to the cell's median visible value); see
     /// [`crate::tokenize::BinScheme`] for the trade-off.
     pub binning: crate::tokenize::BinSchemeKind,
     /// Gene tokens per cell.

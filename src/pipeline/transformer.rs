@@ -89,10 +89,13 @@ pub fn fit_tokenizer(
         },
         &cfg.conditions,
     )?;
-    if cfg.binning == BinSchemeKind::PerGene {
-        // Edges from `m` itself: normalisation needs every gene's counts, not the vocabulary's.
+    if cfg.binning != BinSchemeKind::PerCell {
+        // Fitted on `m` itself: normalisation needs every gene's counts, not the vocabulary's.
         let prepared = tok.prepare(m)?;
-        tok.binning = Binning::fit_per_gene(cfg.n_bins, &prepared.values)?;
+        tok.binning = match cfg.binning {
+            BinSchemeKind::PerGene => Binning::fit_per_gene(cfg.n_bins, &prepared.values)?,
+            _ => Binning::fit_log_ratio(cfg.n_bins, &prepared.values)?,
+        };
     }
     Ok((tok, sub))
 }

@@ -485,7 +485,7 @@ impl GeneTokenizer {
         hidden: &[u32],
     ) -> Result<()> {
         self.check_positions("hidden gene", hidden)?;
-        if hidden.is_empty() || !matches!(self.binning.scheme, BinScheme::PerCell) {
+        if hidden.is_empty() || !self.binning.scheme.depends_on_cell() {
             return Ok(());
         }
         let mut withheld = vec![false; columns.len()];

@@ -355,9 +355,10 @@ pub struct TrainArgs {
     /// will ask about; appended to `tokenizer.include_genes`.
     #[arg(long, value_delimiter = ',')]
     pub include_genes: Vec<String>,
-    /// Override `tokenizer.binning`: value bins per cell (default; scGPT's within-cell ranks)
-    /// or per gene (monotone in each gene's normalised expression across cells: keeps
-    /// gene–gene covariances, but the default budget does not learn the XOR gate).
+    /// Override `tokenizer.binning`: value bins per cell (default; scGPT's within-cell ranks),
+    /// per gene (monotone in each gene's normalised expression across cells: keeps gene–gene
+    /// covariances, but the default budget does not learn the XOR gate) or log ratio (log2 of
+    /// value / the cell's median visible value: library-size invariant, keeps the cell's scale).
     #[arg(long, value_enum)]
     pub binning: Option<BinningArg>,
     /// Stream batches from disk (.h5ad, 10x) instead of loading the data.
@@ -719,6 +720,8 @@ pub enum BinningArg {
     PerCell,
     /// Quantiles of each gene's non-zero values over the training cells.
     PerGene,
+    /// Equal-width bins of log2(value / the cell's median visible value).
+    LogRatio,
 }
 
 /// `--optimizer`.

@@ -44,6 +44,7 @@ pub fn run_train(a: &TrainArgs) -> anyhow::Result<ExitCode> {
         config.tokenizer.binning = match b {
             BinningArg::PerGene => BinSchemeKind::PerGene,
             BinningArg::PerCell => BinSchemeKind::PerCell,
+            BinningArg::LogRatio => BinSchemeKind::LogRatio,
         };
     }
     config
