@@ -437,17 +437,7 @@ impl Binning {
     /// Per-cell edges: the quantile edges of the non-zero values not `withheld` (`None` when
     /// there are none).
     fn visible_edges(&self, values: &[f32], withheld: &[bool]) -> Option<Vec<f64>> {
-        let mut sorted: Vec<f32> = values
-            .iter()
-            .enumerate()
-            .filter(|&(j, &v)| v > 0.0 && !withheld.get(j).copied().unwrap_or(false))
-            .map(|(_, &v)| v)
-            .collect();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_unstable_by(f32::total_cmp);
-        Some(quantile_edges(&sorted, self.n_bins as usize - 1))
+        visible_sorted(values, withheld).map(|v| quantile_edges(&v, self.n_bins as usize - 1))
     }
 }
 
@@ -530,8 +520,8 @@ fn check_value(v: f32, row: usize, col: usize) -> Result<()> {
     Ok(())
 }
 
-/// The median (numpy's) of the non-zero values not `withheld` (`None` when there are none).
-fn visible_median(values: &[f32], withheld: &[bool]) -> Option<f64> {
+/// The non-zero values not `withheld`, sorted (`None` when there are none).
+fn visible_sorted(values: &[f32], withheld: &[bool]) -> Option<Vec<f32>> {
     let mut sorted: Vec<f32> = values
         .iter()
         .enumerate()
@@ -542,6 +532,12 @@ fn visible_median(values: &[f32], withheld: &[bool]) -> Option<f64> {
         return None;
     }
     sorted.sort_unstable_by(f32::total_cmp);
+    Some(sorted)
+}
+
+/// The median (numpy's) of the non-zero values not `withheld` (`None` when there are none).
+fn visible_median(values: &[f32], withheld: &[bool]) -> Option<f64> {
+    let sorted = visible_sorted(values, withheld)?;
     let n = sorted.len();
     let mid = |k: usize| f64::from(sorted[k]);
     Some(if n % 2 == 1 {
