@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::expression::io::{read_expression, stream_cells, ReadOptions};
 use crate::expression::normalize::{highly_variable_genes, log1p, normalize_total};
-use crate::expression::{ExpressionMatrix, Values};
+use crate::expression::{CsrMatrix, ExpressionMatrix, Values};
 use crate::nn::checkpoint;
 use crate::nn::data::{
     collate, is_validation, tokenize_fixed_cell, validation_masks, withhold_masked, CellRow,
@@ -89,13 +89,15 @@ pub fn fit_tokenizer(
         },
         &cfg.conditions,
     )?;
-    if cfg.binning != BinSchemeKind::PerCell {
+    let fit: Option<fn(u32, &CsrMatrix) -> Result<Binning>> = match cfg.binning {
+        BinSchemeKind::PerCell => None,
+        BinSchemeKind::PerGene => Some(Binning::fit_per_gene),
+        BinSchemeKind::LogRatio => Some(Binning::fit_log_ratio),
+    };
+    if let Some(fit) = fit {
         // Fitted on `m` itself: normalisation needs every gene's counts, not the vocabulary's.
         let prepared = tok.prepare(m)?;
-        tok.binning = match cfg.binning {
-            BinSchemeKind::PerGene => Binning::fit_per_gene(cfg.n_bins, &prepared.values)?,
-            _ => Binning::fit_log_ratio(cfg.n_bins, &prepared.values)?,
-        };
+        tok.binning = fit(cfg.n_bins, &prepared.values)?;
     }
     Ok((tok, sub))
 }

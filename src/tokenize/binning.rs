@@ -46,7 +46,7 @@
 //! late. A model with four times the parameters at 30,000 steps did not help (+0.057 to
 //! +0.068). Per cell stays the default: the demo's budget is 20,000 steps, and the README's
 //! other model measurements were taken on it.
-
+//!
 //! **Masked genes are withheld from the per-cell edges** ([`Binning::bin_cell_withholding`]).
 //! scGPT computes a cell's edges over all of its genes, masked ones included, so the visible
 //! genes' bins leave a gap where a masked gene ranks, and a model learns to read the gap.
@@ -253,13 +253,7 @@ impl Binning {
             );
         }
         ratios.sort_unstable_by(f32::total_cmp);
-        let q = |p: f64| -> f64 {
-            let pos = p * (ratios.len().saturating_sub(1)) as f64;
-            let (i, frac) = (pos.floor() as usize, pos.fract());
-            let at = |k: usize| f64::from(ratios.get(k).copied().unwrap_or(0.0));
-            at(i) + (at((i + 1).min(ratios.len().saturating_sub(1))) - at(i)) * frac
-        };
-        let (lo, hi) = (q(0.001), q(0.999));
+        let (lo, hi) = (quantile(&ratios, 0.001), quantile(&ratios, 0.999));
         if ratios.is_empty() || hi <= lo {
             return Err(Error::param(
                 "values",
@@ -312,26 +306,25 @@ impl Binning {
             let right = edges.partition_point(|&e| e < f64::from(v)) as u32;
             (left + right).div_ceil(2).clamp(1, top)
         };
+        // Nothing visible to bin against (cell-relative schemes): a non-zero value takes the
+        // bin of a cell's only expressed gene (every per-cell edge equal to it), the middle one.
+        let lone = || -> Vec<u32> {
+            let middle = top.div_ceil(2).max(1);
+            values
+                .iter()
+                .map(|&v| if v > 0.0 { middle } else { 0 })
+                .collect()
+        };
         match &self.scheme {
             BinScheme::PerCell => {
                 let Some(edges) = self.visible_edges(values, withheld) else {
-                    // Nothing visible to rank against: a non-zero value takes the bin of a
-                    // cell's only expressed gene (every edge equal to it), the middle one.
-                    let lone = top.div_ceil(2).max(1);
-                    return Ok(values
-                        .iter()
-                        .map(|&v| if v > 0.0 { lone } else { 0 })
-                        .collect());
+                    return Ok(lone());
                 };
                 Ok(values.iter().map(|&v| digitize(&edges, v)).collect())
             }
             &BinScheme::LogRatio { lo, width } => {
                 let Some(m) = visible_median(values, withheld) else {
-                    let lone = top.div_ceil(2).max(1);
-                    return Ok(values
-                        .iter()
-                        .map(|&v| if v > 0.0 { lone } else { 0 })
-                        .collect());
+                    return Ok(lone());
                 };
                 Ok(values
                     .iter()
@@ -538,34 +531,34 @@ fn visible_sorted(values: &[f32], withheld: &[bool]) -> Option<Vec<f32>> {
 
 /// The median (numpy's) of the non-zero values not `withheld` (`None` when there are none).
 fn visible_median(values: &[f32], withheld: &[bool]) -> Option<f64> {
-    let sorted = visible_sorted(values, withheld)?;
-    let n = sorted.len();
-    let mid = |k: usize| f64::from(sorted[k]);
-    Some(if n % 2 == 1 {
-        mid(n / 2)
-    } else {
-        0.5 * (mid(n / 2 - 1) + mid(n / 2))
-    })
+    visible_sorted(values, withheld).map(|v| quantile(&v, 0.5))
 }
 
-/// `k` quantiles of sorted `x` at `linspace(0, 1, k)` with linear interpolation (numpy's
-/// default method).
+/// `k` quantiles of sorted `x` at `linspace(0, 1, k)` (see [`quantile`]).
 fn quantile_edges(x: &[f32], k: usize) -> Vec<f64> {
-    let n = x.len();
     (0..k)
         .map(|i| {
-            let q = if k == 1 {
+            let p = if k == 1 {
                 0.0
             } else {
                 i as f64 / (k - 1) as f64
             };
-            let pos = q * (n - 1) as f64;
-            let lo = pos.floor() as usize;
-            let hi = (lo + 1).min(n - 1);
-            let frac = pos - lo as f64;
-            x[lo] as f64 + (x[hi] as f64 - x[lo] as f64) * frac
+            quantile(x, p)
         })
         .collect()
+}
+
+/// The `p` quantile of sorted, non-empty `x` with linear interpolation (numpy's default
+/// method; `p = 0.5` is numpy's median). 0 for an empty `x`.
+fn quantile(x: &[f32], p: f64) -> f64 {
+    let Some(last) = x.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let pos = p * last as f64;
+    let lo = (pos.floor() as usize).min(last);
+    let hi = (lo + 1).min(last);
+    let frac = pos - lo as f64;
+    f64::from(x[lo]) + (f64::from(x[hi]) - f64::from(x[lo])) * frac
 }
 
 #[cfg(test)]
