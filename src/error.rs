@@ -148,6 +148,26 @@ pub enum Error {
     /// A tensor operation failed (candle: device, dtype or shape problems inside the model).
     #[error("tensor operation: {0}")]
     Tensor(String),
+    /// A size asked for would need more memory than this process may use (or its size
+    /// overflows): refused before anything is allocated.
+    #[error("{}", too_large(what, bytes, budget))]
+    TooLarge {
+        /// What the memory is for, in the user's terms.
+        what: String,
+        /// Bytes it would take (`None`: more than 2^128).
+        bytes: Option<u128>,
+        /// The limit it was checked against, when one could be read.
+        budget: Option<crate::memory::Budget>,
+    },
+    /// An output path that would destroy or mix with something that is not the command's
+    /// own (an input, a directory of the user's files, a file where a directory goes).
+    #[error("refusing to write {path}: {why}")]
+    OutputRefused {
+        /// The output path.
+        path: PathBuf,
+        /// Why, and what to do instead.
+        why: String,
+    },
     /// Genes asked for by name are not in the data.
     #[error("{n} unknown gene(s): {shown}", n = genes.len(), shown = show_names(genes))]
     UnknownGenes {
@@ -160,6 +180,21 @@ pub enum Error {
 impl From<candle_core::Error> for Error {
     fn from(e: candle_core::Error) -> Self {
         Error::Tensor(e.to_string())
+    }
+}
+
+fn too_large(what: &str, bytes: &Option<u128>, budget: &Option<crate::memory::Budget>) -> String {
+    let need = match bytes {
+        Some(b) => format!("would need {}", crate::memory::human_bytes(*b)),
+        None => "would need more memory than can be counted".into(),
+    };
+    match budget {
+        Some(b) => format!(
+            "{what} {need}, more than the {} left under {}",
+            crate::memory::human_bytes(u128::from(b.bytes)),
+            b.source
+        ),
+        None => format!("{what} {need}, more than any machine has"),
     }
 }
 

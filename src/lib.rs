@@ -13,6 +13,11 @@
 //! plot draws figures; pipeline ties it together for the CLI.
 //! ```
 //!
+//! Shared by every reader and writer: [`io::input`] (regular files only, capped lines),
+//! [`io::output`] (outputs staged and renamed, never over what is not ours), [`memory`]
+//! (sizes checked against what the process may use before allocating) and [`escape`] (names
+//! made safe for TSV, Markdown, HTML, SVG, LaTeX and the terminal).
+//!
 //! | module | mirrors |
 //! |---|---|
 //! | [`differentiate`] | `pysindy.differentiation` |
@@ -26,10 +31,12 @@ pub mod error;
 pub mod baselines;
 pub mod data;
 pub mod differentiate;
+pub mod escape;
 pub mod expression;
 pub mod io;
 pub mod library;
 pub mod linalg;
+pub mod memory;
 pub mod model;
 #[cfg(feature = "nn")]
 pub mod nn;

@@ -299,7 +299,7 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 /// [`Error::Io`] if unreadable; [`Error::Parse`] (with the line) for a missing column, a
 /// short row or a value that is not a number.
 pub fn read_points(path: &std::path::Path) -> Result<Vec<TransferPoint>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::io::input::read_text(path)?;
     let mut lines = text
         .lines()
         .enumerate()

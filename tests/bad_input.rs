@@ -160,16 +160,75 @@ fn invalid_parameters_are_rejected() {
 }
 
 #[test]
-fn all_zero_library_column_is_named() {
-    // z is identically zero, so every feature containing z vanishes.
+fn all_zero_library_columns_are_left_out_and_named() {
+    // z is identically zero, so every feature containing z vanishes: those features are left
+    // out (named), the rest is fitted.
     let mut x = ramp(200, 3);
     x.column_mut(2).fill(0.0);
     let tr = Trajectory::new(x, TimeGrid::uniform(0.0, 0.01, 200).unwrap()).unwrap();
-    let err = Sindy::params().fit(&[tr]).unwrap_err();
-    match err {
-        Error::ZeroColumn { feature } => assert_eq!(feature, "z"),
+    let m = Sindy::params().fit(&[tr]).unwrap();
+    let dropped: Vec<(&str, Option<&str>)> = m
+        .info()
+        .dropped
+        .iter()
+        .map(|d| (d.feature.as_str(), d.duplicate_of.as_deref()))
+        .collect();
+    assert!(dropped.contains(&("z", None)), "{dropped:?}");
+    assert!(dropped.contains(&("x z", None)), "{dropped:?}");
+    let names = m.feature_names();
+    for d in &m.info().dropped {
+        let i = names.iter().position(|n| *n == d.feature).unwrap();
+        assert!(m.coefficients().row(i).iter().all(|&c| c == 0.0));
+    }
+    // Nothing left at all is still an error.
+    let zero = Trajectory::new(
+        ndarray::Array2::zeros((200, 2)),
+        TimeGrid::uniform(0.0, 0.01, 200).unwrap(),
+    )
+    .unwrap();
+    let lib = cellsindy::library::PolynomialLibrary::new(2)
+        .unwrap()
+        .include_bias(false);
+    match Sindy::params().library(lib).fit(&[zero]).unwrap_err() {
+        Error::ZeroColumn { .. } => {}
         e => panic!("expected ZeroColumn, got {e}"),
     }
+}
+
+/// A constant variable made the library singular and the minimum-norm solution spread every
+/// coefficient over `x`, `x c`, `x c^2`, ... under the threshold: every equation came out zero.
+/// Its copies are now left out, and Lorenz is recovered beside it.
+#[test]
+fn a_constant_variable_does_not_wipe_out_the_fit() {
+    use cellsindy::simulate::SolverConfig;
+    use cellsindy::systems::{simulate_system, SystemKind};
+    let sys = SystemKind::Lorenz.build();
+    let t = TimeGrid::uniform(0.0, 0.002, 5000).unwrap();
+    let tr = simulate_system(&sys, &[-8.0, 8.0, 27.0], &t, &SolverConfig::reference()).unwrap();
+    let mut x = ndarray::Array2::from_elem((5000, 4), 5.0);
+    x.slice_mut(ndarray::s![.., 0..3]).assign(&tr.x());
+    let with_c =
+        Trajectory::with_names(x, t, ["x", "y", "z", "c"].map(String::from).to_vec()).unwrap();
+    let lib = cellsindy::library::PolynomialLibrary::new(2).unwrap();
+    let m = Sindy::params()
+        .library(lib)
+        .optimizer(
+            cellsindy::optimize::Stlsq::params()
+                .threshold(0.5)
+                .check()
+                .unwrap(),
+        )
+        .fit(&[with_c])
+        .unwrap();
+    assert_eq!(m.complexity(), 7, "{:?}", m.equations_pretty());
+    let dropped: Vec<&str> = m
+        .info()
+        .dropped
+        .iter()
+        .map(|d| d.feature.as_str())
+        .collect();
+    assert_eq!(dropped, ["c", "x c", "y c", "z c", "c^2"]);
+    assert_eq!(m.info().dropped[0].duplicate_of.as_deref(), Some("1"));
 }
 
 #[test]

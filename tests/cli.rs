@@ -280,7 +280,17 @@ fn transformer_commands_train_resume_impute_generate_capture_and_evaluate() {
     assert!(!bad.status.success() && err.contains("NOT_A_GENE"), "{err}");
     assert!(!Path::new(&d("never")).exists());
     assert_eq!(train(&["--stop-after", "2"])["steps"], 2);
-    assert_eq!(train(&["--resume"])["steps"], 4);
+    // A resume continues the saved run with its own settings: --config (or --seed, --binning,
+    // ...) beside it is a conflict, not silently ignored.
+    let conflict = cellsindy(&[
+        "train", "--data", &data, "--out", &ckpt, "--config", &config, "--resume",
+    ]);
+    assert!(!conflict.status.success());
+    let resumed = cellsindy_ok(&[
+        "train", "--data", &data, "--out", &ckpt, "--resume", "--json",
+    ]);
+    let resumed: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(resumed["steps"], 4);
 
     cellsindy_ok(&[
         "impute",

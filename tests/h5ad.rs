@@ -425,6 +425,18 @@ fn truncated_file() {
     assert_format_error(&read_err(&p), &["truncated"]);
 }
 
+/// Found by the `h5ad` fuzz target (fuzz/README.md): claims a file cannot back made
+/// `hdf5-pure` allocate gigabytes before reading: a dataset whose elements claim 436 MB each
+/// (3.5 GB for a 32 kB file), and a chunk index entry claiming 4.2 GB past the end of a 45 kB
+/// file. Both claims are now checked against the file's size first.
+#[test]
+fn size_claims_a_file_cannot_back_are_errors_not_allocations() {
+    let e = read_err(&fixture("fuzz_huge_element.h5ad"));
+    assert_format_error(&e, &["X/data", "cannot come from a 31981-byte file"]);
+    let e = read_err(&fixture("fuzz_huge_chunk.h5ad"));
+    assert_format_error(&e, &["X/indptr", "past the end of the 44856-byte file"]);
+}
+
 #[test]
 fn not_hdf5() {
     let dir = tempfile::tempdir().unwrap();

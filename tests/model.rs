@@ -144,6 +144,42 @@ fn fourier_custom_concat_and_tensor_libraries() {
         ten.feature_names(&names),
         ["x sin(1 x)", "x sin(1 y)", "y sin(1 x)", "y sin(1 y)"]
     );
+    // Counting (checked, without building the features) agrees with building them, for every
+    // polynomial option and the compositions; a count that cannot fit is None, not a panic.
+    for n in 0..6 {
+        for d in 1..5 {
+            for (bias, only, inter) in [
+                (true, false, true),
+                (false, true, true),
+                (true, false, false),
+                (false, true, false),
+            ] {
+                let p = PolynomialLibrary::new(d)
+                    .unwrap()
+                    .include_bias(bias)
+                    .interaction_only(only)
+                    .include_interaction(inter);
+                assert_eq!(
+                    p.count_features(n),
+                    Some(p.n_output_features(n)),
+                    "{p:?} n={n}"
+                );
+            }
+        }
+        assert_eq!(cat.count_features(n), Some(cat.n_output_features(n)));
+        assert_eq!(ten.count_features(n), Some(ten.n_output_features(n)));
+        assert_eq!(c.count_features(n), Some(c.n_output_features(n)));
+    }
+    assert_eq!(
+        PolynomialLibrary::new(3).unwrap().count_features(200),
+        Some(1_373_701)
+    );
+    assert_eq!(
+        PolynomialLibrary::new(u32::MAX)
+            .unwrap()
+            .count_features(1000),
+        None
+    );
     let x = Array2::from_shape_vec((1, 2), vec![0.5, 2.0]).unwrap();
     let out = ten.transform(x.view()).unwrap();
     assert!((out[(0, 3)] - 2.0 * 2.0f64.sin()).abs() < 1e-15);

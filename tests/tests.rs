@@ -13,6 +13,7 @@ mod lorenz;
 mod model;
 mod probes;
 mod rules;
+mod safety;
 mod scaling;
 mod synthetic;
 mod systems;

@@ -1,9 +1,13 @@
-//! Reading user trajectories (CSV/TSV, NumPy `.npy`) and writing results atomically.
+//! Reading user trajectories (CSV/TSV, NumPy `.npy`), opening inputs with bounded memory
+//! ([`input`]) and writing outputs that never destroy what the command does not own
+//! ([`output`]; single files atomically with [`write_atomic`]).
 
+pub mod input;
 mod npy;
+pub mod output;
 mod table;
 
-pub use npy::{read_npy, write_npy};
+pub use npy::{read_npy, read_npy_bytes, write_npy};
 pub use table::{read_table, TableOptions};
 
 use std::io::Write;

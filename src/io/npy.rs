@@ -20,8 +20,16 @@ fn parse_err(path: &Path, msg: impl Into<String>) -> Error {
 /// # Errors
 /// [`Error::Parse`] for a bad magic string, header, dtype, shape, or a truncated body.
 pub fn read_npy(path: &Path) -> Result<Array2<f64>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = super::input::read_bytes(path)?;
     parse_npy(&bytes).map_err(|m| parse_err(path, m))
+}
+
+/// [`read_npy`] on bytes in memory (tests and fuzzing; errors name `<memory>`).
+///
+/// # Errors
+/// As [`read_npy`].
+pub fn read_npy_bytes(bytes: &[u8]) -> Result<Array2<f64>> {
+    parse_npy(bytes).map_err(|m| parse_err(Path::new("<memory>"), m))
 }
 
 fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
@@ -29,7 +37,7 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
         return Err("not a .npy file (bad magic string)".into());
     }
     let major = b[6];
-    let (hlen, start) = match major {
+    let (hlen, start): (usize, usize) = match major {
         1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
         2 | 3 => {
             if b.len() < 12 {
@@ -39,7 +47,10 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
         }
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let header = b.get(start..start + hlen).ok_or("truncated header")?;
+    let header = start
+        .checked_add(hlen)
+        .and_then(|end| b.get(start..end))
+        .ok_or("truncated header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let field = |key: &str| -> Option<String> {
         let k = header.find(&format!("'{key}'"))?;
@@ -94,16 +105,21 @@ fn parse_npy(b: &[u8]) -> std::result::Result<Array2<f64>, String> {
         }
     };
     let count = n.checked_mul(m).ok_or("shape overflows")?;
-    let body = &b[start + hlen..];
-    if body.len() < count * size {
+    let body = b.get(start + hlen..).unwrap_or(&[]);
+    // The header's shape is only a claim: the body must hold every value before anything is
+    // allocated for them.
+    let need = count
+        .checked_mul(size)
+        .ok_or_else(|| format!("shape {dims:?} overflows"))?;
+    if body.len() < need {
         return Err(format!(
-            "truncated data: {} bytes for {count} values of {size} bytes",
+            "truncated data: {} bytes for the {count} values of {size} bytes the header's shape {dims:?} announces",
             body.len()
         ));
     }
     let mut vals = Vec::with_capacity(count);
     for k in 0..count {
-        let c = &body[k * size..(k + 1) * size];
+        let c = body.get(k * size..(k + 1) * size).ok_or("truncated data")?;
         let v = match (kind, size) {
             ('f', 8) => {
                 let a: [u8; 8] = c.try_into().map_err(|_| "bad chunk")?;

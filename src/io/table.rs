@@ -27,14 +27,17 @@ pub struct TableOptions {
     pub control_columns: Vec<String>,
 }
 
-/// Reads a CSV/TSV trajectory: a header row of column names, then one row per sample.
+/// Reads a CSV/TSV trajectory: a header row of column names, then one row per sample. A
+/// leading byte-order mark (Excel's "CSV UTF-8") is dropped.
 ///
 /// # Errors
 /// [`Error::Parse`] (with the line number) for ragged rows, non-numeric fields, a missing
-/// named column, duplicate names, or no time information; [`Error::Empty`] for no data rows;
-/// trajectory validation errors (NaN, non-increasing times).
+/// named column, duplicate names, no time information, or both a time column and a time
+/// step (`dt`); [`Error::Empty`] for no data rows; trajectory validation errors (NaN,
+/// non-increasing times); as [`super::input::read_text`] for a file that is not a regular
+/// UTF-8 file.
 pub fn read_table(path: &Path, opts: &TableOptions) -> Result<Trajectory> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = super::input::read_text(path)?;
     let perr = |line: usize, msg: String| Error::Parse {
         path: path.to_path_buf(),
         line,
@@ -118,7 +121,16 @@ pub fn read_table(path: &Path, opts: &TableOptions) -> Result<Trajectory> {
     let n = rows.len();
     let x = Array2::from_shape_fn((n, xcols.len()), |(i, j)| rows[i][xcols[j]]);
     let t = match (tcol, opts.dt) {
-        (Some(c), _) => TimeGrid::from_times(rows.iter().map(|r| r[c]).collect())?,
+        (Some(c), Some(dt)) => {
+            return Err(perr(
+                hline + 1,
+                format!(
+                    "the file has a time column '{}' and a time step was given too (dt {dt}); use one: drop the time step, or name the column to use",
+                    crate::escape::terminal(&names[c])
+                ),
+            ))
+        }
+        (Some(c), None) => TimeGrid::from_times(rows.iter().map(|r| r[c]).collect())?,
         (None, Some(dt)) => TimeGrid::uniform(0.0, dt, n)?,
         (None, None) => {
             return Err(perr(

@@ -49,6 +49,12 @@ impl FeatureLibrary for ConcatLibrary {
             .sum()
     }
 
+    fn count_features(&self, n_inputs: usize) -> Option<usize> {
+        self.parts.iter().try_fold(0usize, |acc, p| {
+            acc.checked_add(p.count_features(n_inputs)?)
+        })
+    }
+
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {
         self.parts
             .iter()
@@ -109,6 +115,12 @@ impl FeatureLibrary for TensoredLibrary {
             .iter()
             .map(|p| p.n_output_features(n_inputs))
             .product()
+    }
+
+    fn count_features(&self, n_inputs: usize) -> Option<usize> {
+        self.parts.iter().try_fold(1usize, |acc, p| {
+            acc.checked_mul(p.count_features(n_inputs)?)
+        })
     }
 
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {

@@ -126,6 +126,12 @@ impl FeatureLibrary for CustomLibrary {
         self.combos(n_inputs).len()
     }
 
+    fn count_features(&self, n_inputs: usize) -> Option<usize> {
+        self.functions.iter().try_fold(0usize, |acc, f| {
+            acc.checked_add(super::binomial(n_inputs, f.arity)?)
+        })
+    }
+
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {
         self.combos(input_names.len())
             .iter()

@@ -45,6 +45,12 @@ impl FeatureLibrary for FourierLibrary {
         self.n_frequencies as usize * n_inputs * self.per_input()
     }
 
+    fn count_features(&self, n_inputs: usize) -> Option<usize> {
+        (self.n_frequencies as usize)
+            .checked_mul(n_inputs)?
+            .checked_mul(self.per_input())
+    }
+
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {
         let mut out = Vec::new();
         for k in 1..=self.n_frequencies {

@@ -22,10 +22,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The binomial coefficient `C(n, k)`, `None` when it overflows `usize`.
+pub(crate) fn binomial(n: usize, k: usize) -> Option<usize> {
+    if k > n {
+        return Some(0);
+    }
+    let k = k.min(n - k);
+    let mut acc: u128 = 1;
+    for i in 0..k {
+        // acc · (n - i) / (i + 1) is exact at every step (a product of i + 1 consecutive
+        // integers is divisible by (i + 1)!).
+        acc = acc.checked_mul((n - i) as u128)? / (i as u128 + 1);
+        if acc > usize::MAX as u128 {
+            return None;
+        }
+    }
+    usize::try_from(acc).ok()
+}
+
 /// A set of candidate functions evaluated on every sample.
 pub trait FeatureLibrary: std::fmt::Debug + Send + Sync {
     /// Number of features for `n_inputs` input variables.
     fn n_output_features(&self, n_inputs: usize) -> usize;
+
+    /// [`FeatureLibrary::n_output_features`] counted without building the features, `None`
+    /// when the count overflows `usize`: what a fit checks against its memory before anything
+    /// of that size is allocated (a degree-50 library, or degree 3 of 200 variables, is a
+    /// size to refuse, not to enumerate).
+    fn count_features(&self, n_inputs: usize) -> Option<usize> {
+        Some(self.n_output_features(n_inputs))
+    }
 
     /// Feature names built from the input names (`"x y"`, `"z^2"`, `"sin(1 x)"`).
     fn feature_names(&self, input_names: &[String]) -> Vec<String>;

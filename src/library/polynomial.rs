@@ -182,6 +182,24 @@ impl FeatureLibrary for PolynomialLibrary {
         self.terms(n_inputs).len()
     }
 
+    fn count_features(&self, n_inputs: usize) -> Option<usize> {
+        let n = n_inputs;
+        let d = self.degree as usize;
+        let terms = match (self.interaction_only, self.include_interaction) {
+            // Monomials of degree 1..=d in n variables: C(n + d, d) - 1.
+            (false, true) => super::binomial(n.checked_add(d)?, d)?.checked_sub(1)?,
+            // Products of distinct inputs: sum of C(n, k), k = 1..=min(d, n).
+            (true, true) => {
+                (1..=d.min(n)).try_fold(0usize, |acc, k| acc.checked_add(super::binomial(n, k)?))?
+            }
+            // Pure powers x, x^2, ..., x^d of each input.
+            (false, false) => n.checked_mul(d)?,
+            // Distinct inputs without interactions: degree 1 only.
+            (true, false) => n,
+        };
+        terms.checked_add(usize::from(self.include_bias))
+    }
+
     fn feature_names(&self, input_names: &[String]) -> Vec<String> {
         self.terms(input_names.len())
             .iter()

@@ -14,7 +14,7 @@ mod normal;
 mod solve;
 mod svd;
 
-pub use normal::{BlockedNormalEquations, NormalEquations};
+pub use normal::{BlockedNormalEquations, NormalEquations, REDUNDANT_TOL};
 pub use solve::{lstsq, solve_spd};
 pub use svd::{randomized_svd, thin_svd, ThinSvd};
 

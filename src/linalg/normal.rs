@@ -168,12 +168,62 @@ impl NormalEquations {
         })
     }
 
+    /// Columns of Θ that carry nothing an earlier column does not: `(i, None)` for a column
+    /// that is zero on every sample, `(i, Some(j))` for one that is a multiple of the earlier
+    /// kept column `j` (a constant column beside the bias, `x·c` beside `x` when `c` is
+    /// constant). Read from the Gram matrix: columns `i` and `j` are parallel exactly when
+    /// `G_ij² = G_ii·G_jj` (Cauchy–Schwarz); they count as parallel when
+    /// `1 − G_ij²/(G_ii·G_jj) <= REDUNDANT_TOL`, i.e. when one differs from a multiple of the
+    /// other by less than about one part in a million.
+    ///
+    /// Left in, such columns make the normal equations singular: the minimum-norm solution
+    /// spreads each coefficient over the copies, which can fall under the threshold together
+    /// and wipe out a true term.
+    pub fn redundant_columns(&self) -> Vec<(usize, Option<usize>)> {
+        let p = self.n_features();
+        let mut kept: Vec<usize> = Vec::with_capacity(p);
+        let mut out = Vec::new();
+        for i in 0..p {
+            let gii = self.gram[(i, i)];
+            if gii <= 0.0 {
+                out.push((i, None));
+                continue;
+            }
+            let dup = kept.iter().copied().find(|&j| {
+                let gij = self.gram[(i, j)];
+                let cos2 = gij * gij / (gii * self.gram[(j, j)]);
+                1.0 - cos2 <= REDUNDANT_TOL
+            });
+            match dup {
+                Some(j) => out.push((i, Some(j))),
+                None => kept.push(i),
+            }
+        }
+        out
+    }
+
+    /// Zeroes the rows and columns of `features` (their coefficients are then forced to
+    /// zero by every optimizer, which skips zero columns).
+    pub fn exclude_features(&mut self, features: &[usize]) {
+        for &f in features {
+            if f < self.n_features() {
+                self.gram.row_mut(f).fill(0.0);
+                self.gram.column_mut(f).fill(0.0);
+                self.xty.row_mut(f).fill(0.0);
+            }
+        }
+    }
+
     /// Root-mean-square norm of each feature column, `sqrt(diag(ΘᵀΘ)/n)`.
     pub fn column_rms(&self) -> Array1<f64> {
         let n = self.n_samples.max(1) as f64;
         self.gram.diag().mapv(|g| (g / n).max(0.0).sqrt())
     }
 }
+
+/// See [`NormalEquations::redundant_columns`]: `1 − cos²` below which two library columns
+/// count as parallel. Rounding in a Gram sum over millions of samples stays near `1e-13`.
+pub const REDUNDANT_TOL: f64 = 1e-12;
 
 /// Copies the lower triangle of a row-major `p × p` matrix onto its upper triangle.
 fn mirror_lower(g: Option<&mut [f64]>, p: usize) {
@@ -239,6 +289,14 @@ impl BlockedNormalEquations {
     /// The blocks.
     pub fn blocks(&self) -> &[NormalEquations] {
         &self.blocks
+    }
+
+    /// [`NormalEquations::exclude_features`] on the total and every block.
+    pub fn exclude_features(&mut self, features: &[usize]) {
+        self.total.exclude_features(features);
+        for b in &mut self.blocks {
+            b.exclude_features(features);
+        }
     }
 
     /// Weighted sum of blocks (`weights.len() == blocks().len()`), e.g. bootstrap counts.

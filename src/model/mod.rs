@@ -15,7 +15,7 @@ mod stream;
 
 pub use equations::EquationStyle;
 pub use selection::{Criterion, SelectionPoint, SelectionReport};
-pub use sindy::{FitInfo, Sindy};
+pub use sindy::{DroppedFeature, FitInfo, Sindy};
 pub use stream::SindyStream;
 
 use std::sync::Arc;
@@ -125,8 +125,10 @@ impl SindyParams {
     /// # Errors
     /// [`Error::Empty`] for no trajectories, [`Error::Shape`] / [`Error::InvalidParam`] if
     /// trajectories disagree on variables or controls, [`Error::TooFewSamples`] when a
-    /// trajectory is shorter than the differentiator's stencil, [`Error::ZeroColumn`] when a
-    /// library column vanishes on all samples, and optimizer errors.
+    /// trajectory is shorter than the differentiator's stencil, [`Error::ZeroColumn`] when every
+    /// library column vanishes on all samples, and optimizer errors. Columns that are zero or
+    /// a multiple of an earlier column are left out of the fit and listed in
+    /// [`FitInfo::dropped`].
     pub fn fit(&self, trajectories: &[Trajectory]) -> Result<Sindy> {
         let first = trajectories.first().ok_or_else(|| Error::Empty {
             what: "trajectory list",

@@ -29,6 +29,20 @@ pub struct FitInfo {
     pub r2: Vec<f64>,
     /// Ensemble inclusion probabilities, `(n_features, n_targets)`.
     pub inclusion: Option<Array2<f64>>,
+    /// Library features left out of the fit because they carry nothing an earlier feature
+    /// does not (their coefficients are zero).
+    #[serde(default)]
+    pub dropped: Vec<DroppedFeature>,
+}
+
+/// A library feature left out of a fit: zero on every sample, or a multiple of an earlier
+/// feature (see [`crate::linalg::NormalEquations::redundant_columns`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DroppedFeature {
+    /// The feature left out.
+    pub feature: String,
+    /// The earlier feature it is a multiple of; `None` when it is zero on every sample.
+    pub duplicate_of: Option<String>,
 }
 
 /// A fitted SINDy model: immutable, cheap to clone, serialisable to JSON.
@@ -100,6 +114,7 @@ impl Sindy {
                 rss,
                 r2,
                 inclusion: fit.inclusion,
+                dropped: parts.dropped,
             },
         })
     }
@@ -458,7 +473,7 @@ impl Sindy {
     /// library).
     pub fn load_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::io::input::read_text(path)?;
         let saved: SavedModel = serde_json::from_str(&text)?;
         let bad = |msg: String| Error::Parse {
             path: path.to_path_buf(),

@@ -1,6 +1,6 @@
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
-use super::{Sindy, SindyParams};
+use super::{DroppedFeature, Sindy, SindyParams};
 use crate::data::{TimeGrid, Trajectory};
 use crate::error::{Error, Result};
 use crate::library::FeatureLibrary;
@@ -88,6 +88,7 @@ impl SindyStream {
         }
         let d = state_names.len();
         let m = control_names.len();
+        check_library_memory(&params, d + m)?;
         let n_features = params.library.n_output_features(d + m);
         if n_features == 0 {
             return Err(Error::Empty {
@@ -417,14 +418,21 @@ impl SindyStream {
             .cloned()
             .collect();
         let feature_names = self.params.library.feature_names(&inputs);
-        let total = self.blocks.total();
-        for (i, name) in feature_names.iter().enumerate() {
-            if total.gram[(i, i)] == 0.0 {
-                return Err(Error::ZeroColumn {
-                    feature: name.clone(),
-                });
-            }
+        let redundant = self.blocks.total().redundant_columns();
+        if redundant.len() == feature_names.len() {
+            let feature = feature_names.first().cloned().unwrap_or_default();
+            return Err(Error::ZeroColumn { feature });
         }
+        let name = |i: usize| feature_names.get(i).cloned().unwrap_or_default();
+        let dropped = redundant
+            .iter()
+            .map(|&(i, dup)| DroppedFeature {
+                feature: name(i),
+                duplicate_of: dup.map(name),
+            })
+            .collect();
+        let excluded: Vec<usize> = redundant.iter().map(|&(i, _)| i).collect();
+        self.blocks.exclude_features(&excluded);
         Ok(StreamParts {
             params: self.params,
             state_names: self.state_names,
@@ -432,19 +440,56 @@ impl SindyStream {
             feature_names,
             normal: self.blocks,
             y_sum: self.y_sum,
+            dropped,
         })
     }
 
     /// Fits the model on everything pushed (an unfinished trajectory is ended first).
     ///
     /// # Errors
-    /// [`Error::Empty`] if nothing was pushed, [`Error::ZeroColumn`] for a vanishing library
-    /// column, and optimizer errors.
+    /// [`Error::Empty`] if nothing was pushed, [`Error::ZeroColumn`] when every library column
+    /// vanishes, and optimizer errors.
     pub fn finish(self) -> Result<Sindy> {
         let parts = self.into_normal()?;
         let fit = parts.params.optimizer.fit_normal(&parts.normal)?;
         Sindy::from_fit(parts, fit)
     }
+}
+
+/// Refuses a library whose normal equations cannot fit in memory, before it is built: the fit
+/// keeps `p × p` matrices (the total, the open block, one per thread while accumulating, the
+/// solver's copies, and an ensemble's bagging blocks) and `THETA_CHUNK × p` rows per thread.
+fn check_library_memory(params: &SindyParams, n_inputs: usize) -> Result<()> {
+    let p = params.library.count_features(n_inputs);
+    let threads = rayon::current_num_threads().min(8);
+    let ensemble = matches!(
+        params.optimizer.config(),
+        crate::optimize::OptimizerConfig::Ensemble(_)
+    );
+    let square = 4
+        + threads
+        + if ensemble {
+            crate::optimize::DEFAULT_BLOCKS
+        } else {
+            0
+        };
+    let bytes = p.and_then(|p| {
+        let squares = crate::memory::array_bytes(&[p, p, square], 8)?;
+        squares.checked_add(crate::memory::array_bytes(&[p, THETA_CHUNK, threads], 8)?)
+    });
+    crate::memory::ensure_fits(
+        || {
+            match p {
+            Some(p) => format!(
+                "fitting a feature library of {p} features on {n_inputs} variables (its {p} × {p} normal equations; lower the degree or use fewer variables)"
+            ),
+            None => format!(
+                "fitting a feature library on {n_inputs} variables (more features than can be counted)"
+            ),
+        }
+        },
+        bytes,
+    )
 }
 
 /// Rows of weak-form library integrals computed at once.
@@ -541,4 +586,6 @@ pub(crate) struct StreamParts {
     pub(crate) feature_names: Vec<String>,
     pub(crate) normal: BlockedNormalEquations,
     pub(crate) y_sum: Vec<f64>,
+    /// Library columns left out of the fit (zero, or parallel to an earlier column).
+    pub(crate) dropped: Vec<DroppedFeature>,
 }

@@ -8,16 +8,18 @@
 //! | `train_state.json` | (training checkpoints) step, [`TrainConfig`], loss history |
 //! | `optimizer.safetensors` | (training checkpoints) AdamW moments `m.<param>`, `v.<param>` |
 //!
-//! **Atomic.** The directory is written in full under a temporary name beside the target, then
-//! renamed into place (an existing checkpoint is first renamed aside and removed after), so a
-//! crash leaves either the old checkpoint or the new one, never a mixture.
+//! **Atomic, and only over its own.** The directory is written through
+//! [`crate::io::output::Output`]: in full under a temporary name beside the target, then
+//! renamed into place, so a crash leaves either the old checkpoint or the new one, never a
+//! mixture; an existing directory that holds anything but a checkpoint of ours is refused,
+//! never replaced.
 //!
 //! **Loading checks everything**: schema version, config validity, tokenizer sizes against
-//! the config, every weight's presence and shape against the config, and the optimizer state
-//! against the weights, each with an [`Error::Format`] naming the file.
+//! the config, every weight's presence, shape and finiteness against the config, and the
+//! optimizer state against the weights, each with an [`Error::Format`] naming the file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,7 @@ use super::optim::AdamW;
 use super::store::{self, HostTensor};
 use super::train::History;
 use crate::error::{Error, Result};
+use crate::io::output::Output;
 use crate::io::write_atomic;
 use crate::tokenize::GeneTokenizer;
 
@@ -68,10 +71,12 @@ pub struct Checkpoint {
     pub train: Option<(TrainState, AdamW)>,
 }
 
-/// Writes a checkpoint directory at `dir` (atomically; see the module docs).
+/// Writes a checkpoint directory at `dir` (atomically, and never over a directory that is not
+/// ours; see the module docs).
 ///
 /// # Errors
-/// [`Error::Io`] on any file-system failure (the target is left as it was).
+/// [`Error::OutputRefused`] when `dir` is not ours to replace; [`Error::Io`] on any
+/// file-system failure (the target is left as it was).
 pub fn save(
     dir: &Path,
     config: &ModelConfig,
@@ -79,27 +84,10 @@ pub fn save(
     params: &Params,
     train: Option<(&TrainState, &AdamW)>,
 ) -> Result<()> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = dir
-        .file_name()
-        .ok_or_else(|| Error::param("checkpoint", dir.display(), "not a directory path"))?
-        .to_string_lossy()
-        .to_string();
-    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let result = write_contents(&tmp, config, tokenizer, params, train)
-        .and_then(|_| swap_into_place(&tmp, dir, parent, &name));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    let out = Output::dir(dir, &[])?;
+    write_contents(out.path(), config, tokenizer, params, train)?;
+    out.commit()?;
+    Ok(())
 }
 
 fn write_contents(
@@ -153,19 +141,24 @@ fn write_contents(
     Ok(())
 }
 
-fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
-    if dir.exists() {
-        let old: PathBuf = parent.join(format!(".{name}.old{}", std::process::id()));
-        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
-        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
-    } else {
-        std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))
+/// A NaN or infinite weight makes every prediction garbage (all probabilities 0): refused at
+/// load, naming the tensor and the first bad entry.
+fn check_finite_tensor(path: &Path, name: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(k) => Err(Error::format(
+            path,
+            format!(
+                "tensor `{name}` has a non-finite value ({}) at flat index {k} of {}: the checkpoint is damaged, or its training diverged",
+                values[k],
+                values.len()
+            ),
+        )),
     }
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::io::input::read_text(path)?;
     serde_json::from_str(&text).map_err(|e| Error::format(path, format!("invalid JSON: {e}")))
 }
 
@@ -233,6 +226,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint> {
         let v = t
             .as_f32()
             .map_err(|_| Error::format(&w_path, format!("weight `{name}` is not f32")))?;
+        check_finite_tensor(&w_path, &name, v)?;
         on_device.insert(
             name,
             Tensor::from_vec(v.to_vec(), t.shape.as_slice(), device)?,
@@ -266,11 +260,11 @@ pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint> {
                         format!("`{key}` has shape {:?}, weights {:?}", x.shape, var.dims()),
                     ));
                 }
-                out.push(
-                    x.as_f32()
-                        .map_err(|_| Error::format(&o_path, format!("`{key}` is not f32")))?
-                        .to_vec(),
-                );
+                let values = x
+                    .as_f32()
+                    .map_err(|_| Error::format(&o_path, format!("`{key}` is not f32")))?;
+                check_finite_tensor(&o_path, &key, values)?;
+                out.push(values.to_vec());
             }
         }
         Some((state, AdamW { m, v, t }))

@@ -136,8 +136,8 @@ impl TrainData {
     ///
     /// # Errors
     /// [`Error::Unsupported`] for a tokenizer with condition fields (streamed chunks carry no
-    /// `obs`) or a format that cannot be streamed; [`Error::Empty`] for a file with no cells
-    /// or none of the vocabulary's genes.
+    /// `obs`) or a format that cannot be streamed; [`Error::Empty`] for a file with no cells,
+    /// none of the vocabulary's genes, or no expressed vocabulary gene.
     pub fn stream(
         path: &Path,
         opts: &ReadOptions,
@@ -172,9 +172,11 @@ impl TrainData {
         };
         // One pass to count cells and collect the validation rows.
         let mut n = 0;
+        let mut expressed = false;
         let mut val = Vec::new();
         for row in data.stream_rows()? {
             let row = row?;
+            expressed |= !row.values.is_empty();
             if is_validation(cfg.seed, row.index, cfg.val_fraction) && val.len() < cfg.val_cells {
                 val.push(row);
             }
@@ -184,6 +186,15 @@ impl TrainData {
             return Err(Error::Empty {
                 what: "expression file",
                 why: format!("{} has zero cells", path.display()),
+            });
+        }
+        if !expressed {
+            return Err(Error::Empty {
+                what: "expression data",
+                why: format!(
+                    "no vocabulary gene is expressed in any cell of {}: there is nothing to learn",
+                    path.display()
+                ),
             });
         }
         if let TrainData::Stream {
@@ -230,6 +241,14 @@ impl TrainData {
                 .map(|&i| CellRow::from_prepared(cells, i, n_fields))
                 .collect(),
             TrainData::Stream { val, .. } => val.iter().take(limit).cloned().collect(),
+        }
+    }
+
+    /// Number of held-out cells validation can use (streaming: those read up front).
+    pub fn n_validation(&self) -> usize {
+        match self {
+            TrainData::Memory { val, .. } => val.len(),
+            TrainData::Stream { val, .. } => val.len(),
         }
     }
 

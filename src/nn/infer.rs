@@ -629,6 +629,11 @@ pub fn generate(m: &InferenceModel, p: &GenerateParams) -> Result<Generated> {
         ));
     }
     let l = genes.len();
+    // The bins (u32), and what a caller turns them into (values, a sparse matrix, names).
+    crate::memory::ensure_fits(
+        || format!("generating {} cells of {l} genes", p.n_cells),
+        crate::memory::array_bytes(&[p.n_cells, l + 4], 16),
+    )?;
     let mut bins = Array2::<u32>::zeros((p.n_cells, l));
     for (chunk_no, start) in (0..p.n_cells).step_by(p.batch_size.max(1)).enumerate() {
         let nb = p.batch_size.max(1).min(p.n_cells - start);
@@ -700,6 +705,19 @@ pub fn capture(
     check_rows(cells, rows)?;
     let n_fields = m.tokenizer.conditions.len();
     let n = rows.len();
+    if per_token {
+        // One value per cell, token, unit and captured tensor (at most residual, attention
+        // and MLP per block), kept until the file is written.
+        let c = &m.config;
+        let units = (3 * c.d_model + c.d_ff).saturating_mul(c.n_layers);
+        crate::memory::ensure_fits(
+            || format!("per-token activations of {n} cells"),
+            crate::memory::array_bytes(
+                &[n, m.tokenizer.sampling.max_genes + n_fields, units, 2],
+                4,
+            ),
+        )?;
+    }
     let all_tokens = rows
         .iter()
         .map(|&r| inference_cell(m, cells, r, &[], &Context::sampled(), seed))

@@ -115,7 +115,7 @@ pub fn write(
 /// [`Error::Io`] if unreadable; [`Error::Format`] for a truncated or malformed file or a dtype
 /// other than `f32`/`i64`.
 pub fn read(path: &Path) -> Result<(BTreeMap<String, HostTensor>, HashMap<String, String>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::input::read_bytes(path)?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| {
         Error::format(
             path,

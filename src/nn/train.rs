@@ -167,6 +167,21 @@ impl Trainer {
     ) -> Result<Self> {
         train.validate()?;
         let config = model_config(&tokenizer, arch);
+        config.validate()?;
+        let context = tokenizer.sampling.max_genes + tokenizer.conditions.len() + 1;
+        crate::memory::ensure_fits(
+            || {
+                format!(
+                    "training a model of {} genes (d_model {}, {} layers, d_ff {}) on batches of {} contexts of {context} tokens",
+                    tokenizer.vocab.n_genes(),
+                    config.d_model,
+                    config.n_layers,
+                    config.d_ff,
+                    train.batch_size
+                )
+            },
+            config.training_bytes(train.batch_size, context),
+        )?;
         let params = Params::init(&config, train.seed, device)?;
         let model = GeneTransformer::load(&params, &config)?;
         let opt = AdamW::new(&params);

@@ -22,6 +22,7 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::escape::{markdown, markdown_code};
 use crate::expression::io::ReadOptions;
 use crate::io::write_atomic;
 use crate::nn::capture::capture_masked;
@@ -388,10 +389,10 @@ impl ActivationReport {
     /// interaction rules.
     pub fn markdown(&self) -> String {
         let mut s = format!(
-            "# Rules from activations (route 2)\n\nModel `{}`, data `{}`: activations at the masked `{}` token of {} cells; {} binarised candidate genes. {:.1} s.\n\n",
-            self.model,
-            self.data,
-            self.target,
+            "# Rules from activations (route 2)\n\nModel {}, data {}: activations at the masked {} token of {} cells; {} binarised candidate genes. {:.1} s.\n\n",
+            markdown_code(&self.model),
+            markdown_code(&self.data),
+            markdown_code(&self.target),
             self.n_cells,
             self.genes.len(),
             self.seconds
@@ -444,15 +445,15 @@ impl ActivationReport {
             for u in xor.iter().take(15) {
                 if let Some(g) = &u.gate {
                     s.push_str(&format!(
-                        "| {} | {:.3} | {} | {:.2}, {:.2}, {:.2}, {:.2} | `{}` |\n",
-                        u.unit,
+                        "| {} | {:.3} | {} | {:.2}, {:.2}, {:.2}, {:.2} | {} |\n",
+                        markdown(&u.unit),
                         u.r2,
-                        g.name,
+                        markdown(&g.name),
                         g.corners[0],
                         g.corners[1],
                         g.corners[2],
                         g.corners[3],
-                        u.rule.text(3)
+                        markdown(&u.rule.text(3))
                     ));
                 }
             }
@@ -467,11 +468,11 @@ impl ActivationReport {
         s.push_str("\n## Best interaction rules\n\n| unit | R² | gate | rule (standardised) |\n|---|---|---|---|\n");
         for u in inter.iter().take(15) {
             s.push_str(&format!(
-                "| {} | {:.3} | {} | `{}` |\n",
-                u.unit,
+                "| {} | {:.3} | {} | {} |\n",
+                markdown(&u.unit),
                 u.r2,
-                u.gate.as_ref().map_or("", |g| g.name.as_str()),
-                u.rule.text(3)
+                markdown(u.gate.as_ref().map_or("", |g| g.name.as_str())),
+                markdown(&u.rule.text(3))
             ));
         }
         s

@@ -5,10 +5,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::expression::genes::match_genes;
-use crate::expression::io::{read_expression, write_expression, ExpressionFormat, ReadOptions};
+use crate::expression::io::{
+    expression_output, read_expression, write_expression, ExpressionFormat, ReadOptions,
+};
 use crate::expression::{ExpressionMatrix, ObsColumn, Values};
+use crate::io::output::Output;
 use crate::synthetic::{
     generate, module_spearman, simulate_timecourse, BrainParams, ModuleCorrelations,
     TimeCourseParams, MITO_GENES, SYNAPTIC_GENES,
@@ -355,31 +358,40 @@ fn sibling(out: &Path, suffix: &str) -> PathBuf {
 /// # Errors
 /// Parameter validation, generation and write errors.
 pub fn synth(cfg: &SynthConfig, progress: &mut dyn FnMut(&str)) -> Result<SynthReport> {
+    // Every output is checked and staged before anything is generated; all are moved into
+    // place at the end, so a failed run leaves the old files or none.
+    let matrix_out = expression_output(&cfg.out, &[])?;
+    let truth_out = Output::file(&sibling(&cfg.out, ".truth.json"), &[])?;
+    let edges_out = Output::file(&sibling(&cfg.out, ".edges.tsv"), &[])?;
+    let timecourse_out = match &cfg.timecourse {
+        Some(_) => Some(Output::dir(&sibling(&cfg.out, ".timecourse"), &[])?),
+        None => None,
+    };
     progress("generating");
     let brain = generate(&cfg.params)?;
     let m = &brain.matrix;
-    if let Some(parent) = cfg.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
     progress("writing");
-    write_expression(m, &cfg.out)?;
-    let mut files = vec![cfg.out.clone()];
-    let truth = sibling(&cfg.out, ".truth.json");
-    brain.truth.save_json(&truth)?;
-    files.push(truth);
-    let edges = sibling(&cfg.out, ".edges.tsv");
-    brain.truth.write_signed_edges_tsv(&edges)?;
-    files.push(edges);
-    if let Some(tp) = &cfg.timecourse {
+    write_expression(m, matrix_out.path())?;
+    brain.truth.save_json(truth_out.path())?;
+    brain.truth.write_signed_edges_tsv(edges_out.path())?;
+    let mut trajectory_files = Vec::new();
+    if let (Some(tp), Some(out)) = (&cfg.timecourse, &timecourse_out) {
         progress("simulating the time course");
         let tc = simulate_timecourse(tp)?;
-        let dir = sibling(&cfg.out, ".timecourse");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         for (k, tr) in tc.trajectories.iter().enumerate() {
-            let path = dir.join(format!("trajectory_{k:03}.csv"));
+            let path = out.path().join(format!("trajectory_{k:03}.csv"));
             crate::io::write_atomic(&path, trajectory_csv(tr).as_bytes())?;
-            files.push(path);
+            trajectory_files.push(out.final_path(&path));
         }
+    }
+    let mut files = vec![
+        matrix_out.commit()?,
+        truth_out.commit()?,
+        edges_out.commit()?,
+    ];
+    if let Some(out) = timecourse_out {
+        out.commit()?;
+        files.extend(trajectory_files);
     }
     progress("measuring");
     let module_spearman = module_spearman(m, &SYNAPTIC_GENES, &MITO_GENES)?;
@@ -407,7 +419,7 @@ fn trajectory_csv(tr: &crate::data::Trajectory) -> String {
     let mut s = String::from("t");
     for n in tr.names().iter().chain(tr.control_names()) {
         s.push(',');
-        s.push_str(n);
+        s.push_str(&crate::escape::csv(n));
     }
     s.push('\n');
     let t = tr.t().to_vec();

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::expression::io::{read_expression, ReadOptions};
+use crate::io::output::Output;
 use crate::io::write_atomic;
 use crate::nn::infer::InferenceModel;
 use crate::nn::{checkpoint, RunConfig, TrainEvent};
@@ -396,8 +397,9 @@ fn svgs(out: &Path, files: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// Runs every step into `cfg.out` (created if needed; the steps' files are replaced) and
-/// writes `index.html`, `report.md` and `report.json` there. `on_event` is called at the start
+/// Runs every step into `cfg.out` (created if needed; a previous demo report there is replaced
+/// whole, and a directory holding anything else is refused) and writes `index.html`,
+/// `report.md` and `report.json` there. `on_event` is called at the start
 /// and end of each stage and with training and distillation progress.
 ///
 /// # Errors
@@ -409,8 +411,11 @@ pub fn run_demo(
 ) -> Result<DemoReport> {
     cfg.validate()?;
     let start = Instant::now();
-    let out = cfg.out.as_path();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    // Everything is written under a staging directory and moved to `cfg.out` at the end: a
+    // failed run leaves the previous report (or nothing), and a directory that is not a
+    // cellsindy output is refused before any work.
+    let staged = Output::dir(&cfg.out, &[])?;
+    let out = staged.path();
     let mut figures = Vec::new();
     let mut commands = Vec::new();
     let mut timings = Vec::new();
@@ -478,6 +483,7 @@ pub fn run_demo(
     run_cfg.train.val_every = cfg.val_every;
     run_cfg.tokenizer.include_genes.extend(probe_genes());
     let job = TrainJob {
+        resume_steps: None,
         data: data_path.clone(),
         out: model_dir.clone(),
         config: run_cfg,
@@ -701,6 +707,7 @@ pub fn run_demo(
         notes,
     };
     write_demo_report(&report, out)?;
+    staged.commit()?;
     Ok(report)
 }
 
@@ -971,149 +978,41 @@ impl DemoReport {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Inline Markdown: `code`, **bold**, *emphasis*, on escaped text.
-fn inline(text: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in text.split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{}</code>", escape(part));
-            continue;
-        }
-        let e = escape(part);
-        let mut bold = String::new();
-        for (j, b) in e.split("**").enumerate() {
-            if j % 2 == 1 {
-                let _ = write!(bold, "<strong>{b}</strong>");
-            } else {
-                bold.push_str(b);
-            }
-        }
-        let mut em = String::new();
-        for (j, b) in bold.split('*').enumerate() {
-            if j % 2 == 1 {
-                let _ = write!(em, "<em>{b}</em>");
-            } else {
-                em.push_str(b);
-            }
-        }
-        out.push_str(&em);
-    }
-    out
-}
-
-fn table_cells(line: &str) -> Vec<String> {
-    let t = line.trim().trim_start_matches('|').trim_end_matches('|');
-    t.replace("\\|", "\u{1}")
-        .split('|')
-        .map(|c| c.trim().replace('\u{1}', "|"))
-        .collect()
-}
-
-/// A self-contained page from the report's Markdown (the subset it uses: headings, tables,
-/// lists, fenced code, images on their own line, paragraphs). Written here rather than with a
-/// Markdown crate because that subset is all the report needs.
+/// A self-contained page from the report's Markdown, rendered by pulldown-cmark (CommonMark
+/// with GFM tables). Raw HTML in the Markdown is shown as text, never passed through: the
+/// report quotes names from users' files.
 fn html_page(title: &str, md: &str) -> String {
+    use pulldown_cmark::{html, Event, Options, Parser};
+    let events = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        e => e,
+    });
     let mut body = String::new();
-    let lines: Vec<&str> = md.lines().collect();
-    let mut i = 0;
-    let mut in_list = false;
-    while i < lines.len() {
-        let line = lines[i];
-        let trimmed = line.trim();
-        if in_list && !trimmed.starts_with("- ") {
-            body.push_str("</ul>\n");
-            in_list = false;
-        }
-        if trimmed.starts_with("```") {
-            body.push_str("<pre>");
-            i += 1;
-            while i < lines.len() && !lines[i].trim().starts_with("```") {
-                body.push_str(&escape(lines[i]));
-                body.push('\n');
-                i += 1;
-            }
-            body.push_str("</pre>\n");
-        } else if let Some(h) = trimmed.strip_prefix('#') {
-            let level = 1 + h.chars().take_while(|&c| c == '#').count();
-            let text = trimmed.trim_start_matches('#').trim();
-            let level = level.min(6);
-            let _ = writeln!(body, "<h{level}>{}</h{level}>", inline(text));
-        } else if trimmed.starts_with('|') {
-            body.push_str("<table>\n");
-            let mut first = true;
-            while i < lines.len() && lines[i].trim().starts_with('|') {
-                let cells = table_cells(lines[i]);
-                let separator = cells
-                    .iter()
-                    .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':')));
-                if !separator {
-                    let tag = if first { "th" } else { "td" };
-                    body.push_str("<tr>");
-                    for c in &cells {
-                        let _ = write!(body, "<{tag}>{}</{tag}>", inline(c));
-                    }
-                    body.push_str("</tr>\n");
-                    first = false;
-                }
-                i += 1;
-            }
-            body.push_str("</table>\n");
-            continue;
-        } else if let Some(item) = trimmed.strip_prefix("- ") {
-            if !in_list {
-                body.push_str("<ul>\n");
-                in_list = true;
-            }
-            let _ = writeln!(body, "<li>{}</li>", inline(item));
-        } else if let Some(img) = trimmed
-            .strip_prefix("![")
-            .and_then(|r| r.split_once("]("))
-            .and_then(|(alt, rest)| rest.strip_suffix(')').map(|src| (alt, src)))
-        {
-            let (alt, src) = img;
-            let _ = writeln!(
-                body,
-                "<figure><a href=\"{0}\"><img src=\"{0}\" alt=\"{1}\"></a><figcaption>{1}</figcaption></figure>",
-                escape(src),
-                escape(alt)
-            );
-        } else if !trimmed.is_empty() {
-            let _ = writeln!(body, "<p>{}</p>", inline(trimmed));
-        }
-        i += 1;
-    }
-    if in_list {
-        body.push_str("</ul>\n");
-    }
+    html::push_html(&mut body, events);
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; line-height: 1.4; }}\ntable {{ border-collapse: collapse; margin: 1em 0; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }}\nth {{ background: #f0f0f0; }}\npre {{ background: #f6f6f6; padding: 0.6em; overflow-x: auto; }}\nfigure {{ display: inline-block; margin: 0.5em; }}\nimg {{ max-width: 100%; border: 1px solid #ddd; }}\n</style>\n</head>\n<body>\n{}</body>\n</html>\n",
-        escape(title),
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; line-height: 1.4; }}\ntable {{ border-collapse: collapse; margin: 1em 0; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }}\nth {{ background: #f0f0f0; }}\npre {{ background: #f6f6f6; padding: 0.6em; overflow-x: auto; }}\nimg {{ max-width: 100%; border: 1px solid #ddd; margin: 0.5em; }}\n</style>\n</head>\n<body>\n{}</body>\n</html>\n",
+        crate::escape::html(title),
         body
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{html_page, inline, table_cells};
+    use super::html_page;
 
     #[test]
-    fn html_renders_tables_code_and_images() {
-        let md = "# T\n\n| a | b \\| c |\n|---|---|\n| `x<y` | **2** |\n\n```\nx' = 10(y - x)\n```\n\n![f](sindy/attractor.svg)\n- one\n- two\n";
-        let h = html_page("t", md);
+    fn html_renders_tables_code_and_images_and_never_raw_html() {
+        let md = "# T\n\n| a | b \\| c |\n|---|---|\n| `x<y` | **2** |\n\n```\nx' = 10(y - x)\n```\n\n![f](sindy/attractor.svg)\n\n- one\n- two\n\ngene \\<script\\> and <script>alert(1)</script>\n";
+        let h = html_page("t<", md);
+        assert!(h.contains("<title>t&lt;</title>"));
         assert!(h.contains("<h1>T</h1>"));
-        assert!(h.contains("<th>b | c</th>"));
-        assert!(h.contains("<td><code>x&lt;y</code></td><td><strong>2</strong></td>"));
-        assert!(h.contains("<pre>x' = 10(y - x)\n</pre>"));
+        assert!(h.contains("<th>b | c</th>"), "{h}");
+        assert!(h.contains("<td><code>x&lt;y</code></td>"), "{h}");
+        assert!(h.contains("<strong>2</strong>"));
+        assert!(h.contains("x' = 10(y - x)"));
         assert!(h.contains("<img src=\"sindy/attractor.svg\""));
-        assert!(h.contains("<ul>\n<li>one</li>\n<li>two</li>\n</ul>"));
-        assert_eq!(table_cells("| a | b |"), vec!["a", "b"]);
-        assert_eq!(inline("*e* and `*`"), "<em>e</em> and <code>*</code>");
+        assert!(h.contains("<li>one</li>"));
+        assert!(h.contains("gene &lt;script&gt;"), "{h}");
+        assert!(!h.contains("<script>"), "{h}");
     }
 }

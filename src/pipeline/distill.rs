@@ -650,7 +650,11 @@ pub fn write_extras(d: &Distillation, dir: &Path) -> Result<Vec<PathBuf>> {
         for (v, g) in d.genes.iter().enumerate() {
             let a = d.attribution[[j, v]];
             if a > 0.0 {
-                att.push_str(&format!("{t}\t{g}\t{a}\n"));
+                att.push_str(&format!(
+                    "{}\t{}\t{a}\n",
+                    crate::escape::tsv(t),
+                    crate::escape::tsv(g)
+                ));
             }
         }
     }

@@ -249,6 +249,14 @@ impl SindyRunConfig {
             if s.samples == 0 {
                 return Err(Error::param("samples", 0, "must be >= 1"));
             }
+            // What a run keeps per sample (in chunks when streamed): the simulation and its
+            // times, the noisy copy, the derivative and the differentiator's work arrays.
+            let dim = s.system.build().dim();
+            let held = self.chunk.map_or(s.samples, |c| c.min(s.samples));
+            crate::memory::ensure_fits(
+                || format!("{held} samples of the {dim}-variable system (--samples, --chunk)"),
+                crate::memory::array_bytes(&[held, dim + 1, 6], 8),
+            )?;
         }
         if let DataSource::Files(f) = &self.source {
             if f.paths.is_empty() {
@@ -570,6 +578,21 @@ pub fn run_with_progress(
             (model, diff, selection, reference, data, system)
         }
     };
+    let dropped = &model.info().dropped;
+    if !dropped.is_empty() {
+        let list: Vec<String> = dropped
+            .iter()
+            .map(|d| match &d.duplicate_of {
+                Some(of) => format!("`{}` (a multiple of `{of}`)", d.feature),
+                None => format!("`{}` (zero)", d.feature),
+            })
+            .collect();
+        notes.push(format!(
+            "{} library feature(s) left out of the fit, zero or a multiple of an earlier feature on every sample (a constant or duplicate variable?): {}",
+            dropped.len(),
+            list.join(", ")
+        ));
+    }
     let accuracy = match &system {
         Some(sys) => match compare_with_truth(&model, sys) {
             Ok(a) => Some(a),

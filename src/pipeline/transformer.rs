@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::expression::io::{read_expression, stream_cells, ReadOptions};
 use crate::expression::normalize::{highly_variable_genes, log1p, normalize_total};
 use crate::expression::{CsrMatrix, ExpressionMatrix, Values};
+use crate::io::output::Output;
 use crate::nn::checkpoint;
 use crate::nn::data::{
     collate, is_validation, tokenize_fixed_cell, validation_masks, withhold_masked, CellRow,
@@ -115,8 +116,12 @@ pub struct TrainJob {
     pub read: ReadOptions,
     /// Stream batches from disk instead of loading the data (`.h5ad`, 10x).
     pub stream: bool,
-    /// Continue the run saved in `out`.
+    /// Continue the run saved in `out` (with its own settings: `config` is not used).
     pub resume: bool,
+    /// With `resume`: the run's new total of steps (default: the saved run's own total); it
+    /// must exceed the steps already done. Must be `None` for a fresh run (set
+    /// `config.train.steps` instead).
+    pub resume_steps: Option<usize>,
     /// Stop after this many steps (the schedule still follows `train.steps`).
     pub stop_after: Option<usize>,
 }
@@ -138,19 +143,51 @@ pub struct TrainSummary {
     pub steps: usize,
     /// Mean training loss over the last 50 steps.
     pub final_train_loss: f32,
-    /// Last validation.
+    /// Last validation (`None` when no cell was held out; see `n_validation`).
     pub validation: Option<ValRecord>,
+    /// Held-out cells validation used (0: none was held out, so masked-gene accuracy was
+    /// not measured).
+    pub n_validation: usize,
+    /// The run's share of held-out cells.
+    pub val_fraction: f64,
     /// Wall time of this job (seconds).
     pub seconds: f64,
     /// Gene tokens per second over this job's steps.
     pub tokens_per_sec: f64,
 }
 
+/// The saved run in `job.out`, with its total of steps set by `job.resume_steps`.
+fn resume_trainer(job: &TrainJob, device: &Device) -> Result<Trainer> {
+    let mut t = Trainer::resume(checkpoint::load(&job.out, device)?)?;
+    let total = job.resume_steps.unwrap_or(t.train.steps);
+    if total <= t.step {
+        let why = match job.resume_steps {
+            Some(s) => format!(
+                "the run saved in {} has done {} steps; a total of {s} would train nothing: give more steps",
+                job.out.display(),
+                t.step
+            ),
+            None => format!(
+                "the run saved in {} is complete ({} of {} steps): give a larger total of steps to continue it",
+                job.out.display(),
+                t.step,
+                t.train.steps
+            ),
+        };
+        return Err(Error::param("steps", total, why));
+    }
+    t.train.steps = total;
+    Ok(t)
+}
+
 /// Reads the data, builds the tokenizer (or takes the checkpoint's when resuming), trains and
 /// writes the checkpoint.
 ///
 /// # Errors
-/// Read, tokenizer, training and checkpoint errors.
+/// [`Error::OutputRefused`] (before any work) when `out` is not ours to replace or is the
+/// data; [`Error::Empty`] for data whose values are all zero or a vocabulary of fewer than 2
+/// genes; [`Error::InvalidParam`] for a resume that would train nothing; read, tokenizer,
+/// training and checkpoint errors.
 pub fn train(
     job: &TrainJob,
     device: &Device,
@@ -158,14 +195,39 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let start = Instant::now();
     job.config.train.validate()?;
+    if job.resume_steps.is_some() && !job.resume {
+        return Err(Error::param(
+            "resume_steps",
+            format!("{:?}", job.resume_steps),
+            "is for resuming a run; a fresh run takes its steps from config.train.steps",
+        ));
+    }
+    // The checkpoint's place is checked (ours to replace, not the data, writable) before the
+    // data are read or a step is trained.
+    drop(Output::dir(&job.out, &[&job.data])?);
+    let resumed = if job.resume {
+        Some(resume_trainer(job, device)?)
+    } else {
+        None
+    };
     // In memory, the file is read once: for the vocabulary (a fresh run) and for training.
     let matrix = if job.stream {
         None
     } else {
-        Some(read_expression(&job.data, &job.read)?)
+        let m = read_expression(&job.data, &job.read)?;
+        if m.values().nnz() == 0 {
+            return Err(Error::Empty {
+                what: "expression data",
+                why: format!(
+                    "every value in {} is zero: there is nothing to learn",
+                    job.data.display()
+                ),
+            });
+        }
+        Some(m)
     };
-    let mut trainer = if job.resume {
-        Trainer::resume(checkpoint::load(&job.out, device)?)?
+    let mut trainer = if let Some(t) = resumed {
+        t
     } else {
         let tok = match &matrix {
             Some(m) => fit_tokenizer(m, &job.config.tokenizer)?.0,
@@ -182,6 +244,15 @@ pub fn train(
                 fit_tokenizer(&m, &job.config.tokenizer)?.0
             }
         };
+        if tok.vocab.n_genes() < 2 {
+            return Err(Error::Empty {
+                what: "vocabulary",
+                why: format!(
+                    "it has {} gene(s): masked-gene training predicts a gene from the others, so it needs at least 2",
+                    tok.vocab.n_genes()
+                ),
+            });
+        }
         Trainer::new(tok, &job.config.model, job.config.train.clone(), device)?
     };
     let (data, n_cells, missing) = match matrix {
@@ -202,6 +273,7 @@ pub fn train(
         }
     };
     let n_train = data.n_train(&trainer.train);
+    let n_validation = data.n_validation().min(trainer.train.val_cells);
     let first_step = trainer.step;
     let mut tokens = 0usize;
     let t0 = Instant::now();
@@ -229,6 +301,8 @@ pub fn train(
         steps: trainer.step,
         final_train_loss: tail.iter().sum::<f32>() / tail.len().max(1) as f32,
         validation: trainer.history.validation.last().copied(),
+        n_validation,
+        val_fraction: trainer.train.val_fraction,
         seconds: start.elapsed().as_secs_f64(),
         tokens_per_sec: if trainer.step > first_step {
             tokens as f64 / train_secs
@@ -263,12 +337,17 @@ impl std::fmt::Display for TrainSummary {
             "  train loss (last 50 steps) {:.4}",
             self.final_train_loss
         )?;
-        if let Some(v) = &self.validation {
-            writeln!(
+        match &self.validation {
+            Some(v) => writeln!(
                 f,
-                "  validation loss {:.4}, masked-gene accuracy {:.3} ({} masked genes)",
-                v.loss, v.accuracy, v.n_masked
-            )?;
+                "  validation loss {:.4}, masked-gene accuracy {:.3} ({} masked genes, {} held-out cells)",
+                v.loss, v.accuracy, v.n_masked, self.n_validation
+            )?,
+            None => writeln!(
+                f,
+                "  no validation: no cell was held out ({} cells, val_fraction {}), so masked-gene accuracy was not measured",
+                self.n_cells, self.val_fraction
+            )?,
         }
         writeln!(
             f,

@@ -161,7 +161,7 @@ pub fn coefficients_svg(
         color_bar(&root, left + grid_w + 40, top, grid_h.min(320), cmax)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }
 
 /// Colour of `v` on the diverging scale and its strength in `[0, 1]`.

@@ -31,6 +31,16 @@ use plotters::style::RGBColor;
 
 use crate::error::Error;
 
+/// A finished SVG with the characters XML cannot hold shown as escapes: plotters escapes
+/// `& < > " '` in labels but passes control characters through, and a name from a user's file
+/// (a NUL, an ANSI escape) would otherwise make the whole figure invalid XML.
+pub(crate) fn xml_safe(svg: String) -> String {
+    match crate::escape::xml_chars(&svg) {
+        std::borrow::Cow::Borrowed(_) => svg,
+        std::borrow::Cow::Owned(s) => s,
+    }
+}
+
 /// Converts any plotters error into [`Error::Plot`].
 pub(crate) fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Plot(e.to_string())

@@ -185,5 +185,5 @@ pub fn network_svg(
         }
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }

@@ -83,7 +83,7 @@ pub fn roc_svg(x: &XorReport) -> Result<String> {
             .map_err(plot_err)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }
 
 const CELL: i32 = 22;
@@ -192,7 +192,7 @@ pub fn covariance_heatmaps_svg(c: &CovarianceReport) -> Result<String> {
         }
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }
 
 /// Blue (−1) … light grey (0) … red (+1).

@@ -160,5 +160,5 @@ pub fn scaling_svg(r: &ExperimentReport) -> Result<String> {
             }
         }
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }

@@ -163,5 +163,5 @@ pub fn pareto_svg(report: &SelectionReport) -> Result<String> {
             .map_err(plot_err)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }

@@ -108,7 +108,7 @@ pub fn attractor_svg(
         draw_curves(&mut chart, curves)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(super::xml_safe(svg))
 }
 
 type Chart<'a, 'b> = ChartContext<

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::covariance::MethodCovariance;
 use super::xor::BinaryScores;
 use super::ProbeConfig;
+use crate::escape::{markdown, markdown_code};
 
 /// The covariance probe on one set of cells.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +88,15 @@ pub struct ProbeReport {
     pub seconds: f64,
 }
 
+/// Names as escaped Markdown, comma-separated.
+fn markdown_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| markdown(n).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn signed(v: f64) -> String {
     format!("{v:+.2}")
 }
@@ -95,6 +105,7 @@ impl CovarianceReport {
     /// The Markdown table: Aspect / Real ρ / each method's ρ (sign match ✓/✗), final score.
     pub fn markdown(&self, a_name: &str, b_name: &str) -> String {
         let mut s = String::new();
+        let (a_name, b_name) = (markdown(a_name), markdown(b_name));
         let aspects = [
             format!("within {a_name}"),
             format!("within {b_name}"),
@@ -175,9 +186,9 @@ impl ProbeReport {
         let _ = writeln!(s, "# Probe report\n");
         let _ = writeln!(
             s,
-            "Model `{}` on `{}`: {} held-out cells scored (the model's validation split); PCA ({} components, {:.1} % of the variance) and the linear baseline fitted on the {} training cells, on `normalize_total` + `log1p` values of the model's {} vocabulary genes.\n",
-            self.model,
-            self.data,
+            "Model {} on {}: {} held-out cells scored (the model's validation split); PCA ({} components, {:.1} % of the variance) and the linear baseline fitted on the {} training cells, on `normalize_total` + `log1p` values of the model's {} vocabulary genes.\n",
+            markdown_code(&self.model),
+            markdown_code(&self.data),
             self.n_scored,
             c.n_components,
             100.0 * self.pca_explained_variance,
@@ -205,18 +216,18 @@ impl ProbeReport {
                 } else {
                     format!(
                         "; constant imputations (ρ undefined, counted as 0): {}",
-                        m.constant_genes.join(", ")
+                        markdown_list(&m.constant_genes)
                     )
                 }
             );
         }
         for x in [&self.xor_markers, &self.xor_gate] {
-            let _ = writeln!(s, "\n## XOR probe: {}\n", x.target);
+            let _ = writeln!(s, "\n## XOR probe: {}\n", markdown(&x.target));
             let _ = writeln!(
                 s,
                 "Masked: {}. Truth: {} ({} of {} cells positive). Expression thresholds (log1p normalised) {}; model HIGH ⇔ bin ≥ {}.\n",
-                x.masked.join(", "),
-                x.truth_rule,
+                markdown_list(&x.masked),
+                markdown(&x.truth_rule),
                 x.n_positive,
                 x.n_cells,
                 x.thresholds

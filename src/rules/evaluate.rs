@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 use super::{RuleSet, ScoredEdge, TruthNetwork};
+use crate::escape::markdown;
 
 /// Average precision (area under the precision–recall curve) of a ranking, as scikit-learn's
 /// `average_precision_score`: `AP = Σₖ (Rₖ − Rₖ₋₁) Pₖ` over the distinct score thresholds in
@@ -223,7 +224,7 @@ impl Evaluation {
             let (k, n) = e.exact_count();
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} ({} edges) | {} |\n",
-                e.method.replace('|', "\\|"),
+                markdown(&e.method),
                 f(e.edges.auprc),
                 f(e.edges.auroc),
                 f(e.edges.epr),
@@ -252,15 +253,15 @@ impl Evaluation {
         for e in evals.iter().filter(|e| !e.targets.is_empty()) {
             s.push_str(&format!(
                 "\n## {}: rules\n\n| target | exact | signs | fitted |\n|---|---|---|---|\n",
-                e.method
+                markdown(&e.method)
             ));
             for t in &e.targets {
                 s.push_str(&format!(
-                    "| {} | {} | {} | `{}` |\n",
-                    t.target,
+                    "| {} | {} | {} | {} |\n",
+                    markdown(&t.target),
                     if t.exact { "yes" } else { "no" },
                     if t.exact_with_signs { "yes" } else { "no" },
-                    t.fitted
+                    markdown(&t.fitted)
                 ));
             }
         }

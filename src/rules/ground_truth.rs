@@ -122,7 +122,7 @@ impl TruthNetwork {
         {
             return Ok(Self::from_ground_truth(&GroundTruth::load_json(path)?));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::io::input::read_text(path)?;
         let boolean = text.lines().map(strip_comment).any(|l| l.contains('='));
         if boolean {
             Self::parse_boolean_rules(&text, path)

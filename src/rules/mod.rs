@@ -144,7 +144,11 @@ impl RuleSet {
         for e in edges {
             s.push_str(&format!(
                 "{}\t{}\t{}\t{}\t{}\n",
-                e.regulator, e.target, e.sign, e.score, e.max_abs_coef
+                crate::escape::tsv(&e.regulator),
+                crate::escape::tsv(&e.target),
+                e.sign,
+                e.score,
+                e.max_abs_coef
             ));
         }
         s
@@ -187,7 +191,7 @@ pub(crate) fn fmt_sig(v: f64, sig: usize) -> String {
 
 fn latex_factor(f: &str) -> String {
     // "H(TFA)" → \mathrm{H}(\mathrm{TFA}); "x^2" → \mathrm{x}^{2}.
-    let esc = |s: &str| s.replace('_', "\\_");
+    let esc = |s: &str| crate::escape::latex(s).into_owned();
     if let Some(inner) = f.strip_prefix("H(").and_then(|r| r.strip_suffix(')')) {
         return format!("H(\\mathrm{{{}}})", esc(inner));
     }
@@ -207,7 +211,7 @@ fn render(rule: &Rule, precision: usize, latex: bool) -> String {
             .strip_prefix('d')
             .and_then(|r| r.strip_suffix("/dt"))
         {
-            Some(g) => format!("\\dot{{\\mathrm{{{}}}}}", g.replace('_', "\\_")),
+            Some(g) => format!("\\dot{{\\mathrm{{{}}}}}", crate::escape::latex(g)),
             None => latex_factor(&rule.lhs),
         }
     } else {

@@ -135,6 +135,11 @@ pub fn integrate(f: Rhs<'_>, x0: &[f64], t: &TimeGrid, cfg: &SolverConfig) -> Re
             why: "nothing to simulate".into(),
         });
     }
+    // The result, plus the solver's dense output of the same size.
+    crate::memory::ensure_fits(
+        || format!("simulating {} samples of {} variables", t.len(), x0.len()),
+        crate::memory::array_bytes(&[t.len(), x0.len(), 2], 8),
+    )?;
     macro_rules! dispatch {
         ($($n:literal),*) => {
             match x0.len() {

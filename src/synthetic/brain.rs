@@ -226,9 +226,15 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
     let net = brain_network();
     let compiled = compile(&net)?;
     let lay = layout(p, &net);
-    let types = cell_types(p);
     let n = p.n_cells;
     let n_genes = lay.symbols.len();
+    // About half of the entries are non-zero, each a u32 index and an f32 count, held twice
+    // (the chunks, then the assembled matrix).
+    crate::memory::ensure_fits(
+        || format!("the synthetic brain of {n} cells × {n_genes} genes"),
+        crate::memory::array_bytes(&[n, n_genes], 8),
+    )?;
+    let types = cell_types(p);
     let nn = net.len();
     let mm = &p.modules;
     let n_syn = SYNAPTIC_GENES.len();

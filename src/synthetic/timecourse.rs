@@ -116,6 +116,19 @@ pub struct TimeCourse {
 pub fn simulate_timecourse(p: &TimeCourseParams) -> Result<TimeCourse> {
     p.validate()?;
     let nodes = brain_network();
+    // Every trajectory is kept, with its controls, then differentiated and fitted by the
+    // caller: a few copies of trajectories × samples × nodes.
+    crate::memory::ensure_fits(
+        || {
+            format!(
+                "{} simulated trajectories of {} samples × {} genes",
+                p.n_trajectories,
+                p.n_samples,
+                nodes.len()
+            )
+        },
+        crate::memory::array_bytes(&[p.n_trajectories, p.n_samples, nodes.len(), 4], 8),
+    )?;
     let truth = DynamicTruth::from_network(&nodes, p.hill_n)?;
     let compiled = truth.compile()?;
     let grid = TimeGrid::uniform(0.0, p.dt, p.n_samples)?;

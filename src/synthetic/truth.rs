@@ -69,7 +69,12 @@ impl GroundTruth {
     pub fn signed_edges_tsv(&self) -> String {
         let mut s = String::from("target\tregulator\tweight\n");
         for e in self.regulatory_edges() {
-            s.push_str(&format!("{}\t{}\t{}\n", e.target, e.source, e.sign));
+            s.push_str(&format!(
+                "{}\t{}\t{}\n",
+                crate::escape::tsv(&e.target),
+                crate::escape::tsv(&e.source),
+                e.sign
+            ));
         }
         s
     }
@@ -97,7 +102,7 @@ impl GroundTruth {
     /// [`Error::Io`] if the file cannot be read, [`Error::Parse`] (with line) if it is not a
     /// ground-truth JSON.
     pub fn load_json(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::io::input::read_text(path)?;
         serde_json::from_str(&text).map_err(|e| {
             Error::parse(
                 path,

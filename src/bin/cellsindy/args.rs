@@ -342,7 +342,7 @@ pub struct TrainArgs {
     /// TOML file with [model], [tokenizer], [train] tables (see `cellsindy::nn::config`).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Override `train.steps`.
+    /// Override `train.steps` (with `--resume`: the run's new total).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Override `train.seed`.
@@ -364,8 +364,9 @@ pub struct TrainArgs {
     /// Stream batches from disk (.h5ad, 10x) instead of loading the data.
     #[arg(long)]
     pub stream: bool,
-    /// Continue the run saved in `--out`.
-    #[arg(long)]
+    /// Continue the run saved in `--out`, with its own settings (`--steps` sets a new total,
+    /// which must exceed the steps it has done).
+    #[arg(long, conflicts_with_all = ["config", "seed", "top_genes", "include_genes", "binning"])]
     pub resume: bool,
     /// Stop after this many steps (checkpointing; resume later with `--resume`).
     #[arg(long)]

@@ -21,7 +21,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {:#}", err);
+            // Messages quote names from users' files: control characters are escaped.
+            eprintln!(
+                "error: {}",
+                cellsindy::escape::terminal_text(&format!("{err:#}"))
+            );
             ExitCode::FAILURE
         }
     }

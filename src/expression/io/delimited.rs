@@ -19,7 +19,6 @@
 //!   [`ReadOptions::force_sparse`].
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::Path;
 
 use ndarray::Array2;
@@ -56,9 +55,8 @@ fn separator_for(path: &Path, first_line: &[u8]) -> u8 {
 /// (unless `opts.make_unique`) or cell ids; [`Error::Format`] for corrupt gzip.
 pub fn read_delimited(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
     let (mut src, info) = text::open_text(path)?;
-    let mut bytes = Vec::new();
-    src.read_to_end(&mut bytes)
-        .map_err(|e| text::read_error(&info, e))?;
+    let bytes =
+        crate::io::input::read_to_end_capped(&mut src, path, &|e| text::read_error(&info, e))?;
     let first = bytes.split(|&c| c == b'\n').next().unwrap_or(&[]);
     let sep = separator_for(path, first);
     parse(&bytes, sep, opts, path)

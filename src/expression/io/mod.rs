@@ -104,21 +104,39 @@ pub fn read_expression(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatr
 
 /// Writes an expression matrix by the path's form: `.h5ad` (AnnData), `.csv`/`.tsv` (cells as
 /// rows), anything else a 10x directory (`matrix.mtx.gz`, `features.tsv.gz`,
-/// `barcodes.tsv.gz`). Writes are atomic per file.
+/// `barcodes.tsv.gz`). Writes are atomic per file; for a whole output that replaces only what
+/// is ours, write into [`expression_output`]'s path.
 ///
 /// # Errors
 /// [`Error::Io`] and format errors.
 pub fn write_expression(m: &ExpressionMatrix, path: &Path) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let name = lower_name(path);
     if name.ends_with(".h5ad") {
         h5ad::write_h5ad(m, path, &h5ad::H5adWriteOptions::default())
     } else if name.ends_with(".csv") || name.ends_with(".tsv") {
         delimited::write_delimited(m, path)
     } else {
         mtx::write_10x(m, path)
+    }
+}
+
+fn lower_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The staged output [`write_expression`] should write to for `dest`: a file for `.h5ad`,
+/// `.csv` and `.tsv`, a directory (10x) otherwise (see [`crate::io::output::Output`]).
+///
+/// # Errors
+/// As [`crate::io::output::Output::file`] / [`crate::io::output::Output::dir`].
+pub fn expression_output(dest: &Path, inputs: &[&Path]) -> Result<crate::io::output::Output> {
+    let name = lower_name(dest);
+    if name.ends_with(".h5ad") || name.ends_with(".csv") || name.ends_with(".tsv") {
+        crate::io::output::Output::file(dest, inputs)
+    } else {
+        crate::io::output::Output::dir(dest, inputs)
     }
 }
 

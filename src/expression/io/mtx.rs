@@ -113,9 +113,14 @@ const MEMORY: &str = "<memory>";
 /// Reads one line (without the line end) into `buf`; `false` at the end of the input.
 fn read_line(src: &mut impl BufRead, info: &SourceInfo, buf: &mut Vec<u8>) -> Result<bool> {
     buf.clear();
+    let cap = crate::io::input::MAX_LINE_BYTES;
     let n = src
+        .take(cap as u64 + 1)
         .read_until(b'\n', buf)
         .map_err(|e| text::read_error(info, e))?;
+    if n > cap {
+        return Err(crate::io::input::long_line(&info.path, 0));
+    }
     while matches!(buf.last(), Some(b'\n' | b'\r')) {
         buf.pop();
     }
@@ -753,7 +758,26 @@ pub fn parse_mtx_bytes(bytes: &[u8]) -> Result<CsrMatrix> {
     };
     let mut src = bytes;
     let h = read_header(&mut src, &info)?;
+    check_backed(h.n_cols, "cells (columns)", &h, &info)?;
     read_body(src, &h, &info)
+}
+
+/// Rows or columns a size line may announce with nothing else to back them: each costs a
+/// name and a counter (tens of bytes), so a count beyond the file's text bytes (or 2^20,
+/// whichever is larger) is a claim the file cannot back. With a features or barcodes file,
+/// that file's lines back the count instead.
+fn check_backed(n: usize, what: &str, h: &MtxHeader, info: &SourceInfo) -> Result<()> {
+    let allowed = info.max_text_bytes.max(1 << 20);
+    if n as u64 <= allowed {
+        return Ok(());
+    }
+    Err(Error::parse(
+        &info.path,
+        h.size_line,
+        format!(
+            "the size line announces {n} {what}, more than a file of this size can describe ({allowed} at most); the header is damaged, or the matrix needs its features.tsv / barcodes.tsv beside it"
+        ),
+    ))
 }
 
 /// The files of a 10x matrix.
@@ -898,14 +922,20 @@ fn open_files(files: &TenxFiles, opts: &ReadOptions) -> Result<Opened> {
             dims(g.len(), header.n_rows, "genes", "rows", f)?;
             g
         }
-        _ => GeneTable::from_symbols((0..header.n_rows).map(|i| format!("gene{i}")).collect()),
+        _ => {
+            check_backed(header.n_rows, "genes (rows)", &header, &info)?;
+            GeneTable::from_symbols((0..header.n_rows).map(|i| format!("gene{i}")).collect())
+        }
     };
     let cells = match (cells, &files.barcodes) {
         (Some(c), Some(f)) => {
             dims(c.len(), header.n_cols, "cells", "columns", f)?;
             c
         }
-        _ => (0..header.n_cols).map(|i| format!("cell{i}")).collect(),
+        _ => {
+            check_backed(header.n_cols, "cells (columns)", &header, &info)?;
+            (0..header.n_cols).map(|i| format!("cell{i}")).collect()
+        }
     };
     // scanpy's gex_only: antibody, CRISPR or peak features of multi-modal runs are dropped
     // (before the uniqueness check: an antibody is often named like its gene).
@@ -970,9 +1000,8 @@ fn read_files(files: &TenxFiles, opts: &ReadOptions) -> Result<ExpressionMatrix>
 /// lines are dropped.
 fn read_lines(path: &Path) -> Result<Vec<String>> {
     let (mut src, info) = text::open_text(path)?;
-    let mut bytes = Vec::new();
-    src.read_to_end(&mut bytes)
-        .map_err(|e| text::read_error(&info, e))?;
+    let bytes =
+        crate::io::input::read_to_end_capped(&mut src, path, &|e| text::read_error(&info, e))?;
     let mut lines = Vec::new();
     for (k, l) in bytes.split(|&c| c == b'\n').enumerate() {
         let l = l.strip_suffix(b"\r").unwrap_or(l);

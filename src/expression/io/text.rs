@@ -41,11 +41,11 @@ pub(crate) struct SourceInfo {
 /// Opens a plain or gzip file (gzip detected by its magic bytes).
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be opened; [`Error::Format`] if the name ends in `.gz` but
-/// the content is not gzip.
+/// [`Error::Io`] if the file cannot be opened; [`Error::Format`] if it is not a regular file
+/// (see [`crate::io::input::open_regular`]) or if the name ends in `.gz` but the content is
+/// not gzip.
 pub(crate) fn open_text(path: &Path) -> Result<(DynRead, SourceInfo)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let (mut file, size) = crate::io::input::open_regular(path)?;
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < 2 {
@@ -107,7 +107,8 @@ pub(crate) fn read_error(info: &SourceInfo, e: std::io::Error) -> Error {
 }
 
 /// Reads a source in blocks of about `block` bytes that end at a line end (the last block may
-/// end without one). A line longer than a block makes that block longer.
+/// end without one). A line longer than a block makes that block longer, up to
+/// [`MAX_LINE_BYTES`](crate::io::input::MAX_LINE_BYTES).
 pub(crate) struct BlockReader<R> {
     src: R,
     carry: Vec<u8>,
@@ -177,7 +178,10 @@ impl<R: Read> BlockReader<R> {
                     return Ok(true);
                 }
                 None => {
-                    // A line longer than the block: keep reading.
+                    // A line longer than the block: keep reading, up to the line cap.
+                    if dst.len() > crate::io::input::MAX_LINE_BYTES {
+                        return Err(crate::io::input::long_line(&self.info.path, 0));
+                    }
                     search_from = dst.len();
                     target = dst.len().saturating_mul(2).max(self.block);
                 }

@@ -27,7 +27,7 @@ fn run_synth(a: &SynthArgs) -> anyhow::Result<ExitCode> {
     spinner.finish_and_clear();
     let report = report.with_context(|| format!("writing {}", a.out.display()))?;
     let mut out = std::io::stdout().lock();
-    write!(out, "{report}")?;
+    write!(out, "{}", super::safe(&report.to_string()))?;
     writeln!(out, "elapsed {:.2} s", start.elapsed().as_secs_f64())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -43,7 +43,7 @@ fn run_inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
         }
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        write!(out, "{report}")?;
+        write!(out, "{}", super::safe(&report.to_string()))?;
         let rss = peak_rss_kb().map_or("unknown".into(), |kb| {
             format!("{:.1} MB", kb as f64 / 1024.0)
         });

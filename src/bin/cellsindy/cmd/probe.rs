@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use indicatif::ProgressBar;
 
+use cellsindy::io::output::Output;
 use cellsindy::nn::device::device;
 use cellsindy::pipeline::probe::{probe, write_report, ProbeJob};
 use cellsindy::probes::ProbeConfig;
@@ -13,9 +14,11 @@ use crate::args::ProbeArgs;
 
 /// `cellsindy probe`.
 pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
+    let staged = Output::dir(&a.out, &[&a.model, &a.data])?;
     let mut config: ProbeConfig = match &a.config {
         Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            &cellsindy::io::input::read_text(p)
+                .with_context(|| format!("reading {}", p.display()))?,
         )
         .with_context(|| format!("parsing {}", p.display()))?,
         None => ProbeConfig::default(),
@@ -48,10 +51,8 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let report = probe(&job, &device(&a.device)?)?;
     bar.finish_and_clear();
-    let files = write_report(&report, &a.out)?;
-    print!("{}", report.markdown());
-    for f in files {
-        eprintln!("wrote {}", f.display());
-    }
+    let files = write_report(&report, staged.path())?;
+    print!("{}", super::safe(&report.markdown()));
+    super::commit_and_list(staged, &files, &mut std::io::stderr())?;
     Ok(ExitCode::SUCCESS)
 }

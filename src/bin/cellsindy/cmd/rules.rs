@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use cellsindy::io::output::Output;
 use cellsindy::nn::device::device;
 use cellsindy::pipeline::distill::{distill, write_extras, DistillJob, DistillStage};
 use cellsindy::pipeline::rules::{dynamics, write_report, DynamicsRunConfig};
@@ -23,19 +24,22 @@ pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
 
 fn run_dynamics(a: &RulesDynamicsArgs) -> anyhow::Result<ExitCode> {
     let cfg = DynamicsRunConfig::try_from(a).map_err(anyhow::Error::msg)?;
+    let inputs: Vec<&std::path::Path> = a.truth.iter().map(|p| p.as_path()).collect();
+    let staged = Output::dir(&a.out, &inputs)?;
     let (report, _) = dynamics(&cfg).context("rules from time courses")?;
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", report.summary())?;
-    let files = write_report(&report, &a.out)
+    write!(out, "{}", super::safe(&report.summary()))?;
+    let files = write_report(&report, staged.path())
         .with_context(|| format!("writing results to {}", a.out.display()))?;
-    for f in files {
-        writeln!(out, "wrote {}", f.display())?;
-    }
+    super::commit_and_list(staged, &files, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn run_distill(a: &RulesDistillArgs) -> anyhow::Result<ExitCode> {
     let job = DistillJob::from(a);
+    let mut inputs = vec![a.model.as_path(), a.data.as_path()];
+    inputs.extend(a.truth.as_deref());
+    let staged = Output::dir(&a.out, &inputs)?;
     let style = ProgressStyle::with_template(
         "{elapsed_precise} {msg} {wide_bar} {pos}/{len} cells, eta {eta}",
     )?;
@@ -55,12 +59,10 @@ fn run_distill(a: &RulesDistillArgs) -> anyhow::Result<ExitCode> {
     .context("distilling the model into rules")?;
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", report.summary())?;
-    let mut files = write_report(&report, &a.out)
+    write!(out, "{}", super::safe(&report.summary()))?;
+    let mut files = write_report(&report, staged.path())
         .with_context(|| format!("writing results to {}", a.out.display()))?;
-    files.extend(write_extras(&d, &a.out)?);
-    for f in files {
-        writeln!(out, "wrote {}", f.display())?;
-    }
+    files.extend(write_extras(&d, staged.path())?);
+    super::commit_and_list(staged, &files, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }

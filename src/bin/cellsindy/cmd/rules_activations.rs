@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use cellsindy::io::output::Output;
 use cellsindy::nn::device::device;
 use cellsindy::pipeline::activations::{
     activations, write_activation_report, ActivationJob, ActivationRulesConfig,
@@ -13,6 +14,7 @@ use crate::args::RulesActivationsArgs;
 
 /// Runs the subcommand.
 pub fn run(a: &RulesActivationsArgs) -> anyhow::Result<ExitCode> {
+    let staged = Output::dir(&a.out, &[&a.model, &a.data])?;
     let mut config = ActivationRulesConfig {
         target: a.target.clone(),
         layers: a.layers.clone().unwrap_or_default(),
@@ -38,11 +40,9 @@ pub fn run(a: &RulesActivationsArgs) -> anyhow::Result<ExitCode> {
         config,
     };
     let report = activations(&job, &device(&a.device)?).context("rules from activations")?;
-    let files = write_activation_report(&report, &a.out)
+    let files = write_activation_report(&report, staged.path())
         .with_context(|| format!("writing results to {}", a.out.display()))?;
-    print!("{}", report.markdown());
-    for f in files {
-        eprintln!("wrote {}", f.display());
-    }
+    print!("{}", super::safe(&report.markdown()));
+    super::commit_and_list(staged, &files, &mut std::io::stderr())?;
     Ok(ExitCode::SUCCESS)
 }

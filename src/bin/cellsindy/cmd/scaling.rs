@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use cellsindy::io::output::Output;
 use cellsindy::io::write_atomic;
 use cellsindy::scaling::{archive_year, fit, read_points, FitParams, TransferLaw};
 
@@ -30,6 +31,7 @@ fn experiment(a: &ScalingExperimentArgs) -> anyhow::Result<ExitCode> {
         ScalingPresetArg::Large => ScalingPreset::Large,
     };
     let cfg = ExperimentConfig::preset(preset, a.seed);
+    let staged = Output::dir(&a.out, &[])?;
     let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
         "{elapsed_precise} {wide_bar} {pos}/{len} runs, eta {eta} {msg}",
     )?);
@@ -42,7 +44,8 @@ fn experiment(a: &ScalingExperimentArgs) -> anyhow::Result<ExitCode> {
         ));
     })?;
     bar.finish_and_clear();
-    write_outputs(&report, &a.out)?;
+    write_outputs(&report, staged.path())?;
+    staged.commit()?;
     println!(
         "{} runs in {:.1} s; {} measurements ({} fitted)",
         report.runs.len(),
@@ -115,6 +118,11 @@ fn calc(a: &ScalingCalcArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_fit(a: &ScalingFitArgs) -> anyhow::Result<ExitCode> {
+    let staged = a
+        .json
+        .as_deref()
+        .map(|p| Output::file(p, &[&a.file]))
+        .transpose()?;
     let points = read_points(&a.file)?;
     let f = fit(
         &points,
@@ -142,8 +150,9 @@ fn run_fit(a: &ScalingFitArgs) -> anyhow::Result<ExitCode> {
         f.law.beta / f.law.alpha,
         ci(f.ratio_ci)
     );
-    if let Some(path) = &a.json {
-        write_atomic(path, serde_json::to_string_pretty(&f)?.as_bytes())?;
+    if let Some(staged) = staged {
+        write_atomic(staged.path(), serde_json::to_string_pretty(&f)?.as_bytes())?;
+        let path = staged.commit()?;
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::ProgressBar;
 
+use cellsindy::io::output::Output;
 use cellsindy::pipeline::sindy::{peak_rss_kb, run_with_progress, write_report, SindyRunConfig};
 
 use crate::args::SindyArgs;
@@ -15,6 +16,12 @@ use crate::args::SindyArgs;
 pub fn run(args: &SindyArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let cfg = SindyRunConfig::try_from(args).context("invalid arguments")?;
+    let inputs: Vec<&std::path::Path> = args.data.iter().map(|p| p.as_path()).collect();
+    let staged = args
+        .out
+        .as_deref()
+        .map(|dir| Output::dir(dir, &inputs))
+        .transpose()?;
     let bar = match cfg.chunk {
         Some(_) => super::progress_bar("samples")?,
         None => ProgressBar::hidden(),
@@ -26,13 +33,11 @@ pub fn run(args: &SindyArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let report = report?;
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", report.summary())?;
-    if let Some(dir) = &args.out {
-        let files = write_report(&report, dir)
-            .with_context(|| format!("writing results to {}", dir.display()))?;
-        for f in files {
-            writeln!(out, "wrote {}", f.display())?;
-        }
+    write!(out, "{}", super::safe(&report.summary()))?;
+    if let Some(staged) = staged {
+        let files = write_report(&report, staged.path())
+            .with_context(|| format!("writing results to {}", staged.dest().display()))?;
+        super::commit_and_list(staged, &files, &mut out)?;
     }
     let rss = peak_rss_kb().map_or("unknown".into(), |kb| {
         format!("{kb} kB ({:.1} MB)", kb as f64 / 1024.0)

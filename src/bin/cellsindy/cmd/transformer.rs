@@ -8,8 +8,10 @@ use anyhow::{bail, Context as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 
-use cellsindy::expression::io::{read_expression, write_expression};
+use cellsindy::escape;
+use cellsindy::expression::io::{expression_output, read_expression, write_expression};
 use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
+use cellsindy::io::output::Output;
 use cellsindy::nn::device::device;
 use cellsindy::nn::infer::{capture, generate, impute, Context, GenerateParams, InferenceModel};
 use cellsindy::nn::{checkpoint, CaptureSpec, RunConfig, TrainEvent};
@@ -31,7 +33,7 @@ pub fn run_train(a: &TrainArgs) -> anyhow::Result<ExitCode> {
         Some(p) => RunConfig::load(p).with_context(|| format!("reading {}", p.display()))?,
         None => RunConfig::default(),
     };
-    if let Some(s) = a.steps {
+    if let (Some(s), false) = (a.steps, a.resume) {
         config.train.steps = s;
     }
     if let Some(s) = a.seed {
@@ -58,6 +60,7 @@ pub fn run_train(a: &TrainArgs) -> anyhow::Result<ExitCode> {
         read: a.read.read_options(),
         stream: a.stream,
         resume: a.resume,
+        resume_steps: a.steps.filter(|_| a.resume),
         stop_after: a.stop_after,
     };
     let dev = device(&a.device)?;
@@ -95,7 +98,7 @@ pub fn run_train(a: &TrainArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        write!(out, "{summary}")?;
+        write!(out, "{}", super::safe(&summary.to_string()))?;
         writeln!(out, "checkpoint: {}", a.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
@@ -125,14 +128,15 @@ fn load_cells(
                 .missing
                 .iter()
                 .take(10)
-                .cloned()
+                .map(|g| escape::terminal(g).into_owned())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
     for (field, n) in &p.unknown_conditions {
         eprintln!(
-            "note: {n} cells have a `{field}` the model does not know (given the 'none' token)"
+            "note: {n} cells have a `{}` the model does not know (given the 'none' token)",
+            escape::terminal(field)
         );
     }
     Ok(p)
@@ -144,6 +148,11 @@ fn first_cells(p: &PreparedCells, n: Option<usize>) -> Vec<usize> {
 
 /// `cellsindy impute`.
 pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
+    let staged = a
+        .out
+        .as_deref()
+        .map(|p| Output::file(p, &[&a.on.ckpt, &a.on.data]))
+        .transpose()?;
     let m = load_model(&a.on.ckpt, &a.on.device)?;
     let cells = load_cells(&m, &a.on.data, &a.on.read.read_options())?;
     let genes: Vec<&str> = a.genes.iter().map(String::as_str).collect();
@@ -163,7 +172,9 @@ pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
     for (c, cell) in imp.cells.iter().enumerate() {
         for (g, gene) in imp.genes.iter().enumerate() {
             text.push_str(&format!(
-                "{cell}\t{gene}\t{}\t{:.4}\t{}\t{:.5}",
+                "{}\t{}\t{}\t{:.4}\t{}\t{:.5}",
+                escape::tsv(cell),
+                escape::tsv(gene),
                 imp.observed[[c, g]],
                 imp.expected[[c, g]],
                 imp.sampled[[c, g]],
@@ -175,9 +186,10 @@ pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
             text.push('\n');
         }
     }
-    match &a.out {
-        Some(p) => {
-            cellsindy::io::write_atomic(p, text.as_bytes())?;
+    match staged {
+        Some(staged) => {
+            cellsindy::io::write_atomic(staged.path(), text.as_bytes())?;
+            let p = staged.commit()?;
             println!(
                 "imputed {} genes in {} cells → {}",
                 imp.genes.len(),
@@ -192,6 +204,7 @@ pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
 
 /// `cellsindy generate`.
 pub fn run_generate(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
+    let staged = expression_output(&a.out, &[&a.ckpt])?;
     let m = load_model(&a.ckpt, &a.device)?;
     let mut conditions = m.tokenizer.no_conditions();
     for c in &a.condition {
@@ -240,7 +253,8 @@ pub fn run_generate(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    write_expression(&x, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    write_expression(&x, staged.path()).with_context(|| format!("writing {}", a.out.display()))?;
+    staged.commit()?;
     println!(
         "generated {} cells × {} genes (values are expression bins) → {}",
         a.n,
@@ -252,6 +266,7 @@ pub fn run_generate(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
 
 /// `cellsindy activations`.
 pub fn run_activations(a: &ActivationsArgs) -> anyhow::Result<ExitCode> {
+    let staged = Output::file(&a.out, &[&a.on.ckpt, &a.on.data])?;
     let m = load_model(&a.on.ckpt, &a.on.device)?;
     let cells = load_cells(&m, &a.on.data, &a.on.read.read_options())?;
     let rows = first_cells(&cells, a.cells);
@@ -268,8 +283,9 @@ pub fn run_activations(a: &ActivationsArgs) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let set = capture(&m, &cells, &rows, spec, a.per_token, a.on.seed, 64)?;
     bar.finish_and_clear();
-    set.save(&a.out)
+    set.save(staged.path())
         .with_context(|| format!("writing {}", a.out.display()))?;
+    staged.commit()?;
     println!(
         "captured {} tensors for {} cells ({}) → {}",
         set.pooled.len() + set.per_token.len(),
@@ -308,7 +324,7 @@ pub fn run_evaluate(a: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        write!(out, "{report}")?;
+        write!(out, "{}", super::safe(&report.to_string()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -320,6 +320,48 @@ pub(super) fn check_alloc(path: &Path, what: &str, n: u64, elem: u64, file_len: 
     }
 }
 
+/// Refuses what a whole read of `ds` (`n` elements, each materialised with `extra` more bytes
+/// by the caller) would allocate from the file's claims rather than its bytes: the element
+/// size (a fixed-length type may claim billions of bytes), the chunk shape (`hdf5-pure`
+/// allocates a whole chunk), and each stored chunk's extent (a chunk claiming bytes past the
+/// end of the file is read into a buffer of that size first).
+pub(super) fn check_dataset(
+    ds: &Dataset,
+    path: &Path,
+    what: &str,
+    n: u64,
+    extra: u64,
+    file_len: u64,
+) -> Result<()> {
+    let stored = ds.element_size().map_err(|e| h5err(path, what, e))?;
+    check_alloc(path, what, n, stored.saturating_add(extra), file_len)?;
+    if let Ok(Some(chunk)) = ds.chunk_shape() {
+        let elems = chunk.iter().fold(1u64, |a, &d| a.saturating_mul(d));
+        check_alloc(
+            path,
+            &format!("{what} (one chunk)"),
+            elems,
+            stored,
+            file_len,
+        )?;
+        if let Ok(chunks) = ds.chunks() {
+            if let Some(c) = chunks
+                .iter()
+                .find(|c| c.address.saturating_add(c.storage_size) > file_len)
+            {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "{what}: a chunk at byte {} claims {} bytes, past the end of the {file_len}-byte file (truncated or corrupt)",
+                        c.address, c.storage_size
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Maps an `hdf5-pure` error to a format error naming the file and the element.
 pub(super) fn h5err(path: &Path, what: &str, e: hdf5_pure::Error) -> Error {
     Error::format(path, format!("{what}: {e}"))
@@ -477,8 +519,9 @@ impl Column {
             }
         };
         let total = (n_rows as u64).saturating_mul(row_len as u64);
-        let esize = kind.map_or(8, |k| k.size() as u64);
-        check_alloc(path, what, total, esize.max(8), file.file_size())?;
+        // A read through `hdf5-pure` materialises the stored elements and their f64
+        // conversion.
+        check_dataset(&ds, path, what, total, 8, file.file_size())?;
         let direct = match (src, kind) {
             (Some(src), Some(kind)) => {
                 Direct::plan(&ds, src, total, row_len as u64, kind.size() as u64)
@@ -634,7 +677,7 @@ pub(super) fn read_indptr(
             ),
         ));
     }
-    check_alloc(path, what, n as u64, 8, file_len)?;
+    check_dataset(ds, path, what, n as u64, 8, file_len)?;
     let raw = ds.read_i64().map_err(|e| h5err(path, what, e))?;
     if raw.len() != n {
         return Err(Error::format(

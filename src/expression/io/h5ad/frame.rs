@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hdf5_pure::{AttrValue, Dataset, Datatype, File, Group};
 
-use super::decode::{check_alloc, h5err, is_numeric, len_1d, read_f64_all};
+use super::decode::{check_dataset, h5err, is_numeric, len_1d, read_f64_all};
 use super::legacy;
 use crate::error::{Error, Result};
 use crate::expression::{GeneTable, ObsColumn};
@@ -271,7 +271,8 @@ pub(super) fn read_strings(
     what: &str,
 ) -> Result<Vec<String>> {
     let n = len_1d(ds, path, what)?;
-    check_alloc(path, what, n as u64, 16, file.file_size())?;
+    // The stored elements and a `String` per element.
+    check_dataset(ds, path, what, n as u64, 24, file.file_size())?;
     ds.read_string().map_err(|e| h5err(path, what, e))
 }
 

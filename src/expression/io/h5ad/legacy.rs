@@ -12,7 +12,7 @@ use std::path::Path;
 
 use hdf5_pure::{Dataset, Datatype, DatatypeByteOrder, File, StringPadding};
 
-use super::decode::{check_alloc, h5err, len_1d};
+use super::decode::{check_dataset, h5err, len_1d};
 use super::frame::{codes_from, read_labels, Frame};
 use crate::error::{Error, Result};
 use crate::expression::ObsColumn;
@@ -40,7 +40,7 @@ pub(super) fn read_compound_frame(
     };
     let rec = *size as usize;
     let n = len_1d(ds, path, name)?;
-    check_alloc(path, name, n as u64, u64::from(*size), file.file_size())?;
+    check_dataset(ds, path, name, n as u64, 0, file.file_size())?;
     let raw = ds.read_raw().map_err(|e| h5err(path, name, e))?;
     if rec == 0 || raw.len() != n * rec {
         return Err(Error::format(
@@ -216,8 +216,7 @@ struct GlobalHeap {
 impl GlobalHeap {
     fn open(h5: &File, path: &Path) -> Result<Self> {
         let sb = h5.superblock();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let (file, file_len) = crate::io::input::open_regular(path)?;
         Ok(GlobalHeap {
             file,
             path: path.to_path_buf(),

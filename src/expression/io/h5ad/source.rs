@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use hdf5_pure::{FormatError, Source};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Reads at most this long go through the block cache.
 const SMALL_READ: usize = 8 << 10;
@@ -35,8 +35,7 @@ pub(super) struct FileSource {
 impl FileSource {
     /// Opens `path` for reading.
     pub(super) fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let (file, len) = crate::io::input::open_regular(path)?;
         Ok(FileSource {
             file,
             len,
