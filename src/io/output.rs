@@ -107,6 +107,7 @@ impl Output {
             }
         }
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        remove_stale(parent, &name.to_string_lossy());
         let staging = parent.join(format!(
             ".cellsindy-tmp{}-{}",
             std::process::id(),
@@ -219,6 +220,34 @@ fn remove_path(p: &Path) {
             let _ = std::fs::remove_file(p);
         }
         Err(_) => {}
+    }
+}
+
+/// Removes what a killed run (no destructor ran) left beside `name`: staging and aside paths
+/// `.cellsindy-tmp<pid>-NAME` / `.cellsindy-old<pid>-NAME` whose process is gone. Only where
+/// that can be told (Linux's `/proc`); elsewhere they stay, hidden and harmless.
+fn remove_stale(parent: &Path, name: &str) {
+    let proc_dir = Path::new("/proc");
+    if !proc_dir.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let pid = [".cellsindy-tmp", ".cellsindy-old"]
+            .iter()
+            .find_map(|p| file.strip_prefix(p))
+            .and_then(|rest| rest.strip_suffix(name))
+            .and_then(|rest| rest.strip_suffix('-'))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !proc_dir.join(pid.to_string()).exists() {
+                remove_path(&entry.path());
+            }
+        }
     }
 }
 
@@ -413,6 +442,25 @@ mod tests {
         assert_eq!(files_under(tmp.path()).unwrap(), before);
         assert!(!tmp.path().join("new").exists());
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "hello");
+    }
+
+    #[test]
+    fn what_a_killed_run_left_is_cleaned_up_by_the_next() {
+        let tmp = tempfile::tempdir().unwrap();
+        // No process has pid 4294967295 (Linux pids stay below 2^22).
+        let stale = tmp.path().join(".cellsindy-tmp4294967295-run");
+        write(&stale.join("partial.json"), "1");
+        let other = tmp.path().join(".cellsindy-tmp4294967295-other");
+        write(&other.join("x"), "1");
+        let out = Output::dir(&tmp.path().join("run"), &[]).unwrap();
+        out.commit().unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(!stale.exists());
+        }
+        assert!(
+            other.exists(),
+            "another output's staging is not ours to remove"
+        );
     }
 
     #[test]
