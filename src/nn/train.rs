@@ -158,7 +158,8 @@ impl Trainer {
     /// A fresh run: weights from `train.seed`, zero optimizer state.
     ///
     /// # Errors
-    /// Validation errors of the configs, device errors.
+    /// Validation errors of the configs; [`Error::Empty`] for a vocabulary of fewer than 2
+    /// genes; [`Error::TooLarge`] when a training step would not fit in memory; device errors.
     pub fn new(
         tokenizer: GeneTokenizer,
         arch: &Architecture,
@@ -166,6 +167,15 @@ impl Trainer {
         device: &Device,
     ) -> Result<Self> {
         train.validate()?;
+        if tokenizer.vocab.n_genes() < 2 {
+            return Err(Error::Empty {
+                what: "vocabulary",
+                why: format!(
+                    "it has {} gene(s): masked-gene training predicts a gene from the others, so it needs at least 2",
+                    tokenizer.vocab.n_genes()
+                ),
+            });
+        }
         let config = model_config(&tokenizer, arch);
         config.validate()?;
         let context = tokenizer.sampling.max_genes + tokenizer.conditions.len() + 1;

@@ -185,9 +185,9 @@ fn resume_trainer(job: &TrainJob, device: &Device) -> Result<Trainer> {
 ///
 /// # Errors
 /// [`Error::OutputRefused`] (before any work) when `out` is not ours to replace or is the
-/// data; [`Error::Empty`] for data whose values are all zero or a vocabulary of fewer than 2
-/// genes; [`Error::InvalidParam`] for a resume that would train nothing; read, tokenizer,
-/// training and checkpoint errors.
+/// data; [`Error::Empty`] for data whose values are all zero; [`Error::InvalidParam`] for a
+/// resume that would train nothing; read, tokenizer, training ([`Trainer::new`]: a vocabulary
+/// of fewer than 2 genes, a model too large for memory) and checkpoint errors.
 pub fn train(
     job: &TrainJob,
     device: &Device,
@@ -244,15 +244,6 @@ pub fn train(
                 fit_tokenizer(&m, &job.config.tokenizer)?.0
             }
         };
-        if tok.vocab.n_genes() < 2 {
-            return Err(Error::Empty {
-                what: "vocabulary",
-                why: format!(
-                    "it has {} gene(s): masked-gene training predicts a gene from the others, so it needs at least 2",
-                    tok.vocab.n_genes()
-                ),
-            });
-        }
         Trainer::new(tok, &job.config.model, job.config.train.clone(), device)?
     };
     let (data, n_cells, missing) = match matrix {
