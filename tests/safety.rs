@@ -88,9 +88,8 @@ fn train_tiny(dir: &Path, data: &Path) -> PathBuf {
     model
 }
 
-/// A synthetic brain of `cells` cells at `dir/brain.h5ad` and the tiny model trained on it.
-fn brain_and_model(dir: &Path, cells: &str) -> (PathBuf, PathBuf) {
-    let data = dir.join("brain.h5ad");
+/// A synthetic brain of `cells` cells (20 background genes) at `path`.
+fn synth(path: &Path, cells: &str) {
     ok(&[
         "data",
         "synth",
@@ -99,8 +98,14 @@ fn brain_and_model(dir: &Path, cells: &str) -> (PathBuf, PathBuf) {
         "--genes",
         "20",
         "--out",
-        s(&data),
+        s(path),
     ]);
+}
+
+/// A synthetic brain of `cells` cells at `dir/brain.h5ad` and the tiny model trained on it.
+fn brain_and_model(dir: &Path, cells: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("brain.h5ad");
+    synth(&data, cells);
     let model = train_tiny(dir, &data);
     (data, model)
 }
@@ -136,16 +141,7 @@ fn lorenz_csv(n: usize, with_t: bool, extra: Option<(&str, f64)>) -> String {
 fn train_never_deletes_its_input_or_a_users_file() {
     let tmp = tempfile::tempdir().unwrap();
     let v = tmp.path().join("v");
-    ok(&[
-        "data",
-        "synth",
-        "--cells",
-        "50",
-        "--genes",
-        "20",
-        "--out",
-        s(&v),
-    ]);
+    synth(&v, "50");
     std::fs::write(v.join("README"), "mine").unwrap();
     let before = snapshot(tmp.path());
     // --out is the input directory.
@@ -195,16 +191,7 @@ fn train_never_deletes_its_input_or_a_users_file() {
 fn an_unwritable_output_fails_before_the_work() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("brain.h5ad");
-    ok(&[
-        "data",
-        "synth",
-        "--cells",
-        "60",
-        "--genes",
-        "20",
-        "--out",
-        s(&data),
-    ]);
+    synth(&data, "60");
     let file = tmp.path().join("plain");
     std::fs::write(&file, "x").unwrap();
     let before = snapshot(tmp.path());
@@ -627,16 +614,7 @@ fn degenerate_training_data_and_resumes_are_errors_or_labelled() {
 
     // Resume: --steps is the new total; a total at or below the steps done is an error.
     let data = tmp.path().join("brain.h5ad");
-    ok(&[
-        "data",
-        "synth",
-        "--cells",
-        "100",
-        "--genes",
-        "20",
-        "--out",
-        s(&data),
-    ]);
+    synth(&data, "100");
     let m = tmp.path().join("m");
     let summary = |out: &Output| -> Value { serde_json::from_slice(&out.stdout).unwrap() };
     let first = summary(&ok(&[
@@ -709,16 +687,7 @@ fn hostile_gene_names_stay_inside_their_fields() {
     let tmp = tempfile::tempdir().unwrap();
     // A synthetic brain whose gate gene and one background gene get hostile names.
     let brain = tmp.path().join("brain.h5ad");
-    ok(&[
-        "data",
-        "synth",
-        "--cells",
-        "300",
-        "--genes",
-        "20",
-        "--out",
-        s(&brain),
-    ]);
+    synth(&brain, "300");
     let m = cellsindy::expression::io::read_expression(&brain, &Default::default()).unwrap();
     let nl = "NEW\nLINE\tTAB";
     let script = "<script>alert(1)</script>";
