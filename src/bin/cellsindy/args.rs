@@ -14,7 +14,12 @@ use cellsindy::systems::SystemKind;
 
 /// Sparse, interpretable models of cells: SINDy, and a gene transformer read back as equations.
 #[derive(Debug, Parser)]
-#[command(name = "cellsindy", version, about)]
+#[command(
+    name = "cellsindy",
+    version,
+    about,
+    after_help = "Exit status: 0 on success; 1 on any error (the message is on stderr; an output is only ever replaced by a complete result, and a failed training run keeps its last complete checkpoint); 2 for an invalid command line."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
