@@ -15,13 +15,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use candle_core::Device;
 use cellsindy::io::write_npy;
+use cellsindy::memory::peak_rss_kb;
 use cellsindy::nn::data::{collate, step_masks, tokenize_training_cell, Collated};
 use cellsindy::nn::optim::{learning_rate, AdamW};
 use cellsindy::nn::train::masked_loss;
 use cellsindy::nn::{Architecture, MaskSchedule, TokenizerConfig, TrainConfig, TrainData, Trainer};
-use cellsindy::pipeline::sindy::peak_rss_kb;
-use cellsindy::pipeline::transformer::fit_tokenizer;
 use cellsindy::synthetic::{generate, BrainParams};
+use cellsindy::tokenize::fit_tokenizer;
 use ndarray::Array2;
 use serde_json::json;
 

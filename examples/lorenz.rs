@@ -6,7 +6,7 @@
 //! cargo run --release --example lorenz
 //! ```
 
-use cellsindy::pipeline::sindy::compare_with_truth;
+use cellsindy::model::compare_with_truth;
 use cellsindy::prelude::*;
 use cellsindy::simulate::SolverConfig;
 use cellsindy::systems::{simulate_system, SystemKind};

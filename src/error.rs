@@ -157,7 +157,7 @@ pub enum Error {
         /// Bytes it would take (`None`: more than 2^128).
         bytes: Option<u128>,
         /// The limit it was checked against, when one could be read.
-        budget: Option<crate::memory::Budget>,
+        budget: Option<crate::memory::limit::Budget>,
     },
     /// An output path that would destroy or mix with something that is not the command's
     /// own (an input, a directory of the user's files, a file where a directory goes).
@@ -183,15 +183,19 @@ impl From<candle_core::Error> for Error {
     }
 }
 
-fn too_large(what: &str, bytes: &Option<u128>, budget: &Option<crate::memory::Budget>) -> String {
+fn too_large(
+    what: &str,
+    bytes: &Option<u128>,
+    budget: &Option<crate::memory::limit::Budget>,
+) -> String {
     let need = match bytes {
-        Some(b) => format!("would need {}", crate::memory::human_bytes(*b)),
+        Some(b) => format!("would need {}", crate::memory::limit::human_bytes(*b)),
         None => "would need more memory than can be counted".into(),
     };
     match budget {
         Some(b) => format!(
             "{what} {need}, more than the {} left under {}",
-            crate::memory::human_bytes(u128::from(b.bytes)),
+            crate::memory::limit::human_bytes(u128::from(b.bytes)),
             b.source
         ),
         None => format!("{what} {need}, more than any machine has"),

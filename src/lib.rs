@@ -1,22 +1,27 @@
-#![doc = include_str!("../README.md")]
-// `deny`, not `forbid`: ndarray's `s!` macro expands to an inner `allow(unsafe_code)`.
-#![deny(unsafe_code)]
-#![warn(missing_docs, rustdoc::broken_intra_doc_links)]
-
-//! # Map of the crate (pipeline order)
+//! # Map of the crate
+//!
+//! Two flows share one sparse regression:
 //!
 //! ```text
-//! data ──► differentiate ──► library ──► linalg (normal equations) ──► optimize ──► model
-//!  Trajectory   Ẋ (FD, SG)      Θ(X)         ΘᵀΘ, ΘᵀẊ per block          STLSQ, L1,     Sindy: equations,
-//!  TimeGrid                                                               ensemble       simulate, select
-//! systems (known ODEs) + simulate (ode_solvers) provide ground truth; io reads CSV/TSV/.npy;
-//! plot draws figures; pipeline ties it together for the CLI.
+//! SINDy: trajectories → equations
+//!   data::Trajectory ─► differentiate ─► library ─► linalg ─────────► optimize ─► model::Sindy
+//!   (io: CSV/TSV/.npy;   Ẋ: FD, SG,      Θ(X), named  ΘᵀΘ, ΘᵀẊ        STLSQ, L1,   equations, predict,
+//!    systems+simulate:   weak form;      features     per block       ensemble,    simulate, save,
+//!    known ODEs)         auto choice                                  your own     sweep, compare
+//!
+//! Genes: cells → model → what it learned
+//!   expression ─► tokenize ─► nn ─┬─► probes   covariance and XOR, beside baselines (PCA, linear)
+//!   (h5ad, 10x,   vocabulary,  train, │
+//!    CSV; HVG,    value bins   infer, └─► rules    the model distilled, dynamics, activations
+//!    normalize)                evaluate             └─► the same library × optimize as SINDy
+//!   synthetic: a brain with a known network (ground truth for both flows)
+//!   scaling: transfer laws D_t = k·D_f^α·N^β fitted to training runs
 //! ```
 //!
-//! Shared by every reader and writer: [`io::input`] (regular files only, capped lines),
-//! [`io::output`] (outputs staged and renamed, never over what is not ours), [`memory`]
-//! (sizes checked against what the process may use before allocating) and [`escape`] (names
-//! made safe for TSV, Markdown, HTML, SVG, LaTeX and the terminal).
+//! Layers, each using only those below it: **kernels** ([`stats`], [`linalg`], [`escape`],
+//! [`memory`], [`io::input`], [`io::output`], [`error`]) → **algorithms** (every other module
+//! here) → **orchestration** (the `cellsindy-cli` crate: one workflow per command, config in,
+//! report out). `ARCHITECTURE.md` says where a new baseline, optimizer, reader or probe goes.
 //!
 //! | module | mirrors |
 //! |---|---|
@@ -25,6 +30,13 @@
 //! | [`optimize`] | `pysindy.optimizers` |
 //! | [`model`] | `pysindy.SINDy` |
 //! | [`systems`] | `pysindy.utils.odes` |
+//! | [`expression`] | `anndata` / `scanpy.read_*`, `scanpy.pp` |
+//! | [`stats`] | `numpy.quantile`, `scipy.stats`, `sklearn.metrics` |
+//!
+// `deny`, not `forbid`: ndarray's `s!` macro expands to an inner `allow(unsafe_code)`.
+#![deny(unsafe_code)]
+#![warn(missing_docs, rustdoc::broken_intra_doc_links)]
+#![doc = include_str!("../README.md")]
 
 pub mod error;
 
@@ -41,7 +53,6 @@ pub mod model;
 #[cfg(feature = "nn")]
 pub mod nn;
 pub mod optimize;
-pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod probes;
@@ -49,6 +60,7 @@ mod rng;
 pub mod rules;
 pub mod scaling;
 pub mod simulate;
+pub mod stats;
 pub mod synthetic;
 pub mod systems;
 pub mod tokenize;
@@ -67,4 +79,27 @@ pub mod prelude {
     pub use crate::model::{Criterion, Sindy, SindyParams};
     pub use crate::optimize::{Ensemble, Lasso, SparseRegressor, Stlsq};
     pub use crate::systems::OdeSystem;
+}
+
+/// The guide's code blocks run as doctests, so that `docs/` stays true.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../docs/sindy.md")]
+    struct Sindy;
+    #[doc = include_str!("../docs/expression.md")]
+    struct Expression;
+    #[doc = include_str!("../docs/transformer.md")]
+    struct Transformer;
+    #[doc = include_str!("../docs/probes.md")]
+    struct Probes;
+    #[doc = include_str!("../docs/rules.md")]
+    struct Rules;
+    #[doc = include_str!("../docs/scaling.md")]
+    struct Scaling;
+    #[doc = include_str!("../docs/cli.md")]
+    struct Cli;
+    #[doc = include_str!("../docs/benchmarks.md")]
+    struct Benchmarks;
+    #[doc = include_str!("../docs/demo.md")]
+    struct Demo;
 }

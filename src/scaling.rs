@@ -233,8 +233,8 @@ pub fn fit(points: &[TransferPoint], p: &FitParams) -> Result<TransferFit> {
     let ci = |v: &mut Vec<f64>| {
         v.sort_unstable_by(f64::total_cmp);
         Interval {
-            lo: quantile(v, tail),
-            hi: quantile(v, 1.0 - tail),
+            lo: crate::stats::quantile_sorted(v, tail),
+            hi: crate::stats::quantile_sorted(v, 1.0 - tail),
         }
     };
     let [k, a, b, r] = &mut draws;
@@ -279,14 +279,6 @@ fn ols(data: &[[f64; 3]], rows: &[usize]) -> Option<([f64; 3], f64)> {
         1.0
     };
     Some(([c[0], c[1], c[2]], r2))
-}
-
-/// Linear-interpolation quantile of sorted `v` (numpy's default).
-fn quantile(v: &[f64], q: f64) -> f64 {
-    let pos = q * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(v.len() - 1);
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
 /// Reads measurements from a CSV or TSV file: a header naming the columns `d_f`, `n` and
@@ -393,6 +385,163 @@ fn nonzero(name: &'static str, v: f64) -> Result<()> {
     }
 }
 
+/// What a run of a transfer-scaling experiment trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// Lab pre-training.
+    Pretrain,
+    /// Target from random initialisation.
+    Scratch,
+    /// Target from the pre-trained weights.
+    Finetune,
+}
+
+/// One scoring of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Steps done.
+    pub step: usize,
+    /// Early-stopping (selection) loss (reported, not used, for pre-training).
+    pub select_loss: f64,
+    /// Evaluation loss.
+    pub eval_loss: f64,
+}
+
+/// One training run of a transfer-scaling experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Kind.
+    pub kind: RunKind,
+    /// Index of the model size (into the experiment's list of sizes).
+    pub size: usize,
+    /// Parameters `N`.
+    pub n_params: usize,
+    /// Cells trained on (`D` or `D_f`; lab cells for pre-training).
+    pub d: usize,
+    /// Step chosen by early stopping (the last step for pre-training).
+    pub best_step: usize,
+    /// Evaluation loss at `best_step` (target cells).
+    pub loss: f64,
+    /// Every scoring.
+    pub curve: Vec<CurvePoint>,
+}
+
+/// One `(N, D_f)` measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Fine-tuning cells.
+    pub d_f: f64,
+    /// Parameters.
+    pub n: f64,
+    /// Effective data transferred `D − D_f` (`NaN` when censored above).
+    pub d_t: f64,
+    /// Scratch-equivalent data `D`.
+    pub d_equivalent: f64,
+    /// Fine-tuned evaluation loss.
+    pub loss_finetune: f64,
+    /// Scratch evaluation loss at `D = D_f` (interpolated on the monotone curve when `D_f` is
+    /// not a scratch amount; `NaN` outside it).
+    pub loss_scratch_same_d: f64,
+    /// Evaluation loss of the pre-trained model before fine-tuning (zero-shot).
+    pub loss_pretrained: f64,
+    /// How `d_t` was obtained.
+    pub status: EffectiveStatus,
+}
+
+impl Measurement {
+    /// Whether the fit uses it.
+    pub fn fitted(&self) -> bool {
+        matches!(
+            self.status,
+            EffectiveStatus::Interpolated | EffectiveStatus::Extrapolated
+        ) && self.d_t > 0.0
+            && self.d_t.is_finite()
+    }
+}
+
+// Measuring `D_t`: where a fine-tuned loss falls on the from-scratch curve.
+
+/// How `D_t` was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EffectiveStatus {
+    /// The fine-tuned loss lies on the scratch curve (interpolated in `ln D`).
+    Interpolated,
+    /// Below the whole curve; extrapolated along the last segment, within the limit.
+    Extrapolated,
+    /// Above the whole curve: fine-tuning did no better than scratch on the fewest cells
+    /// (`D_t` is at most `D_min − D_f`, possibly negative); not fitted.
+    Above,
+    /// Below the curve beyond the extrapolation limit (or the curve is flat at its end);
+    /// `D_t` is a lower bound; not fitted.
+    Beyond,
+}
+
+/// `D` at which the scratch curve reaches `loss`, with its status.
+///
+/// `curve` is `(D, loss)` with increasing `D` (at least 2 points); it is made monotone by a
+/// running minimum before the search. Interpolation and extrapolation are linear in `ln D`.
+pub fn equivalent_data(
+    curve: &[(f64, f64)],
+    loss: f64,
+    max_extrapolation: f64,
+) -> (f64, EffectiveStatus) {
+    let mono = monotone(curve);
+    let (Some(&first), Some(&last)) = (mono.first(), mono.last()) else {
+        return (f64::NAN, EffectiveStatus::Above);
+    };
+    if loss >= first.1 {
+        return (first.0, EffectiveStatus::Above);
+    }
+    for w in mono.windows(2) {
+        let ((d0, l0), (d1, l1)) = (w[0], w[1]);
+        if loss >= l1 && l0 > l1 {
+            let t = (l0 - loss) / (l0 - l1);
+            return (
+                (d0.ln() + t * (d1.ln() - d0.ln())).exp(),
+                EffectiveStatus::Interpolated,
+            );
+        }
+    }
+    // Below the whole curve: extrapolate along the last segment with a drop.
+    let limit = last.0 * max_extrapolation;
+    let seg = mono.windows(2).rev().find(|w| w[0].1 > w[1].1);
+    if let Some(w) = seg {
+        let ((d0, l0), (d1, l1)) = (w[0], w[1]);
+        let slope = (l1 - l0) / (d1.ln() - d0.ln());
+        let d = (last.0.ln() + (loss - last.1) / slope).exp();
+        if d <= limit {
+            return (d, EffectiveStatus::Extrapolated);
+        }
+    }
+    (limit, EffectiveStatus::Beyond)
+}
+
+/// Loss of the monotone scratch curve at `d`, interpolated in `ln D` (`NaN` outside its
+/// range).
+pub fn loss_at(curve: &[(f64, f64)], d: f64) -> f64 {
+    let mono = monotone(curve);
+    for w in mono.windows(2) {
+        let ((d0, l0), (d1, l1)) = (w[0], w[1]);
+        if d >= d0 && d <= d1 {
+            let t = (d.ln() - d0.ln()) / (d1.ln() - d0.ln());
+            return l0 + t * (l1 - l0);
+        }
+    }
+    f64::NAN
+}
+
+/// `curve` made non-increasing by a running minimum of the loss.
+fn monotone(curve: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut mono: Vec<(f64, f64)> = Vec::with_capacity(curve.len());
+    for &(d, l) in curve {
+        let l = mono.last().map_or(l, |&(_, p): &(f64, f64)| p.min(l));
+        mono.push((d, l));
+    }
+    mono
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +556,22 @@ mod tests {
         assert!((c[0] - 0.5).abs() < 1e-9 && (c[1] - 0.3).abs() < 1e-9);
         assert!((c[2] - 0.9).abs() < 1e-9 && (r2 - 1.0).abs() < 1e-12);
         assert!(ols(&data, &[0, 0, 1, 1]).is_none(), "one model size only");
+    }
+
+    #[test]
+    fn equivalent_data_interpolates_in_log_d_and_censors() {
+        let curve = [(10.0, 3.0), (100.0, 2.0), (1000.0, 1.0)];
+        let (d, s) = equivalent_data(&curve, 1.5, 4.0);
+        assert_eq!(s, EffectiveStatus::Interpolated);
+        assert!((d - 316.227_766).abs() < 1e-3);
+        assert_eq!(equivalent_data(&curve, 3.5, 4.0).1, EffectiveStatus::Above);
+        let (d, s) = equivalent_data(&curve, 0.8, 4.0);
+        assert_eq!(s, EffectiveStatus::Extrapolated);
+        assert!((d - 1000.0 * 10f64.powf(0.2)).abs() < 1e-6);
+        assert_eq!(equivalent_data(&curve, 0.0, 4.0).1, EffectiveStatus::Beyond);
+        // A bump is flattened by the running minimum.
+        let bumpy = [(10.0, 3.0), (100.0, 3.2), (1000.0, 1.0)];
+        let (d, _) = equivalent_data(&bumpy, 2.0, 4.0);
+        assert!((d - 10f64.powf(2.5)).abs() < 1e-6);
     }
 }

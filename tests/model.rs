@@ -360,3 +360,104 @@ fn simulation_on_explicit_times_matches_dense_output() {
         .fold(0.0f64, |m, &v| m.max(v));
     assert!(d < 1e-8, "{d}");
 }
+
+/// An optimizer written by a user, outside the crate: least squares once, then every
+/// coefficient below `threshold` in magnitude set to zero (no refit).
+#[derive(Debug, Clone)]
+struct OneShotThreshold {
+    threshold: f64,
+}
+
+impl SparseRegressor for OneShotThreshold {
+    fn fit_normal(
+        &self,
+        ne: &cellsindy::linalg::BlockedNormalEquations,
+    ) -> cellsindy::Result<cellsindy::optimize::SparseFit> {
+        let total = ne.total();
+        let mut coef = cellsindy::linalg::solve_spd(total.gram.view(), total.xty.view(), 0.0)?;
+        coef.mapv_inplace(|c| if c.abs() < self.threshold { 0.0 } else { c });
+        Ok(cellsindy::optimize::SparseFit {
+            coef,
+            n_iter: 1,
+            converged: true,
+            inclusion: None,
+        })
+    }
+
+    fn with_threshold(&self, threshold: f64) -> cellsindy::Result<Box<dyn SparseRegressor>> {
+        Ok(Box::new(OneShotThreshold { threshold }))
+    }
+}
+
+#[test]
+fn a_users_own_optimizer_fits_sweeps_and_joins_an_ensemble() {
+    let sys = SystemKind::Lorenz.build();
+    let data = lorenz(4000, 0.002);
+    let params = Sindy::params().optimizer(OneShotThreshold { threshold: 0.5 });
+
+    // In a plain fit.
+    let model = params.fit(std::slice::from_ref(&data)).unwrap();
+    let (exact, err, _) = score_against(&model, &sys);
+    assert!(exact && err < 1e-3, "exact {exact}, error {err}");
+    assert!(model.optimizer_config().is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let saved = model.save_json(dir.path().join("m.json"));
+    assert!(
+        matches!(saved, Err(cellsindy::Error::Unsupported(_))),
+        "{saved:?}"
+    );
+
+    // In a threshold sweep: every point is the user's optimizer at that threshold.
+    let grid = [1e-6, 0.5, 50.0];
+    let (chosen, report) = params
+        .select_threshold(std::slice::from_ref(&data), Some(&grid), Criterion::Bic)
+        .unwrap();
+    let complexity: Vec<usize> = report.points.iter().map(|p| p.complexity).collect();
+    assert!(
+        complexity[0] > complexity[1] && complexity[1] > complexity[2],
+        "{complexity:?}"
+    );
+    assert_eq!(complexity[1], 7, "Lorenz has 7 terms");
+    assert_eq!(chosen.complexity(), report.points[report.chosen].complexity);
+
+    // As the inner optimizer of an ensemble, and swept through it.
+    let ens = Ensemble::with_inner(
+        Ensemble::params().n_models(10).seed(3),
+        std::sync::Arc::new(OneShotThreshold { threshold: 0.5 }),
+    )
+    .unwrap();
+    let model = Sindy::params()
+        .optimizer(ens)
+        .fit(std::slice::from_ref(&data))
+        .unwrap();
+    assert!(score_against(&model, &sys).0);
+    assert!(model.info().inclusion.is_some());
+    let swept = Sindy::params()
+        .optimizer(
+            Ensemble::with_inner(
+                Ensemble::params().n_models(10),
+                std::sync::Arc::new(OneShotThreshold { threshold: 0.0 }),
+            )
+            .unwrap(),
+        )
+        .select_threshold(std::slice::from_ref(&data), Some(&[0.5]), Criterion::Aic)
+        .unwrap();
+    assert!(score_against(&swept.0, &sys).0);
+
+    // An optimizer without a threshold says so in a sweep.
+    #[derive(Debug)]
+    struct NoThreshold;
+    impl SparseRegressor for NoThreshold {
+        fn fit_normal(
+            &self,
+            ne: &cellsindy::linalg::BlockedNormalEquations,
+        ) -> cellsindy::Result<cellsindy::optimize::SparseFit> {
+            OneShotThreshold { threshold: 0.0 }.fit_normal(ne)
+        }
+    }
+    let err = Sindy::params()
+        .optimizer(NoThreshold)
+        .select_threshold(std::slice::from_ref(&data), Some(&grid), Criterion::Aic)
+        .unwrap_err();
+    assert!(matches!(err, cellsindy::Error::Unsupported(_)), "{err}");
+}

@@ -4,8 +4,6 @@
 mod common;
 
 mod bad_input;
-mod cli;
-mod demo;
 mod expression;
 mod golden;
 mod h5ad;
@@ -13,8 +11,8 @@ mod lorenz;
 mod model;
 mod probes;
 mod rules;
-mod safety;
 mod scaling;
+mod stats;
 mod synthetic;
 mod systems;
 mod text_formats;

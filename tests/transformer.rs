@@ -13,8 +13,8 @@ use cellsindy::nn::infer::{
 use cellsindy::nn::{
     Architecture, CaptureSpec, RunConfig, TokenizerConfig, TrainConfig, TrainData, Trainer,
 };
-use cellsindy::pipeline::transformer::fit_tokenizer;
 use cellsindy::synthetic::{generate as synth, BrainParams};
+use cellsindy::tokenize::fit_tokenizer;
 use cellsindy::tokenize::{BinLevel, Binning, GeneTokenizer, N_SPECIAL};
 use cellsindy::Error;
 use rand::SeedableRng;
@@ -164,19 +164,13 @@ fn training_lowers_the_loss_and_beats_the_marginal_baseline_on_held_out_cells() 
     let last: f32 = h[h.len() - 10..].iter().map(|r| r.loss).sum::<f32>() / 10.0;
     assert!(last < 0.8 * first, "loss {first} → {last}");
     let model = t.inference_model().unwrap();
-    let cfg = cellsindy::pipeline::transformer::EvalConfig {
+    let cfg = cellsindy::nn::evaluate::EvalConfig {
         n_cells: 200,
         n_generate: 0,
         ..Default::default()
     };
-    let r = cellsindy::pipeline::transformer::evaluate(
-        &model,
-        &p,
-        t.train.seed,
-        t.train.val_fraction,
-        &cfg,
-    )
-    .unwrap();
+    let r = cellsindy::nn::evaluate::evaluate(&model, &p, t.train.seed, t.train.val_fraction, &cfg)
+        .unwrap();
     // Bins of a tiny synthetic vocabulary are mostly Poisson noise, so the margins are small
     // here; the README's full-size run shows the real gap.
     assert!(r.masked.model > r.masked.marginal, "{:?}", r.masked);
@@ -594,7 +588,7 @@ fn streamed_training_reads_batches_from_disk() {
 
 #[test]
 fn default_vocabulary_keeps_the_network_switches_and_the_included_genes() {
-    use cellsindy::pipeline::transformer::select_vocabulary;
+    use cellsindy::tokenize::select_vocabulary;
     let m = synth(
         &BrainParams::default()
             .n_cells(3000)

@@ -7,8 +7,8 @@ use cellsindy::nn::data::{collate, step_masks, tokenize_training_cell, Collated}
 use cellsindy::nn::optim::AdamW;
 use cellsindy::nn::train::masked_loss;
 use cellsindy::nn::{Architecture, TokenizerConfig, TrainConfig, TrainData, Trainer};
-use cellsindy::pipeline::transformer::fit_tokenizer;
 use cellsindy::synthetic::{generate, BrainParams};
+use cellsindy::tokenize::fit_tokenizer;
 use criterion::{criterion_group, Criterion, Throughput};
 
 fn setup(arch: Architecture, batch: usize) -> (Trainer, Collated, TrainConfig) {

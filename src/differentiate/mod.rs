@@ -9,11 +9,13 @@
 //! [`crate::model::SindyStream`] differentiate a trajectory chunk by chunk and get exactly the
 //! in-memory result.
 
+mod auto;
 mod finite_difference;
 mod savitzky_golay;
 mod weak;
 mod weights;
 
+pub use auto::{auto_diff, DiffChoice, MIN_AUTO_WINDOW, WEAK_ORDER, WEAK_WINDOW};
 pub use finite_difference::FiniteDifference;
 pub use savitzky_golay::SavitzkyGolay;
 pub(crate) use weak::convolve_rows;

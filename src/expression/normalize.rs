@@ -188,12 +188,7 @@ pub fn highly_variable_genes(
 fn bin_robust_score(mean: &[f64], disp: &[f64]) -> Vec<f64> {
     let mut sorted: Vec<f64> = mean.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let percentile = |q: f64| {
-        let pos = q / 100.0 * (sorted.len() - 1) as f64;
-        let lo = pos.floor() as usize;
-        let hi = (lo + 1).min(sorted.len() - 1);
-        sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
-    };
+    let percentile = |q: f64| crate::stats::quantile_sorted(&sorted, q / 100.0);
     let mut edges: Vec<f64> = (2..=20).map(|k| percentile(5.0 * k as f64)).collect();
     edges.dedup();
     // Bin i holds (edges[i-1], edges[i]] with edges[-1] = -inf and a last bin above the top.
@@ -205,14 +200,7 @@ fn bin_robust_score(mean: &[f64], disp: &[f64]) -> Vec<f64> {
     }
     let median = |v: &mut Vec<f64>| -> f64 {
         v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            f64::NAN
-        } else if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
+        crate::stats::median_sorted(v)
     };
     // Φ⁻¹(3/4), statsmodels' normalisation of the MAD.
     const MAD_SCALE: f64 = 0.674_489_750_196_081_7;
@@ -291,12 +279,7 @@ fn median_nonzero(sizes: &[f64]) -> f64 {
         return 1.0;
     }
     v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+    crate::stats::median_sorted(&v)
 }
 
 fn scale_rows(values: &mut Values, scale: &[f64]) {

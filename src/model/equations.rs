@@ -67,23 +67,8 @@ impl Coef {
             Coef::Frac(p, 1) => p.to_string(),
             Coef::Frac(p, q) if latex => format!("\\frac{{{p}}}{{{q}}}"),
             Coef::Frac(p, q) => format!("{p}/{q}"),
-            Coef::Dec(v) => format_sig(v, 4),
+            Coef::Dec(v) => crate::stats::format_significant(v, 4),
         }
-    }
-}
-
-/// `v` with `sig` significant digits, trailing zeros removed.
-fn format_sig(v: f64, sig: i32) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let mag = v.abs().log10().floor() as i32;
-    let decimals = (sig - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
     }
 }
 

@@ -8,11 +8,13 @@
 //! normal equations chunk by chunk, so an in-memory fit and a fit streamed over 10^8 samples
 //! are the same code and give the same result.
 
+mod compare;
 mod equations;
 mod selection;
 mod sindy;
 mod stream;
 
+pub use compare::{compare_with_truth, Accuracy, TermComparison};
 pub use equations::EquationStyle;
 pub use selection::{Criterion, SelectionPoint, SelectionReport};
 pub use sindy::{DroppedFeature, FitInfo, Sindy};
@@ -137,9 +139,10 @@ impl SindyParams {
         let total: usize = trajectories.iter().map(|t| t.n_samples()).sum();
         // Ensembles bag row blocks, so they get DEFAULT_BLOCKS of them; other optimizers only
         // need the total, and one block lets the rows be split evenly over the cores.
-        let block_rows = match self.optimizer.config() {
-            OptimizerConfig::Ensemble(_) => total.div_ceil(DEFAULT_BLOCKS).max(16),
-            _ => total.max(1),
+        let block_rows = if self.optimizer.resamples_rows() {
+            total.div_ceil(DEFAULT_BLOCKS).max(16)
+        } else {
+            total.max(1)
         };
         let mut stream = SindyStream::new(
             self.clone(),

@@ -10,7 +10,7 @@ use super::{Sindy, SindyParams};
 use crate::data::Trajectory;
 use crate::error::{Error, Result};
 use crate::linalg::BlockedNormalEquations;
-use crate::optimize::{OptimizerConfig, DEFAULT_BLOCKS};
+use crate::optimize::DEFAULT_BLOCKS;
 
 /// How to pick a threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,18 +62,6 @@ impl SelectionReport {
     }
 }
 
-/// The optimizer config with its sparsity threshold replaced.
-fn with_threshold(cfg: &OptimizerConfig, threshold: f64) -> OptimizerConfig {
-    match cfg {
-        OptimizerConfig::Stlsq(p) => OptimizerConfig::Stlsq(p.clone().threshold(threshold)),
-        OptimizerConfig::Lasso(p) => OptimizerConfig::Lasso(p.clone().threshold(threshold)),
-        OptimizerConfig::Ensemble(p) => {
-            let inner = with_threshold(&p.inner, threshold);
-            OptimizerConfig::Ensemble(p.clone().inner(inner))
-        }
-    }
-}
-
 fn information(rss: &[f64], n: usize, k: usize, per_param: f64) -> f64 {
     let nf = n as f64;
     rss.iter()
@@ -111,12 +99,12 @@ impl SindyParams {
             stream.push_whole(tr)?;
         }
         let parts = stream.into_normal()?;
-        let base = self.optimizer.config();
         let grid: Vec<f64> = match thresholds {
             Some(t) => t.to_vec(),
             None => {
-                let lstsq = with_threshold(&base, 0.0)
-                    .build()?
+                let lstsq = self
+                    .optimizer
+                    .with_threshold(0.0)?
                     .fit_normal(&parts.normal)?;
                 let cmax = lstsq
                     .coef
@@ -161,7 +149,7 @@ impl SindyParams {
         let n = total_ne.n_samples;
         let mut points = Vec::with_capacity(grid.len());
         for &thr in &grid {
-            let opt = with_threshold(&base, thr).build()?;
+            let opt = self.optimizer.with_threshold(thr)?;
             let fit = opt.fit_normal(&parts.normal)?;
             let k = fit.complexity();
             let rss = total_ne.rss(fit.coef.view()).to_vec();
@@ -205,8 +193,7 @@ impl SindyParams {
                 what: "threshold grid",
                 why: "no thresholds to try".into(),
             })?;
-        let cfg = with_threshold(&base, points[chosen].threshold);
-        let opt = cfg.build()?;
+        let opt = self.optimizer.with_threshold(points[chosen].threshold)?;
         let fit = opt.fit_normal(&parts.normal)?;
         let parts = StreamParts {
             params: self.clone().optimizer_boxed(opt),

@@ -50,7 +50,8 @@ pub struct DroppedFeature {
 pub struct Sindy {
     library: Arc<dyn FeatureLibrary>,
     differentiator: Arc<dyn Differentiator>,
-    optimizer: OptimizerConfig,
+    /// `None` for an optimizer defined outside the crate (the model cannot be saved).
+    optimizer: Option<OptimizerConfig>,
     coef: Array2<f64>,
     feature_names: Vec<String>,
     state_names: Vec<String>,
@@ -160,9 +161,9 @@ impl Sindy {
         &self.info
     }
 
-    /// The optimizer's configuration.
-    pub fn optimizer_config(&self) -> &OptimizerConfig {
-        &self.optimizer
+    /// The optimizer's configuration (`None` for an optimizer defined outside the crate).
+    pub fn optimizer_config(&self) -> Option<&OptimizerConfig> {
+        self.optimizer.as_ref()
     }
 
     /// The differentiator's configuration.
@@ -443,16 +444,22 @@ impl Sindy {
     /// Saves the model as JSON (written to a temporary file, then renamed).
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for libraries built from closures, [`Error::Io`] on write errors.
+    /// [`Error::Unsupported`] for libraries built from closures and optimizers defined outside
+    /// the crate, [`Error::Io`] on write errors.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let library = self.library.config().ok_or_else(|| {
             Error::Unsupported("a model with a custom (closure) library cannot be saved".into())
+        })?;
+        let optimizer = self.optimizer.clone().ok_or_else(|| {
+            Error::Unsupported(
+                "a model fitted with an optimizer defined outside cellsindy cannot be saved".into(),
+            )
         })?;
         let saved = SavedModel {
             format_version: 1,
             library,
             differentiator: self.differentiator.config(),
-            optimizer: self.optimizer.clone(),
+            optimizer,
             discrete_time: self.discrete_time,
             state_names: self.state_names.clone(),
             control_names: self.control_names.clone(),
@@ -509,7 +516,7 @@ impl Sindy {
         Ok(Self {
             library,
             differentiator: Arc::from(saved.differentiator.build()?),
-            optimizer: saved.optimizer,
+            optimizer: Some(saved.optimizer),
             coef,
             feature_names: names,
             state_names: saved.state_names,

@@ -462,10 +462,7 @@ impl SindyStream {
 fn check_library_memory(params: &SindyParams, n_inputs: usize) -> Result<()> {
     let p = params.library.count_features(n_inputs);
     let threads = rayon::current_num_threads().min(8);
-    let ensemble = matches!(
-        params.optimizer.config(),
-        crate::optimize::OptimizerConfig::Ensemble(_)
-    );
+    let ensemble = params.optimizer.resamples_rows();
     let square = 4
         + threads
         + if ensemble {

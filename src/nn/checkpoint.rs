@@ -25,10 +25,10 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ModelConfig, TrainConfig};
+use super::history::History;
 use super::init::Params;
 use super::optim::AdamW;
 use super::store::{self, HostTensor};
-use super::train::History;
 use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::io::write_atomic;

@@ -30,7 +30,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::expression::normalize::HvgFlavor;
 
 /// Architecture of a [`super::GeneTransformer`]. The table sizes (`n_gene_tokens`, `n_bins`,
 /// `n_condition_tokens`, `n_condition_fields`) come from the tokenizer.
@@ -147,57 +146,6 @@ impl ModelConfig {
     /// Head width.
     pub fn d_head(&self) -> usize {
         self.d_model / self.n_heads
-    }
-
-    /// An upper estimate of the bytes one training step holds, `None` on overflow: the
-    /// weights with their gradients and AdamW moments (`4 ×` the parameters, `f32`), plus the
-    /// activations kept for the backward pass of a batch of `batch` contexts of `context`
-    /// tokens (the residual stream and its per-block intermediates, the MLP's hidden units,
-    /// the attention scores, the output logits). Checked before a run starts, so that a
-    /// vocabulary, width or context too large for the machine is an error, not an abort.
-    pub fn training_bytes(&self, batch: usize, context: usize) -> Option<u128> {
-        use crate::memory::array_bytes;
-        let params = self.n_parameters_checked()?;
-        let weights = array_bytes(&[params, 6], 4)?;
-        let per_token = (self.d_model as u128)
-            .checked_mul(12)?
-            .checked_add((self.d_ff as u128).checked_mul(3)?)?
-            .checked_mul(self.n_layers as u128)?
-            .checked_add((self.n_bins as u128).checked_mul(3)?)?;
-        let tokens = array_bytes(&[batch, context], 4)?.checked_mul(per_token)?;
-        let scores = array_bytes(
-            &[batch, self.n_heads, context, context, self.n_layers, 3],
-            4,
-        )?;
-        weights.checked_add(tokens)?.checked_add(scores)
-    }
-
-    /// [`ModelConfig::n_parameters`], `None` when it overflows. Counted as the parameters
-    /// outside the blocks plus `n_layers` times one block's, so an absurd depth costs nothing
-    /// to count.
-    pub fn n_parameters_checked(&self) -> Option<usize> {
-        let count = |layers: usize| {
-            let cfg = ModelConfig {
-                n_layers: layers,
-                ..self.clone()
-            };
-            super::init::param_specs(&cfg)
-                .iter()
-                .try_fold(0usize, |acc, p| {
-                    acc.checked_add(p.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?)
-                })
-        };
-        let outside = count(0)?;
-        let block = count(1)?.checked_sub(outside)?;
-        outside.checked_add(block.checked_mul(self.n_layers)?)
-    }
-
-    /// Number of trainable parameters.
-    pub fn n_parameters(&self) -> usize {
-        super::init::param_specs(self)
-            .iter()
-            .map(|p| p.shape.iter().product::<usize>())
-            .sum()
     }
 }
 
@@ -375,60 +323,7 @@ impl TrainConfig {
     }
 }
 
-/// Default vocabulary size: the 64 most variable genes (plus `include_genes`).
-///
-/// Why so few: the default model must learn gene–gene interactions such as an XOR gate within
-/// the 10-minute, 2-core budget of the main job. Learning a 2-input interaction among `V`
-/// candidate genes takes samples roughly in proportion to `V` (a plain MLP on 256 on/off
-/// genes needs ≈ 25,000 examples of the gate), and each training cell costs `O(V)`, so the
-/// cost grows like `V²`. Measured on the synthetic brain (balanced accuracy of the XOR gate
-/// imputed with its inputs visible): 256 genes 0.54 after 5,000 steps (6 min); 78 genes 0.81
-/// after 5,000 steps and 0.95 after 15,000 (5.5 min); 64 genes (the default) 0.99 after the
-/// default 20,000 steps (4.4 min). On a GPU, raise it (scGPT uses 1,200).
-pub const DEFAULT_N_TOP_GENES: usize = 64;
-
-/// Tokenizer settings of a config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TokenizerConfig {
-    /// Value bins including the zero bin.
-    pub n_bins: u32,
-    /// How values are cut into bins: `per_cell` (default; scGPT's within-cell ranks),
-    /// `per_gene` (bins monotone in each gene's normalised expression across cells) or
-    /// `log_ratio` (log2 ratio to the cell's median visible value); see
-    /// [`crate::tokenize::BinScheme`] for the trade-off.
-    pub binning: crate::tokenize::BinSchemeKind,
-    /// Gene tokens per cell.
-    pub max_genes: usize,
-    /// Share of sampled slots for non-expressed genes.
-    pub zero_share: f32,
-    /// Keep this many highly variable genes (on log-normalised data) as the vocabulary; 0 keeps
-    /// every gene.
-    pub n_top_genes: usize,
-    /// How highly variable genes are ranked.
-    pub hvg_flavor: HvgFlavor,
-    /// Genes (symbols or ids) always in the vocabulary besides the highly variable ones, e.g.
-    /// the genes a probe will ask about. A gene the data lack is an error.
-    pub include_genes: Vec<String>,
-    /// `obs` columns given to the model as condition tokens.
-    pub conditions: Vec<String>,
-}
-
-impl Default for TokenizerConfig {
-    fn default() -> Self {
-        let s = crate::tokenize::GeneSampling::default();
-        Self {
-            n_bins: crate::tokenize::DEFAULT_N_BINS,
-            binning: crate::tokenize::BinSchemeKind::PerCell,
-            max_genes: s.max_genes,
-            zero_share: s.zero_share,
-            n_top_genes: DEFAULT_N_TOP_GENES,
-            hvg_flavor: HvgFlavor::CellRanger,
-            include_genes: Vec::new(),
-            conditions: Vec::new(),
-        }
-    }
-}
+pub use crate::tokenize::{TokenizerConfig, DEFAULT_N_TOP_GENES};
 
 /// A whole config file: `[model]`, `[tokenizer]`, `[train]`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -43,6 +43,12 @@ pub fn is_validation(seed: u64, i: usize, val_fraction: f64) -> bool {
     ((h >> 11) as f64 / (1u64 << 53) as f64) < val_fraction
 }
 
+/// The cells `0..n` split by [`is_validation`]: `(held_out, training)`, each in data order.
+/// Every workflow that scores a model on "its held-out cells" uses this one split.
+pub fn split_cells(n: usize, seed: u64, val_fraction: f64) -> (Vec<usize>, Vec<usize>) {
+    (0..n).partition(|&i| is_validation(seed, i, val_fraction))
+}
+
 /// One cell's sparse row in vocabulary order plus its condition ids.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellRow {

@@ -46,6 +46,58 @@ pub struct ParamSpec {
     pub decay: bool,
 }
 
+/// Sizes that follow from a config's parameter table ([`param_specs`]).
+impl ModelConfig {
+    /// An upper estimate of the bytes one training step holds, `None` on overflow: the
+    /// weights with their gradients and AdamW moments (`4 ×` the parameters, `f32`), plus the
+    /// activations kept for the backward pass of a batch of `batch` contexts of `context`
+    /// tokens (the residual stream and its per-block intermediates, the MLP's hidden units,
+    /// the attention scores, the output logits). Checked before a run starts, so that a
+    /// vocabulary, width or context too large for the machine is an error, not an abort.
+    pub fn training_bytes(&self, batch: usize, context: usize) -> Option<u128> {
+        use crate::memory::array_bytes;
+        let params = self.n_parameters_checked()?;
+        let weights = array_bytes(&[params, 6], 4)?;
+        let per_token = (self.d_model as u128)
+            .checked_mul(12)?
+            .checked_add((self.d_ff as u128).checked_mul(3)?)?
+            .checked_mul(self.n_layers as u128)?
+            .checked_add((self.n_bins as u128).checked_mul(3)?)?;
+        let tokens = array_bytes(&[batch, context], 4)?.checked_mul(per_token)?;
+        let scores = array_bytes(
+            &[batch, self.n_heads, context, context, self.n_layers, 3],
+            4,
+        )?;
+        weights.checked_add(tokens)?.checked_add(scores)
+    }
+
+    /// [`ModelConfig::n_parameters`], `None` when it overflows. Counted as the parameters
+    /// outside the blocks plus `n_layers` times one block's, so an absurd depth costs nothing
+    /// to count.
+    pub fn n_parameters_checked(&self) -> Option<usize> {
+        let count = |layers: usize| {
+            let cfg = ModelConfig {
+                n_layers: layers,
+                ..self.clone()
+            };
+            param_specs(&cfg).iter().try_fold(0usize, |acc, p| {
+                acc.checked_add(p.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?)
+            })
+        };
+        let outside = count(0)?;
+        let block = count(1)?.checked_sub(outside)?;
+        outside.checked_add(block.checked_mul(self.n_layers)?)
+    }
+
+    /// Number of trainable parameters.
+    pub fn n_parameters(&self) -> usize {
+        param_specs(self)
+            .iter()
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum()
+    }
+}
+
 /// Every parameter of a model with `cfg`, in name order.
 pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     let d = cfg.d_model;

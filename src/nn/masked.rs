@@ -2,7 +2,7 @@
 //! genes, through the model in few forward passes, reading back only the asked positions.
 //!
 //! [`super::infer::impute`] masks the same genes in every cell. Distillation and occlusion
-//! attribution ([`crate::pipeline::distill`]) need something else: the *same* context seen with
+//! attribution ([`crate::rules::distill_model`]) need something else: the *same* context seen with
 //! different genes masked (a baseline and one variant per occluded gene), and different targets
 //! masked in different variants. A [`MaskedQuery`] is one such variant; [`query_masked`] runs
 //! any number of them and returns, for each asked position, the model's probability of a bin

@@ -4,15 +4,16 @@
 //! Pipeline: [`crate::tokenize`] turns cells into gene tokens; [`Trainer`] fits a
 //! [`GeneTransformer`] with the masked (absorbing-state) diffusion objective; [`checkpoint`]
 //! saves and loads it; [`infer`] imputes masked genes, generates cells by iterative unmasking
-//! and captures activations ([`capture`] at masked genes); [`sae`] learns a sparse dictionary
+//! and captures activations ([`infer::capture_masked`] at masked genes); [`sae`] learns a sparse dictionary
 //! over captured activations; [`masked`] runs many differently-masked variants of cells (the
-//! occlusion and distillation queries of [`crate::pipeline::distill`]).
+//! occlusion and distillation queries of [`crate::rules::distill_model`]).
 
-pub mod capture;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod evaluate;
+pub mod history;
 pub mod infer;
 pub mod init;
 pub mod masked;
@@ -28,7 +29,8 @@ pub use config::{
     Architecture, MaskSchedule, ModelConfig, RunConfig, TokenizerConfig, TrainConfig,
 };
 pub use data::TrainData;
+pub use history::History;
 pub use init::Params;
 pub use model::{CaptureSpec, GeneTransformer, ModelInput};
 pub use sae::{SaeParams, SparseAutoencoder};
-pub use train::{History, TrainEvent, Trainer};
+pub use train::{TrainEvent, Trainer};

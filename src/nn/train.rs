@@ -14,7 +14,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, D};
-use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, Checkpoint, TrainState};
 use super::config::{Architecture, MaskSchedule, ModelConfig, TrainConfig};
@@ -22,48 +21,12 @@ use super::data::{
     collate, step_masks, tokenize_fixed_cell, tokenize_training_cell, validation_masks,
     withhold_masked, Collated, TrainData,
 };
+use super::history::{History, StepRecord, ValRecord};
 use super::init::Params;
 use super::model::GeneTransformer;
 use super::optim::{learning_rate, AdamW};
 use crate::error::{Error, Result};
 use crate::tokenize::GeneTokenizer;
-
-/// One optimizer step's record.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// 1-based step number.
-    pub step: usize,
-    /// Training loss.
-    pub loss: f32,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Gradient norm before clipping.
-    pub grad_norm: f64,
-    /// Gene tokens in the batch.
-    pub tokens: usize,
-}
-
-/// One validation record.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ValRecord {
-    /// Step after which it was measured.
-    pub step: usize,
-    /// Validation loss (same objective, fixed masks).
-    pub loss: f32,
-    /// Fraction of masked genes whose most probable bin is the true bin.
-    pub accuracy: f32,
-    /// Masked genes scored.
-    pub n_masked: usize,
-}
-
-/// Loss curves of a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// Every step.
-    pub steps: Vec<StepRecord>,
-    /// Every validation.
-    pub validation: Vec<ValRecord>,
-}
 
 /// Progress reported by [`Trainer::run`].
 #[derive(Debug, Clone, Copy)]

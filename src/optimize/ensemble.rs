@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -121,32 +123,8 @@ impl EnsembleParams {
     /// # Errors
     /// [`Error::InvalidParam`] naming the offending parameter (a nested ensemble is refused).
     pub fn check(self) -> Result<Ensemble> {
-        if self.n_models == 0 {
-            return Err(Error::param("n_models", self.n_models, "must be >= 1"));
-        }
-        if !(0.0..=1.0).contains(&self.inclusion_threshold) {
-            return Err(Error::param(
-                "inclusion_threshold",
-                self.inclusion_threshold,
-                "must be in [0, 1]",
-            ));
-        }
-        if !self.bagging && self.n_drop == 0 {
-            return Err(Error::param(
-                "bagging/n_drop",
-                "false/0",
-                "an ensemble needs row bagging or library bagging (n_drop > 0)",
-            ));
-        }
-        if matches!(*self.inner, OptimizerConfig::Ensemble(_)) {
-            return Err(Error::param(
-                "inner",
-                "ensemble",
-                "ensembles cannot be nested",
-            ));
-        }
         let inner = self.inner.build()?;
-        Ok(Ensemble { p: self, inner })
+        Ensemble::with_inner(self, Arc::from(inner))
     }
 }
 
@@ -154,13 +132,47 @@ impl EnsembleParams {
 #[derive(Debug)]
 pub struct Ensemble {
     p: EnsembleParams,
-    inner: Box<dyn SparseRegressor>,
+    inner: Arc<dyn SparseRegressor>,
 }
 
 impl Ensemble {
     /// Default (unchecked) parameters.
     pub fn params() -> EnsembleParams {
         EnsembleParams::default()
+    }
+
+    /// An ensemble of `inner`, which may be an optimizer defined outside this crate
+    /// (`p.inner` is ignored).
+    ///
+    /// # Errors
+    /// As [`EnsembleParams::check`]; [`Error::InvalidParam`] if `inner` is itself an ensemble
+    /// (it resamples rows: ensembles cannot be nested).
+    pub fn with_inner(p: EnsembleParams, inner: Arc<dyn SparseRegressor>) -> Result<Self> {
+        if p.n_models == 0 {
+            return Err(Error::param("n_models", p.n_models, "must be >= 1"));
+        }
+        if !(0.0..=1.0).contains(&p.inclusion_threshold) {
+            return Err(Error::param(
+                "inclusion_threshold",
+                p.inclusion_threshold,
+                "must be in [0, 1]",
+            ));
+        }
+        if !p.bagging && p.n_drop == 0 {
+            return Err(Error::param(
+                "bagging/n_drop",
+                "false/0",
+                "an ensemble needs row bagging or library bagging (n_drop > 0)",
+            ));
+        }
+        if inner.resamples_rows() {
+            return Err(Error::param(
+                "inner",
+                "ensemble",
+                "ensembles cannot be nested",
+            ));
+        }
+        Ok(Ensemble { p, inner })
     }
 }
 
@@ -247,12 +259,7 @@ impl SparseRegressor for Ensemble {
                             v.iter().sum::<f64>() / m
                         } else {
                             v.sort_by(f64::total_cmp);
-                            let k = v.len();
-                            if k % 2 == 1 {
-                                v[k / 2]
-                            } else {
-                                0.5 * (v[k / 2 - 1] + v[k / 2])
-                            }
+                            crate::stats::median_sorted(&v)
                         };
                     }
                 }
@@ -266,7 +273,19 @@ impl SparseRegressor for Ensemble {
         })
     }
 
-    fn config(&self) -> OptimizerConfig {
-        OptimizerConfig::Ensemble(self.p.clone())
+    fn config(&self) -> Option<OptimizerConfig> {
+        let inner = self.inner.config()?;
+        Some(OptimizerConfig::Ensemble(self.p.clone().inner(inner)))
+    }
+
+    fn with_threshold(&self, threshold: f64) -> Result<Box<dyn SparseRegressor>> {
+        Ok(Box::new(Ensemble {
+            p: self.p.clone(),
+            inner: Arc::from(self.inner.with_threshold(threshold)?),
+        }))
+    }
+
+    fn resamples_rows(&self) -> bool {
+        true
     }
 }

@@ -224,7 +224,11 @@ impl SparseRegressor for Lasso {
         })
     }
 
-    fn config(&self) -> OptimizerConfig {
-        OptimizerConfig::Lasso(self.p.clone())
+    fn config(&self) -> Option<OptimizerConfig> {
+        Some(OptimizerConfig::Lasso(self.p.clone()))
+    }
+
+    fn with_threshold(&self, threshold: f64) -> Result<Box<dyn SparseRegressor>> {
+        Ok(Box::new(self.p.clone().threshold(threshold).check()?))
     }
 }

@@ -52,6 +52,12 @@ impl SparseFit {
 }
 
 /// A sparse regression method.
+///
+/// Open to optimizers defined outside this crate: implement [`Self::fit_normal`] and the
+/// optimizer works in [`crate::SindyParams::optimizer`]; implement [`Self::with_threshold`]
+/// too and it works in threshold sweeps ([`crate::SindyParams::select_threshold`]) and as the
+/// inner optimizer of an [`Ensemble`] ([`Ensemble::with_inner`]). Only [`Self::config`] is
+/// needed to save a fitted model, and only the crate's own optimizers have one.
 pub trait SparseRegressor: std::fmt::Debug + Send + Sync {
     /// Fits from sufficient statistics.
     ///
@@ -75,8 +81,30 @@ pub trait SparseRegressor: std::fmt::Debug + Send + Sync {
         self.fit_normal(&ne)
     }
 
-    /// The serialisable description.
-    fn config(&self) -> OptimizerConfig;
+    /// The serialisable description; `None` (the default) for an optimizer defined outside
+    /// this crate, whose fitted models then work in memory but cannot be saved.
+    fn config(&self) -> Option<OptimizerConfig> {
+        None
+    }
+
+    /// The same optimizer with its sparsity threshold set to `threshold`: what a threshold
+    /// sweep fits at each point.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] (the default) for an optimizer without a threshold;
+    /// [`Error::InvalidParam`] for a threshold it refuses.
+    fn with_threshold(&self, threshold: f64) -> Result<Box<dyn SparseRegressor>> {
+        let _ = threshold;
+        Err(Error::Unsupported(format!(
+            "{self:?} has no sparsity threshold to sweep (implement SparseRegressor::with_threshold)"
+        )))
+    }
+
+    /// Whether the optimizer resamples blocks of rows (as [`Ensemble`]'s bagging does): the data
+    /// are then kept as [`DEFAULT_BLOCKS`] blocks rather than one total.
+    fn resamples_rows(&self) -> bool {
+        false
+    }
 }
 
 /// Number of row blocks kept for in-memory data (row bagging draws from them).

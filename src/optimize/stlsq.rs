@@ -217,7 +217,11 @@ impl SparseRegressor for Stlsq {
         })
     }
 
-    fn config(&self) -> OptimizerConfig {
-        OptimizerConfig::Stlsq(self.p.clone())
+    fn config(&self) -> Option<OptimizerConfig> {
+        Some(OptimizerConfig::Stlsq(self.p.clone()))
+    }
+
+    fn with_threshold(&self, threshold: f64) -> Result<Box<dyn SparseRegressor>> {
+        Ok(Box::new(self.p.clone().threshold(threshold).check()?))
     }
 }

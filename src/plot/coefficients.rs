@@ -6,9 +6,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{format_value, plot_err, FONT};
+use super::{plot_err, FONT};
 use crate::error::{Error, Result};
 use crate::optimize::ZERO_TOL;
+use crate::stats::format_significant;
 
 const CELL_W: i32 = 120;
 const CELL_H: i32 = 28;
@@ -144,7 +145,7 @@ pub fn coefficients_svg(
                 if nonzero {
                     let color = if strength > 0.55 { WHITE } else { BLACK };
                     text(
-                        &format_value(v, 4),
+                        &format_significant(v, 4),
                         (x0 + CELL_W / 2, y0 + CELL_H / 2),
                         16.0,
                         HPos::Center,
@@ -231,7 +232,7 @@ fn color_bar(
         ))
         .map_err(plot_err)?;
         root.draw(&Text::new(
-            format_value(v, 3),
+            format_significant(v, 3),
             (x + BAR_W + 8, y),
             (FONT, 14.0)
                 .into_font()

@@ -17,7 +17,6 @@
 pub mod coefficients;
 pub mod network;
 pub mod probes;
-#[cfg(feature = "nn")]
 pub mod scaling;
 pub mod selection;
 pub mod trajectory;
@@ -52,35 +51,3 @@ pub const REFERENCE_COLOR: RGBColor = RGBColor(31, 119, 180);
 pub const MODEL_COLOR: RGBColor = RGBColor(214, 39, 40);
 /// Font family used in every figure.
 pub const FONT: &str = "sans-serif";
-
-/// `v` with at most `sig` significant digits, trailing zeros removed (`-2.667`, `28`, `0.0012`).
-pub fn format_value(v: f64, sig: i32) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let mag = v.abs().log10().floor() as i32;
-    if !(-4..=6).contains(&mag) {
-        return format!("{v:.*e}", (sig - 1).max(0) as usize);
-    }
-    let decimals = (sig - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_value;
-
-    #[test]
-    fn values_read_naturally() {
-        assert_eq!(format_value(-10.0000001, 4), "-10");
-        assert_eq!(format_value(-8.0 / 3.0, 4), "-2.667");
-        assert_eq!(format_value(28.0, 4), "28");
-        assert_eq!(format_value(0.001234567, 3), "0.00123");
-        assert_eq!(format_value(1.5e-7, 3), "1.50e-7");
-    }
-}

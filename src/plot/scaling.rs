@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::{plot_err, FONT};
 use crate::error::{Error, Result};
-use crate::pipeline::scaling::{ExperimentReport, RunKind};
+use crate::scaling::{Measurement, RunKind, RunRecord, TransferFit};
 
 const SIZE_COLORS: [RGBColor; 5] = [
     RGBColor(31, 119, 180),
@@ -25,13 +25,19 @@ fn log_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     (lo.is_finite() && hi.is_finite()).then(|| (lo / 1.5, hi * 1.5))
 }
 
-/// Two panels side by side (SVG string).
+/// Two panels side by side (SVG string) of an experiment's `runs`, the parameter counts of
+/// its model sizes (`(total, without the gene embeddings)`, indexed by [`RunRecord::size`]),
+/// its `measurements` and the law `fit` to them.
 ///
 /// # Errors
-/// [`Error::Empty`] for a report without runs, [`Error::Plot`] if drawing fails.
-pub fn scaling_svg(r: &ExperimentReport) -> Result<String> {
-    let target: Vec<_> = r
-        .runs
+/// [`Error::Empty`] for an experiment without runs, [`Error::Plot`] if drawing fails.
+pub fn scaling_svg(
+    runs: &[RunRecord],
+    n_params: &[(usize, usize)],
+    measurements: &[Measurement],
+    fit: Option<&TransferFit>,
+) -> Result<String> {
+    let target: Vec<_> = runs
         .iter()
         .filter(|x| x.kind != RunKind::Pretrain)
         .collect();
@@ -70,7 +76,7 @@ pub fn scaling_svg(r: &ExperimentReport) -> Result<String> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(plot_err)?;
-        for (s, (n, _)) in r.n_params.iter().enumerate() {
+        for (s, (n, _)) in n_params.iter().enumerate() {
             let color = SIZE_COLORS[s % SIZE_COLORS.len()];
             let pts = |kind: RunKind| -> Vec<(f64, f64)> {
                 target
@@ -107,12 +113,12 @@ pub fn scaling_svg(r: &ExperimentReport) -> Result<String> {
             .draw()
             .map_err(plot_err)?;
 
-        let fitted: Vec<_> = r.measurements.iter().filter(|m| m.fitted()).collect();
-        let (f_lo, f_hi) = log_range(r.measurements.iter().map(|m| m.d_f)).unwrap_or((1.0, 10.0));
+        let fitted: Vec<_> = measurements.iter().filter(|m| m.fitted()).collect();
+        let (f_lo, f_hi) = log_range(measurements.iter().map(|m| m.d_f)).unwrap_or((1.0, 10.0));
         let (t_lo, t_hi) = log_range(fitted.iter().map(|m| m.d_t)).unwrap_or((1.0, 10.0));
         let mut chart = ChartBuilder::on(&right)
             .caption(
-                match &r.fit {
+                match fit {
                     Some(f) => format!(
                         "D_t vs D_f: α = {:.2}, β = {:.2}, R² = {:.2}",
                         f.law.alpha, f.law.beta, f.r2
@@ -135,7 +141,7 @@ pub fn scaling_svg(r: &ExperimentReport) -> Result<String> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(plot_err)?;
-        for (s, (n, _)) in r.n_params.iter().enumerate() {
+        for (s, (n, _)) in n_params.iter().enumerate() {
             let color = SIZE_COLORS[s % SIZE_COLORS.len()];
             let n = *n as f64;
             chart
@@ -146,7 +152,7 @@ pub fn scaling_svg(r: &ExperimentReport) -> Result<String> {
                         .map(|m| Circle::new((m.d_f, m.d_t), 4, color.filled())),
                 )
                 .map_err(plot_err)?;
-            if let Some(f) = &r.fit {
+            if let Some(f) = fit {
                 let line: Vec<(f64, f64)> = (0..=20)
                     .map(|i| {
                         let d_f = f_lo * (f_hi / f_lo).powf(i as f64 / 20.0);

@@ -4,9 +4,10 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{format_value, plot_err, FONT, MODEL_COLOR, REFERENCE_COLOR};
+use super::{plot_err, FONT, MODEL_COLOR, REFERENCE_COLOR};
 use crate::error::{Error, Result};
 use crate::model::{Criterion, SelectionReport};
+use crate::stats::format_significant;
 
 /// Draws a threshold sweep as SVG: every threshold as a grey dot at (non-zero terms, error),
 /// the Pareto front as a blue line, the chosen threshold in red. The error is the held-out RSS
@@ -81,7 +82,7 @@ pub fn pareto_svg(report: &SelectionReport) -> Result<String> {
             if *v >= 1e4 || *v < 1e-3 {
                 format!("{v:.0e}")
             } else {
-                format_value(*v, 2)
+                format_significant(*v, 2)
             }
         };
         let x_fmt = |k: &i32| if *k < 0 { String::new() } else { k.to_string() };
@@ -129,7 +130,7 @@ pub fn pareto_svg(report: &SelectionReport) -> Result<String> {
             let at = (c.complexity as i32, y(c));
             let label = format!(
                 "threshold {} ({} terms)",
-                format_value(c.threshold, 3),
+                format_significant(c.threshold, 3),
                 c.complexity
             );
             // Label towards the middle of the plot so that it is never clipped.

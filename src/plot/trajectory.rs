@@ -3,9 +3,10 @@
 
 use plotters::prelude::*;
 
-use super::{format_value, plot_err, FONT, MODEL_COLOR, REFERENCE_COLOR};
+use super::{plot_err, FONT, MODEL_COLOR, REFERENCE_COLOR};
 use crate::data::Trajectory;
 use crate::error::{Error, Result};
+use crate::stats::format_significant;
 
 /// Points drawn per curve at most (longer curves are strided; keeps SVGs small).
 const MAX_POINTS: usize = 5000;
@@ -121,7 +122,8 @@ fn configure(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> Result<()> {
     let xs = chart.x_range();
     let ys = chart.y_range();
     // Tick values that are zero up to rounding print as 0, not 5.551e-17.
-    let tick = |v: f64, span: f64| format_value(if v.abs() < 1e-9 * span { 0.0 } else { v }, 4);
+    let tick =
+        |v: f64, span: f64| format_significant(if v.abs() < 1e-9 * span { 0.0 } else { v }, 4);
     let x_fmt = |v: &f64| tick(*v, xs.end - xs.start);
     let y_fmt = |v: &f64| tick(*v, ys.end - ys.start);
     chart

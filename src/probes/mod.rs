@@ -18,7 +18,7 @@
 //!
 //! [`mod@spearman`] is the fast rank-correlation kernel used by both; [`report`] holds the report
 //! types and their Markdown rendering. The orchestration (reading a checkpoint and data,
-//! splitting, fitting the baselines) is [`crate::pipeline::probe`].
+//! splitting, fitting the baselines) is the `cellsindy-cli` crate's probe workflow.
 
 pub mod covariance;
 pub mod report;
@@ -31,8 +31,7 @@ pub use spearman::{
     group_means, mean_pairwise_spearman, mean_spearman, spearman, GroupCorrelations, SpearmanMatrix,
 };
 pub use xor::{
-    auroc, balanced_accuracy, roc_curve, score_binary, xor_probability, Binarize, BinaryScores,
-    Logistic1d,
+    bin_threshold, roc_curve, score_binary, xor_probability, Binarize, BinaryScores, Logistic1d,
 };
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Binary-classification pieces of the XOR probes: binarisation rules, the XOR of two
-//! independent Bernoulli probabilities, balanced accuracy, confusion matrix, ROC/AUROC, and a
+//! independent Bernoulli probabilities, confusion-matrix scores and the ROC curve (the statistics are [`crate::stats`]'s), and a
 //! one-dimensional logistic calibration that turns a baseline's imputed value into a
 //! probability.
 
@@ -49,26 +49,11 @@ impl Binarize {
                 if !(q > 0.0 && q < 1.0) {
                     return Err(Error::param("q", q, "must be in (0, 1)"));
                 }
-                Ok(quantile(values, q))
+                Ok(crate::stats::quantile(values, q))
             }
             Binarize::TwoMeans => Ok(two_means(values)),
         }
     }
-}
-
-/// The `q`-quantile of `values` with linear interpolation (numpy's default). `values` must be
-/// non-empty and finite.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut s = values.to_vec();
-    s.sort_unstable_by(f64::total_cmp);
-    let n = s.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
-    s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
 }
 
 fn two_means(values: &[f64]) -> f64 {
@@ -102,6 +87,42 @@ fn two_means(values: &[f64]) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// The bin threshold `b` for which `bin ≥ b` best reproduces an expression call: exactly 1
+/// when the expression threshold is 0 (HIGH ⇔ expressed ⇔ bin ≥ 1, since bin 0 is "not
+/// expressed"), otherwise the `b` in `1..n_bins` with the most agreements on the training
+/// cells (smallest on ties).
+pub fn bin_threshold(bins: &[u32], labels: &[bool], expr_threshold: f64, n_bins: u32) -> u32 {
+    if expr_threshold <= 0.0 {
+        return 1;
+    }
+    let k = n_bins as usize;
+    let mut pos = vec![0usize; k + 1];
+    let mut neg = vec![0usize; k + 1];
+    for (&b, &l) in bins.iter().zip(labels) {
+        let b = (b as usize).min(k - 1);
+        if l {
+            pos[b] += 1;
+        } else {
+            neg[b] += 1;
+        }
+    }
+    let n_pos: usize = pos.iter().sum();
+    let (mut best, mut best_agree) = (1u32, 0usize);
+    // agreements(b) = #pos with bin ≥ b + #neg with bin < b.
+    let mut pos_below = pos[0];
+    let mut neg_below = neg[0];
+    for b in 1..k {
+        let agree = (n_pos - pos_below) + neg_below;
+        if agree > best_agree {
+            best_agree = agree;
+            best = b as u32;
+        }
+        pos_below += pos[b];
+        neg_below += neg[b];
+    }
+    best
+}
+
 /// `P(exactly one of two independent events)`: `p1 (1 − p2) + p2 (1 − p1)`.
 pub fn xor_probability(p1: f64, p2: f64) -> f64 {
     p1 * (1.0 - p2) + p2 * (1.0 - p1)
@@ -122,87 +143,16 @@ pub struct BinaryScores {
     pub confusion: [[usize; 2]; 2],
 }
 
-/// Balanced accuracy and confusion matrix of predictions.
-///
-/// # Errors
-/// [`Error::Shape`] if the lengths differ.
-pub fn balanced_accuracy(pred: &[bool], truth: &[bool]) -> Result<(f64, [[usize; 2]; 2])> {
-    if pred.len() != truth.len() {
-        return Err(Error::shape(
-            "balanced_accuracy",
-            format!("{} predictions", truth.len()),
-            format!("{}", pred.len()),
-        ));
-    }
-    let mut c = [[0usize; 2]; 2];
-    for (&p, &t) in pred.iter().zip(truth) {
-        c[usize::from(t)][usize::from(p)] += 1;
-    }
-    let tpr = c[1][1] as f64 / (c[1][0] + c[1][1]).max(1) as f64;
-    let tnr = c[0][0] as f64 / (c[0][0] + c[0][1]).max(1) as f64;
-    Ok((0.5 * (tpr + tnr), c))
-}
-
-/// AUROC of `score` for `truth` (Mann–Whitney U with average ranks for ties); 0.5 when a class
-/// is empty.
-///
-/// # Errors
-/// [`Error::Shape`] if the lengths differ, [`Error::NonFinite`] for a NaN score.
-pub fn auroc(score: &[f64], truth: &[bool]) -> Result<f64> {
-    check_pair(score, truth)?;
-    let n = score.len();
-    let n_pos = truth.iter().filter(|&&t| t).count();
-    let n_neg = n - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return Ok(0.5);
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| score[a].total_cmp(&score[b]));
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < n {
-        let mut j = i + 1;
-        while j < n && score[order[j]] == score[order[i]] {
-            j += 1;
-        }
-        let r = (i + j + 1) as f64 / 2.0;
-        rank_sum += r * order[i..j].iter().filter(|&&k| truth[k]).count() as f64;
-        i = j;
-    }
-    let u = rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0;
-    Ok(u / (n_pos as f64 * n_neg as f64))
-}
-
-fn check_pair(score: &[f64], truth: &[bool]) -> Result<()> {
-    if score.len() != truth.len() {
-        return Err(Error::shape(
-            "scores",
-            format!("{} scores", truth.len()),
-            format!("{}", score.len()),
-        ));
-    }
-    if let Some((i, &v)) = score.iter().enumerate().find(|(_, v)| v.is_nan()) {
-        return Err(Error::NonFinite {
-            what: "scores",
-            row: i,
-            col: 0,
-            value: v,
-        });
-    }
-    Ok(())
-}
-
 /// ROC curve of `score`: `(false positive rate, true positive rate)` from `(0, 0)` to `(1, 1)`,
 /// one point per distinct score (thresholds descending).
 ///
 /// # Errors
-/// As [`auroc`].
+/// As [`crate::stats::auroc`].
 pub fn roc_curve(score: &[f64], truth: &[bool]) -> Result<Vec<(f64, f64)>> {
-    check_pair(score, truth)?;
+    crate::stats::check_scores("roc_curve", score, truth)?;
     let n_pos = truth.iter().filter(|&&t| t).count().max(1) as f64;
     let n_neg = truth.iter().filter(|&&t| !t).count().max(1) as f64;
-    let mut order: Vec<usize> = (0..score.len()).collect();
-    order.sort_unstable_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let order = crate::stats::descending(score);
     let mut pts = vec![(0.0, 0.0)];
     let (mut tp, mut fp) = (0usize, 0usize);
     let mut i = 0;
@@ -222,18 +172,19 @@ pub fn roc_curve(score: &[f64], truth: &[bool]) -> Result<Vec<(f64, f64)>> {
     Ok(pts)
 }
 
-/// Balanced accuracy (at 0.5), AUROC and confusion matrix of probabilities `p`.
+/// Balanced accuracy (at 0.5), AUROC (0.5, "no information", when a class is empty) and
+/// confusion matrix of probabilities `p`.
 ///
 /// # Errors
-/// As [`auroc`].
+/// As [`crate::stats::auroc`].
 pub fn score_binary(p: &[f64], truth: &[bool]) -> Result<BinaryScores> {
     let pred: Vec<bool> = p.iter().map(|&v| v >= 0.5).collect();
-    let (ba, confusion) = balanced_accuracy(&pred, truth)?;
+    let (ba, confusion) = crate::stats::balanced_accuracy(&pred, truth)?;
     Ok(BinaryScores {
         n: truth.len(),
         n_positive: truth.iter().filter(|&&t| t).count(),
         balanced_accuracy: ba,
-        auroc: auroc(p, truth)?,
+        auroc: crate::stats::auroc(p, truth)?.unwrap_or(0.5),
         confusion,
     })
 }
@@ -260,7 +211,7 @@ impl Logistic1d {
     /// [`Error::Shape`] for different lengths, [`Error::Empty`] for no data,
     /// [`Error::NonFinite`].
     pub fn fit(x: &[f64], y: &[bool]) -> Result<Self> {
-        check_pair(x, y)?;
+        crate::stats::check_scores("Logistic1d", x, y)?;
         if x.is_empty() {
             return Err(Error::Empty {
                 what: "calibration data",
@@ -341,6 +292,7 @@ mod tests {
         let s = [0.1, 0.4, 0.35, 0.8, 0.4];
         let t = [false, false, true, true, true];
         // Pairs (pos, neg): 0.35>0.1 ✓, 0.35<0.4 ✗, 0.8 ✓✓, 0.4>0.1 ✓, 0.4=0.4 ½ → 4.5 / 6.
+        let auroc = |s: &[f64], t: &[bool]| crate::stats::auroc(s, t).map(|a| a.unwrap_or(0.5));
         assert!((auroc(&s, &t).unwrap() - 4.5 / 6.0).abs() < 1e-12);
         let roc = roc_curve(&s, &t).unwrap();
         assert_eq!(roc.first(), Some(&(0.0, 0.0)));
@@ -350,13 +302,25 @@ mod tests {
 
     #[test]
     fn balanced_accuracy_and_xor_probability() {
-        let (ba, c) =
-            balanced_accuracy(&[true, false, true, true], &[true, false, false, true]).unwrap();
+        let (ba, c) = crate::stats::balanced_accuracy(
+            &[true, false, true, true],
+            &[true, false, false, true],
+        )
+        .unwrap();
         assert_eq!(c, [[1, 1], [0, 2]]);
         assert!((ba - 0.75).abs() < 1e-12);
         assert_eq!(xor_probability(1.0, 0.0), 1.0);
         assert_eq!(xor_probability(1.0, 1.0), 0.0);
         assert!((xor_probability(0.5, 0.5) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bin_threshold_is_exact_at_zero_and_best_agreement_otherwise() {
+        assert_eq!(bin_threshold(&[0, 5, 9], &[false, true, true], 0.0, 11), 1);
+        // Calls are HIGH from bin 6 up, with one noisy cell.
+        let bins = [0, 2, 4, 5, 6, 7, 9, 10, 3];
+        let labels = [false, false, false, false, true, true, true, true, true];
+        assert_eq!(bin_threshold(&bins, &labels, 1.0, 11), 6);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Route 1: distillation of a model's predictions into sparse gene rules.
 //!
 //! The model (any predictor; in practice the gene transformer through
-//! [`crate::pipeline::distill`]) is asked, over many cells, what it expects of a masked target
+//! [`super::distill_model`]) is asked, over many cells, what it expects of a masked target
 //! gene given everything else. Its answers are a function of the visible genes; this module
 //! reads that function off as a sparse polynomial of a few **candidate regulators**, with the
 //! same sparse-regression core as every other route:

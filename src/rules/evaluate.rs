@@ -6,77 +6,10 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::stats::{auroc, average_precision};
 
 use super::{RuleSet, ScoredEdge, TruthNetwork};
 use crate::escape::markdown;
-
-/// Average precision (area under the precision–recall curve) of a ranking, as scikit-learn's
-/// `average_precision_score`: `AP = Σₖ (Rₖ − Rₖ₋₁) Pₖ` over the distinct score thresholds in
-/// decreasing order (a step function, no linear interpolation, which would be optimistic).
-/// **Ties**: items with equal scores enter together at one threshold, so their order does not
-/// matter. Recall is `tp / n_positives`, which may exceed the number of positive labels: true
-/// edges missing from the ranking (or predicted with the wrong sign, for signed scores) can then
-/// never be recalled.
-///
-/// Returns `None` when `n_positives == 0`.
-///
-/// # Errors
-/// [`Error::Shape`] if `scores` and `labels` differ in length or `n_positives` is smaller than
-/// the number of true labels; [`Error::NonFinite`] for a NaN score.
-pub fn average_precision(
-    scores: &[f64],
-    labels: &[bool],
-    n_positives: usize,
-) -> Result<Option<f64>> {
-    check_ranking(scores, labels)?;
-    let n_lab = labels.iter().filter(|l| **l).count();
-    if n_lab > n_positives {
-        return Err(Error::shape(
-            "average_precision",
-            format!("at least {n_lab} positives (the labelled ones)"),
-            format!("{n_positives}"),
-        ));
-    }
-    if n_positives == 0 {
-        return Ok(None);
-    }
-    let order = descending(scores);
-    let (mut tp, mut fp, mut ap, mut prev_recall) = (0usize, 0usize, 0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i]];
-        while i < order.len() && scores[order[i]] == s {
-            if labels[order[i]] {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
-        let recall = tp as f64 / n_positives as f64;
-        let precision = tp as f64 / (tp + fp) as f64;
-        ap += (recall - prev_recall) * precision;
-        prev_recall = recall;
-    }
-    Ok(Some(ap))
-}
-
-/// Area under the ROC curve: the probability that a random positive scores above a random
-/// negative, ties counting one half (the trapezoidal area, as scikit-learn's `roc_auc_score`),
-/// computed from average ranks. `None` without positives or without negatives.
-///
-/// # Errors
-/// As [`average_precision`].
-pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Result<Option<f64>> {
-    check_ranking(scores, labels)?;
-    let n_pos = labels.iter().filter(|l| **l).count();
-    let n_neg = labels.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return Ok(None);
-    }
-    // The probes' Mann–Whitney AUROC (average ranks for ties).
-    crate::probes::auroc(scores, labels).map(Some)
-}
 
 /// BEELINE's early-precision ratio: the precision among the top `k = n_positives` edges divided
 /// by the precision of a random ranking, `n_positives / n_candidates`. **Ties**: the top set is
@@ -85,17 +18,17 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Result<Option<f64>> {
 /// is empty; `None` when there are no positives.
 ///
 /// # Errors
-/// As [`average_precision`].
+/// As [`crate::stats::average_precision`].
 pub fn early_precision_ratio(
     scores: &[f64],
     labels: &[bool],
     n_positives: usize,
 ) -> Result<Option<f64>> {
-    check_ranking(scores, labels)?;
+    crate::stats::check_scores("early_precision_ratio", scores, labels)?;
     if n_positives == 0 || scores.is_empty() {
         return Ok(None);
     }
-    let order = descending(scores);
+    let order = crate::stats::descending(scores);
     let k = n_positives.min(order.len());
     let kth = scores[order[k - 1]];
     let top: Vec<usize> = order
@@ -109,31 +42,6 @@ pub fn early_precision_ratio(
     let precision = hits as f64 / top.len() as f64;
     let random = n_positives as f64 / scores.len() as f64;
     Ok(Some(precision / random))
-}
-
-fn check_ranking(scores: &[f64], labels: &[bool]) -> Result<()> {
-    if scores.len() != labels.len() {
-        return Err(Error::shape(
-            "edge ranking",
-            format!("{} labels (one per score)", scores.len()),
-            format!("{}", labels.len()),
-        ));
-    }
-    if let Some(i) = scores.iter().position(|s| s.is_nan()) {
-        return Err(Error::NonFinite {
-            what: "edge scores",
-            row: i,
-            col: 0,
-            value: f64::NAN,
-        });
-    }
-    Ok(())
-}
-
-fn descending(scores: &[f64]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order
 }
 
 /// Ranking metrics of one method's edges (self-loops excluded).
@@ -326,10 +234,10 @@ pub fn evaluate(
             n_true as f64 / non_self.len() as f64
         },
         auprc: average_precision(&scores, &labels, n_true)?,
-        auroc: roc_auc(&scores, &labels)?,
+        auroc: auroc(&scores, &labels)?,
         epr: early_precision_ratio(&scores, &labels, n_true)?,
         auprc_signed: average_precision(&scores, &signed, n_true)?,
-        auroc_signed: roc_auc(&scores, &signed)?,
+        auroc_signed: auroc(&scores, &signed)?,
         epr_signed: early_precision_ratio(&scores, &signed, n_true)?,
     };
     let with_sign: Vec<&&ScoredEdge> = non_self
@@ -453,16 +361,7 @@ pub fn correlation_edges(
             let cols: Vec<Vec<f64>> = x
                 .columns()
                 .into_iter()
-                .map(|c| {
-                    let m = c.sum() / c.len() as f64;
-                    let centred: Vec<f64> = c.iter().map(|a| a - m).collect();
-                    let norm = centred.iter().map(|a| a * a).sum::<f64>().sqrt();
-                    if norm > 0.0 {
-                        centred.iter().map(|a| a / norm).collect()
-                    } else {
-                        vec![0.0; centred.len()]
-                    }
-                })
+                .map(|c| crate::stats::centred_unit(&c.to_vec()))
                 .collect();
             ndarray::Array2::from_shape_fn((cols.len(), cols.len()), |(a, b)| {
                 cols[a].iter().zip(&cols[b]).map(|(u, v)| u * v).sum()

@@ -10,7 +10,7 @@
 //! | [`extract_rules`] | a [`crate::optimize::SparseFit`] + what each feature multiplies → [`RuleSet`] (terms, coefficients, inclusion probabilities) and signed, scored edges |
 //! | [`TruthNetwork`] | ground truth from the synthetic generator's JSON/TSV, Boolean update rules (`C = (A and not B) or (B and not A)`) or a signed coupling list (`target regulator weight`) |
 //! | [`evaluate`] | signed-edge AUPRC, AUROC, BEELINE early-precision ratio, exact term recovery, sign accuracy; self-loops apart; the same for \|Pearson\| and \|Spearman\| baselines |
-//! | [`fit_distilled`] | route 1: a model's predictions of a masked target (`P(HIGH)`, expected expression) regressed on Boolean monomials / polynomials of its candidate regulators; the model side is [`crate::pipeline::distill`] |
+//! | [`fit_distilled`] | route 1: a model's predictions of a masked target (`P(HIGH)`, expected expression) regressed on Boolean monomials / polynomials of its candidate regulators; the model side is [`distill_model`] (feature `nn`) |
 //! | [`explain_units`] | route 2: each unit of a network (neuron, residual dimension, sparse-dictionary feature) regressed on the Boolean library of binarised genes chosen by a pair screen → a rule, its R², single-gene / interaction, and the gate it computes |
 //! | [`fit_dynamics`] | route 3: SINDy with Hill terms on expression time courses, edges scored by ensemble inclusion probability |
 //!
@@ -29,17 +29,21 @@ mod evaluate;
 mod extract;
 mod ground_truth;
 mod libraries;
+#[cfg(feature = "nn")]
+mod model_distill;
 
 pub use activations::{explain_units, gate_op, ExplainParams, Gate, UnitKind, UnitRule};
 pub use distill::{fit_distilled, DistillFit, DistillParams, DistilledTarget};
 pub use dynamics::{fit_dynamics, DynamicsFit, DynamicsParams};
 pub use evaluate::{
-    average_precision, correlation_edges, evaluate, roc_auc, CorrelationKind, EdgeMetrics,
-    Evaluation, SelfLoopReport, TargetRecovery,
+    correlation_edges, evaluate, CorrelationKind, EdgeMetrics, Evaluation, SelfLoopReport,
+    TargetRecovery,
 };
 pub use extract::{edge_sign, extract_rules, FeatureTerms};
 pub use ground_truth::{parse_boolean_rule, BoolExpr, TruthEdge, TruthNetwork};
 pub use libraries::{binarize, boolean_library, HillLibrary, HillMode};
+#[cfg(feature = "nn")]
+pub use model_distill::{distill_model, DistillConfig, DistillRun, DistillStage, Distillation};
 
 use std::collections::BTreeSet;
 
@@ -171,24 +175,6 @@ pub struct ScoredEdge {
     pub max_abs_coef: f64,
 }
 
-/// `v` with `sig` significant digits, trailing zeros removed.
-pub(crate) fn fmt_sig(v: f64, sig: usize) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let mag = v.abs().log10().floor() as i64;
-    if !(-4..=6).contains(&mag) {
-        return format!("{v:.*e}", sig.saturating_sub(1));
-    }
-    let decimals = (sig as i64 - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 fn latex_factor(f: &str) -> String {
     // "H(TFA)" → \mathrm{H}(\mathrm{TFA}); "x^2" → \mathrm{x}^{2}.
     let esc = |s: &str| crate::escape::latex(s).into_owned();
@@ -241,7 +227,7 @@ fn render(rule: &Rule, precision: usize, latex: bool) -> String {
         } else {
             factors.join("·")
         };
-        let num = fmt_sig(mag, precision);
+        let num = crate::stats::format_significant(mag, precision);
         if is_const {
             s.push_str(&num);
         } else if num == "1" {

@@ -10,6 +10,11 @@
 //! caller's time.
 #![allow(clippy::disallowed_types)] // the backend lives here (STYLE §3.7)
 
+mod compare;
+mod noise;
+pub use compare::{summarize_simulation, SimulationSummary};
+pub use noise::{add_measurement_noise, measurement_noise_sigmas};
+
 use std::marker::PhantomData;
 
 use nalgebra::{allocator::Allocator, DefaultAllocator, Dim, OVector};

@@ -3,22 +3,15 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::expression::ExpressionMatrix;
+use crate::probes::{mean_pairwise_spearman, GroupCorrelations};
 
-/// Mean pairwise Spearman correlations of two gene groups (see [`module_spearman`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ModuleCorrelations {
-    /// Mean over the distinct pairs of genes of group A.
-    pub within_a: f64,
-    /// Mean over the distinct pairs of genes of group B.
-    pub within_b: f64,
-    /// Mean over all pairs (gene of A, gene of B).
-    pub between: f64,
-}
+/// Mean pairwise Spearman correlations of two gene groups (see [`module_spearman`]): the
+/// probes' [`GroupCorrelations`].
+pub type ModuleCorrelations = GroupCorrelations;
 
 /// Mean pairwise Spearman correlations within `group_a`, within `group_b` and between them,
 /// over all cells of `m`.
@@ -29,7 +22,8 @@ pub struct ModuleCorrelations {
 ///    increasing in `x / total`, the ranks, hence the result, equal those after scanpy's
 ///    `normalize_total` + `log1p` (any target sum);
 /// 2. each gene's normalised values are ranked over cells, ties sharing their average rank;
-/// 3. Spearman's ρ of two genes is the Pearson correlation of their ranks;
+/// 3. Spearman's ρ of two genes is the Pearson correlation of their ranks
+///    ([`mean_pairwise_spearman`], the covariance probe's measurement);
 /// 4. `within_a` is the mean of ρ over the `k(k−1)/2` distinct pairs of A, `within_b` likewise,
 ///    and `between` the mean over the `|A|·|B|` pairs across the groups.
 ///
@@ -104,87 +98,15 @@ pub fn module_spearman(
             }
         }
     });
-    // Centred, unit-norm ranks.
-    let ranks: Vec<Option<Vec<f64>>> = cols.par_iter().map(|c| unit_ranks(c)).collect();
-    let mut z = Vec::with_capacity(ranks.len());
-    for (g, r) in genes.iter().zip(ranks) {
-        z.push(r.ok_or_else(|| {
-            Error::param(
-                "genes",
-                g,
-                "is constant over all cells: its correlation is undefined",
-            )
-        })?);
+    if let Some(k) = cols.iter().position(|c| c.iter().all(|&v| v == c[0])) {
+        return Err(Error::param(
+            "genes",
+            genes[k],
+            "is constant over all cells: its correlation is undefined",
+        ));
     }
-    let (za, zb) = z.split_at(group_a.len());
-    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
-    let within = |zs: &[Vec<f64>]| {
-        let mut s = 0.0;
-        let mut k = 0usize;
-        for i in 0..zs.len() {
-            for j in i + 1..zs.len() {
-                s += dot(&zs[i], &zs[j]);
-                k += 1;
-            }
-        }
-        s / k as f64
-    };
-    let mut between = 0.0;
-    for x in za {
-        for y in zb {
-            between += dot(x, y);
-        }
-    }
-    Ok(ModuleCorrelations {
-        within_a: within(za),
-        within_b: within(zb),
-        between: between / (za.len() * zb.len()) as f64,
-    })
-}
-
-/// Average ranks (1-based, ties share their mean rank), centred and scaled to unit norm;
-/// `None` for a constant vector.
-fn unit_ranks(x: &[f64]) -> Option<Vec<f64>> {
-    let n = x.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut ranks = vec![0.0; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i + 1;
-        while j < n && x[order[j]] == x[order[i]] {
-            j += 1;
-        }
-        // Positions i..j (0-based) share rank mean(i+1 ..= j).
-        let r = (i + j + 1) as f64 / 2.0;
-        for &o in &order[i..j] {
-            ranks[o] = r;
-        }
-        i = j;
-    }
-    let mean = (n + 1) as f64 / 2.0;
-    ranks.iter_mut().for_each(|r| *r -= mean);
-    let norm = ranks.iter().map(|r| r * r).sum::<f64>().sqrt();
-    if norm <= 1e-12 {
-        return None;
-    }
-    ranks.iter_mut().for_each(|r| *r /= norm);
-    Some(ranks)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unit_ranks;
-
-    #[test]
-    fn ranks_average_ties() {
-        let r = unit_ranks(&[3.0, 1.0, 3.0, 2.0]).unwrap();
-        // Raw ranks 3.5, 1, 3.5, 2 → centred 1, -1.5, 1, -0.5.
-        let raw = [1.0, -1.5, 1.0, -0.5];
-        let norm = raw.iter().map(|v: &f64| v * v).sum::<f64>().sqrt();
-        for (a, b) in r.iter().zip(raw) {
-            assert!((a - b / norm).abs() < 1e-12);
-        }
-        assert!(unit_ranks(&[2.0, 2.0, 2.0]).is_none());
-    }
+    let x = Array2::from_shape_fn((n, genes.len()), |(r, k)| cols[k][r]);
+    let a: Vec<usize> = (0..group_a.len()).collect();
+    let b: Vec<usize> = (group_a.len()..genes.len()).collect();
+    mean_pairwise_spearman(x.view(), &a, &b)
 }

@@ -5,71 +5,34 @@
 //!   the non-zero values of *that cell's visible genes*, so bins rank genes within the cell;
 //!   invariant to library size and any monotone transform. The price is that bins are
 //!   relative: a masked gene's bin is its rank among the genes the model sees, so the bins of
-//!   several masked genes share the cell's scale. Measured on the synthetic brain (30,000
-//!   cells, 78-gene vocabulary, 1,541 held-out cells, the 14 probe genes masked): the mean
-//!   pairwise Spearman ρ within the four mitochondrial genes is +0.01 on normalised expression
-//!   but +0.10 on their bins; read back through each cell's edges ([`BinDecoder`]) it is
-//!   +0.02 again. A model only sees ranks, not the cell's scale, so its draws decoded the same
-//!   way keep a positive ρ (+0.14 for a joint draw).
+//!   several masked genes share the cell's scale ([`BinDecoder`] reads them back through the
+//!   cell's edges), and values above every visible value all take the top bin.
 //! - **Per gene**: each gene's non-zero values, normalised to counts per 10,000
 //!   ([`LIBRARY_TARGET`]), are cut at `n_bins − 1` quantile edges of *that gene's* non-zero
 //!   values over the cells the tokenizer was fitted on. A gene's bin is then monotone in its
 //!   normalised expression across cells, so correlations between genes across cells survive
-//!   tokenisation (bins: +0.30 / +0.01 / +0.26 within synaptic / within mitochondrial /
-//!   between, as the expression), and a model trained on them draws +0.23 / −0.04 / +0.21.
-//!
+//!   tokenisation; use it when covariances across cells are the question.
 //! - **Log ratio** (`--binning log-ratio`): a value's bin is `log2(x / m)` cut into equal
 //!   widths, `m` the median of the cell's *visible* non-zero values and the range fitted as the
 //!   0.1 %–99.9 % quantiles of those ratios over the fitting cells. Like per-cell ranks it is
 //!   invariant to library size and relative to the genes the model sees (masked genes are
-//!   withheld from `m`); like per-gene bins it keeps the cell's scale and has no ceiling at
-//!   the largest visible value. Per-cell ranks do: on the synthetic brain with the probe genes
-//!   withheld, 37–53 % of the mitochondrial values exceed every visible value and all take the
-//!   top bin, where their competitive split (the reason they are mutually uncorrelated) is
-//!   invisible. Read back through the cell's median, the bins give +0.31 / +0.00 / +0.26
-//!   (synaptic / mitochondrial / between; the expression: +0.31 / +0.00 / +0.26 on 5,000
-//!   cells).
+//!   withheld from `m`); like per-gene bins it keeps the cell's scale, with no ceiling at the
+//!   largest visible value.
 //!
-//! **Why per cell stays the default.** With per-gene bins the default budget does not learn
-//! the synthetic XOR gate: 0.50 balanced accuracy with the 64-gene default after 20,000 steps,
-//! 0.51 with 78 genes after 30,000 (per cell: 0.95 and 0.99); cutting at quantiles of all
-//! values, zeros included (a bin then reads as the cell's percentile for the gene), did not
-//! help (0.52). Use `--binning per-gene` when covariances between genes across cells are the
-//! question.
+//! **Masked genes are withheld from the edges** ([`Binning::bin_cell_withholding`]). scGPT
+//! computes a cell's edges over all of its genes, masked ones included, so the visible genes'
+//! bins leave a gap where a masked gene ranks, and a model learns to read the gap instead of
+//! the regulation. Every masked path (training, validation, imputation, joint draws,
+//! distillation, probes) computes the edges from the genes the model sees and digitizes the
+//! masked genes' values against them.
 //!
-//! Log-ratio bins learn the gate *and* keep the scale, given the training (78 genes, the
-//! covariance probe's 14 genes masked, 1,541 held-out cells, `cellsindy probe`): gate 0.997
-//! balanced accuracy at 30,000 steps and after (per cell 0.992, per gene 0.507). A joint draw
-//! gives, within the mitochondrial genes, +0.062 to +0.084 at 30,000 steps (probe seeds 0–4),
-//! +0.047 to +0.057 at 60,000 (seeds 0–2) and **+0.007 to +0.020 at 90,000** (seeds 0–4;
-//! the expression +0.01, per cell +0.14, per gene −0.04): the competitive split is learned
-//! late. A model with four times the parameters at 30,000 steps did not help (+0.057 to
-//! +0.068). Per cell stays the default: the demo's budget is 20,000 steps, and the README's
-//! other model measurements were taken on it.
-//!
-//! **Masked genes are withheld from the per-cell edges** ([`Binning::bin_cell_withholding`]).
-//! scGPT computes a cell's edges over all of its genes, masked ones included, so the visible
-//! genes' bins leave a gap where a masked gene ranks, and a model learns to read the gap.
-//! Measured on a model trained that way (64 genes, synthetic brain, all 30,000 cells): the
-//! XOR-gate gene was imputed with balanced accuracy 0.995 from its real row, but 0.747 when
-//! its own value in the row was replaced by another cell's before binning, and 0.708 when set
-//! to zero; most of the "gate" was the gap. So every masked path (training, validation,
-//! imputation, joint draws, distillation, probes) computes the edges from the genes the model
-//! sees and digitizes the masked genes' values against them. Trained and scored that way,
-//! per-cell models learn the gate itself, from TFA and TFB: 0.951 with the 64-gene default
-//! after 20,000 steps (the XOR of the regulators' observed calls scores 0.957) and 0.989 with
-//! 78 genes after 30,000 (`cellsindy evaluate`).
-//!
-//! Quantiles use numpy's linear interpolation (as `np.quantile`).
-//!
-//! **Ties.** scGPT digitises each value from both sides (`left = #edges ≤ x`,
-//! `right = #edges < x`) and draws uniformly between them, so equal values (common: many genes
-//! at 1 UMI) get random bins. We take the midpoint, `ceil((left + right) / 2)`, clamped to
-//! `1..n_bins`: the same bin for the same value, every time, which keeps tokenisation a pure
-//! function of the data (no seed needed) and keeps equal values equal.
+//! Quantiles use numpy's linear interpolation ([`crate::stats::quantile_sorted`]). What each
+//! scheme learns on the synthetic brain, and why per cell stays the default, is measured in
+//! `docs/transformer.md`.
 
 use crate::error::{Error, Result};
 use crate::expression::CsrMatrix;
+use crate::stats::quantile_sorted;
 use serde::{Deserialize, Serialize};
 
 /// The default number of bins (scGPT's 51: the zero bin and 50 expression bins).
@@ -253,7 +216,10 @@ impl Binning {
             );
         }
         ratios.sort_unstable_by(f32::total_cmp);
-        let (lo, hi) = (quantile(&ratios, 0.001), quantile(&ratios, 0.999));
+        let (lo, hi) = (
+            quantile_sorted(&ratios, 0.001),
+            quantile_sorted(&ratios, 0.999),
+        );
         if ratios.is_empty() || hi <= lo {
             return Err(Error::param(
                 "values",
@@ -371,6 +337,25 @@ impl Binning {
         withheld[k] = true;
         Ok(self.bin_cell_withholding(columns, values, &withheld)?[k])
     }
+
+    /// [`Self::masked_bin`] of vocabulary position `g` in each cell `rows` of `cells`: the
+    /// bins a model's prediction for `g` is read against.
+    ///
+    /// # Errors
+    /// As [`Binning::bin_cell`].
+    pub fn masked_bins(
+        &self,
+        cells: &super::PreparedCells,
+        rows: &[usize],
+        g: u32,
+    ) -> Result<Vec<u32>> {
+        rows.iter()
+            .map(|&r| {
+                let (cols, vals) = cells.values.row(r);
+                self.masked_bin(cols, vals, g)
+            })
+            .collect()
+    }
 }
 
 /// Reads a cell's bins back as values on the normalised scale of
@@ -379,11 +364,10 @@ impl Binning {
 /// interval's midpoint (the top bin, above every edge, as the top edge; bin 0 as 0).
 ///
 /// **Why.** A per-cell bin is a rank among the genes the model sees, so imputed bins of
-/// several masked genes share the visible genes' scale: measured on the synthetic brain
-/// (78-gene vocabulary, 1,541 held-out cells, the 14 probe genes withheld), the mean pairwise
-/// Spearman ρ within the mitochondrial genes is +0.10 on their bins where the expression gives
-/// +0.01. Read back through each cell's edges, the bins are expression again, and a model's
-/// imputations are compared with the data in the data's own units.
+/// several masked genes share the visible genes' scale, which inflates their correlations
+/// (`docs/transformer.md` has the measurement). Read back through each cell's edges, the bins
+/// are expression again, and a model's imputations are compared with the data in the data's
+/// own units.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BinDecoder<'a> {
     /// One cell's edges (empty when nothing was visible: bins are then read as their index).
@@ -531,10 +515,10 @@ fn visible_sorted(values: &[f32], withheld: &[bool]) -> Option<Vec<f32>> {
 
 /// The median (numpy's) of the non-zero values not `withheld` (`None` when there are none).
 fn visible_median(values: &[f32], withheld: &[bool]) -> Option<f64> {
-    visible_sorted(values, withheld).map(|v| quantile(&v, 0.5))
+    visible_sorted(values, withheld).map(|v| quantile_sorted(&v, 0.5))
 }
 
-/// `k` quantiles of sorted `x` at `linspace(0, 1, k)` (see [`quantile`]).
+/// `k` quantiles of sorted `x` at `linspace(0, 1, k)` (numpy's rule, [`quantile_sorted`]).
 fn quantile_edges(x: &[f32], k: usize) -> Vec<f64> {
     (0..k)
         .map(|i| {
@@ -543,22 +527,9 @@ fn quantile_edges(x: &[f32], k: usize) -> Vec<f64> {
             } else {
                 i as f64 / (k - 1) as f64
             };
-            quantile(x, p)
+            quantile_sorted(x, p)
         })
         .collect()
-}
-
-/// The `p` quantile of sorted, non-empty `x` with linear interpolation (numpy's default
-/// method; `p = 0.5` is numpy's median). 0 for an empty `x`.
-fn quantile(x: &[f32], p: f64) -> f64 {
-    let Some(last) = x.len().checked_sub(1) else {
-        return 0.0;
-    };
-    let pos = p * last as f64;
-    let lo = (pos.floor() as usize).min(last);
-    let hi = (lo + 1).min(last);
-    let frac = pos - lo as f64;
-    f64::from(x[lo]) + (f64::from(x[hi]) - f64::from(x[lo])) * frac
 }
 
 #[cfg(test)]

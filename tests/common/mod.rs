@@ -1,6 +1,8 @@
 //! Shared fixtures.
 #![allow(dead_code)]
 
+pub mod gene;
+
 use cellsindy::prelude::*;
 use cellsindy::simulate::SolverConfig;
 use cellsindy::systems::{simulate_system, true_coefficients, SystemKind};

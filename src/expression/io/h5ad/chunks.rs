@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use hdf5_pure::File;
 use ndarray::Array2;
 
+use super::dataframe::read_frame;
 use super::decode::{read_indptr, Column, Indices, ValuesF32};
-use super::frame::read_frame;
 use super::read::{genes_of, open, Matrix, Storage};
 use crate::error::{Error, Result};
 use crate::expression::io::{CellChunk, CellChunks, ReadOptions};

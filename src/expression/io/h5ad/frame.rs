@@ -7,7 +7,6 @@ use std::path::Path;
 use hdf5_pure::{AttrValue, Dataset, Datatype, File, Group};
 
 use super::decode::{check_dataset, h5err, is_numeric, len_1d, read_f64_all};
-use super::legacy;
 use crate::error::{Error, Result};
 use crate::expression::{GeneTable, ObsColumn};
 
@@ -30,22 +29,8 @@ pub(super) fn encoding(attrs: &HashMap<String, AttrValue>) -> Option<String> {
     attr_str(attrs, "encoding-type")
 }
 
-/// Reads the dataframe at `name` (`"obs"`, `"var"`, `"raw/var"`, or legacy `"raw.var"`), in
-/// whichever layout the file has. `uns` is where ≤ 0.6 files keep categorical labels.
-pub(super) fn read_frame(file: &File, path: &Path, name: &str) -> Result<Frame> {
-    match file.group(name) {
-        Ok(g) => read_group_frame(file, path, name, &g),
-        Err(_) => match file.dataset(name) {
-            Ok(ds) => legacy::read_compound_frame(file, path, name, &ds),
-            Err(_) => Err(Error::format(
-                path,
-                format!("no `{name}` dataframe (not an AnnData .h5ad file?)"),
-            )),
-        },
-    }
-}
-
-fn read_group_frame(file: &File, path: &Path, name: &str, g: &Group) -> Result<Frame> {
+/// Reads the dataframe group `g` at `name` (the anndata ≥ 0.7 layout).
+pub(super) fn read_group_frame(file: &File, path: &Path, name: &str, g: &Group) -> Result<Frame> {
     let attrs = g.attrs().map_err(|e| h5err(path, name, e))?;
     let datasets = g.datasets().map_err(|e| h5err(path, name, e))?;
     let groups = g.groups().map_err(|e| h5err(path, name, e))?;

@@ -91,6 +91,7 @@
 //! A CSC `X` cannot be sliced by cells, so it is read whole and converted first.
 
 mod chunks;
+mod dataframe;
 mod decode;
 mod frame;
 mod legacy;

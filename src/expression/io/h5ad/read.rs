@@ -6,8 +6,9 @@ use std::sync::Arc;
 use hdf5_pure::{Dataset, File};
 use ndarray::Array2;
 
+use super::dataframe::read_frame;
 use super::decode::{check_alloc, h5err, len_1d, read_indptr, Column, Indices, ValuesF32};
-use super::frame::{attr_str, encoding, gene_table, read_frame, Frame};
+use super::frame::{attr_str, encoding, gene_table, Frame};
 use super::source::{FileSource, Shared};
 use crate::error::{Error, Result};
 use crate::expression::io::{make_unique, ReadOptions};

@@ -1,0 +1,69 @@
+//! `cellsindy rules`: read sparse regulatory rules and score them against a known network.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use cellsindy::io::output::Output;
+use cellsindy::nn::device::device;
+use cellsindy::rules::DistillStage;
+use cellsindy_cli::pipeline::distill::{distill, write_extras, DistillJob};
+use cellsindy_cli::pipeline::rules::{dynamics, write_report, DynamicsRunConfig};
+
+use cellsindy_cli::args::{RulesCommand, RulesDistillArgs, RulesDynamicsArgs};
+
+/// Runs the subcommand.
+pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RulesCommand::Dynamics(a) => run_dynamics(a),
+        RulesCommand::Activations(a) => super::rules_activations::run(a),
+        RulesCommand::Distill(a) => run_distill(a),
+    }
+}
+
+fn run_dynamics(a: &RulesDynamicsArgs) -> anyhow::Result<ExitCode> {
+    let cfg = DynamicsRunConfig::try_from(a).map_err(anyhow::Error::msg)?;
+    let inputs: Vec<&std::path::Path> = a.truth.iter().map(|p| p.as_path()).collect();
+    let staged = Output::dir(&a.out, &inputs)?;
+    let (report, _) = dynamics(&cfg).context("rules from time courses")?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", super::safe(&report.summary()))?;
+    let files = write_report(&report, staged.path())
+        .with_context(|| format!("writing results to {}", a.out.display()))?;
+    super::commit_and_list(staged, &files, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_distill(a: &RulesDistillArgs) -> anyhow::Result<ExitCode> {
+    let job = DistillJob::from(a);
+    let mut inputs = vec![a.model.as_path(), a.data.as_path()];
+    inputs.extend(a.truth.as_deref());
+    let staged = Output::dir(&a.out, &inputs)?;
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} {msg} {wide_bar} {pos}/{len} cells, eta {eta}",
+    )?;
+    let bar = ProgressBar::new(0).with_style(style);
+    let (report, d) = distill(&job, &device(&a.device)?, &mut |stage, done, total| {
+        let msg = match stage {
+            DistillStage::Screen => "occlusion screen",
+            DistillStage::Distill => "distillation",
+        };
+        if bar.message() != msg {
+            bar.reset();
+            bar.set_message(msg);
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
+    })
+    .context("distilling the model into rules")?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", super::safe(&report.summary()))?;
+    let mut files = write_report(&report, staged.path())
+        .with_context(|| format!("writing results to {}", a.out.display()))?;
+    files.extend(write_extras(&d, staged.path())?);
+    super::commit_and_list(staged, &files, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}

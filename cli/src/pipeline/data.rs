@@ -1,0 +1,434 @@
+//! `cellsindy data`: generate the synthetic brain, and inspect any expression file.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use cellsindy::error::Result;
+use cellsindy::expression::genes::match_genes;
+use cellsindy::expression::io::{
+    expression_output, read_expression, write_expression, ExpressionFormat, ReadOptions,
+};
+use cellsindy::expression::{ExpressionMatrix, ObsColumn, Values};
+use cellsindy::io::output::Output;
+use cellsindy::synthetic::{
+    generate, module_spearman, simulate_timecourse, BrainParams, ModuleCorrelations,
+    TimeCourseParams, MITO_GENES, SYNAPTIC_GENES,
+};
+
+/// Gene groups the probes use, checked by `data inspect` (symbols; matched case-insensitively
+/// and by Ensembl id where the file has ids).
+pub const PROBE_GROUPS: &[(&str, &[&str])] = &[
+    ("markers", &["RBFOX3", "GFAP"]),
+    ("synaptic", &SYNAPTIC_GENES),
+    ("mitochondrial", &MITO_GENES),
+];
+
+/// Five-number summary of a per-cell quantity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Smallest.
+    pub min: f64,
+    /// 25th percentile.
+    pub q25: f64,
+    /// Median.
+    pub median: f64,
+    /// 75th percentile.
+    pub q75: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Summary {
+    /// Of `v` (NaN-free); all zeros for an empty slice.
+    pub fn of(v: &[f64]) -> Self {
+        if v.is_empty() {
+            return Summary {
+                min: 0.0,
+                q25: 0.0,
+                median: 0.0,
+                q75: 0.0,
+                max: 0.0,
+                mean: 0.0,
+            };
+        }
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        let q = |p: f64| cellsindy::stats::quantile_sorted(&s, p);
+        Summary {
+            min: s[0],
+            q25: q(0.25),
+            median: q(0.5),
+            q75: q(0.75),
+            max: s[s.len() - 1],
+            mean: s.iter().sum::<f64>() / s.len() as f64,
+        }
+    }
+}
+
+/// Which genes of a probe group the file has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupPresence {
+    /// Group name.
+    pub group: String,
+    /// Found, as named in the file.
+    pub found: Vec<String>,
+    /// Not found.
+    pub missing: Vec<String>,
+}
+
+/// What `data inspect` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InspectReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Detected format.
+    pub format: String,
+    /// Cells (rows).
+    pub n_cells: usize,
+    /// Genes (columns).
+    pub n_genes: usize,
+    /// Stored non-zero entries.
+    pub nnz: usize,
+    /// Fraction of zero entries.
+    pub sparsity: f64,
+    /// `"sparse (CSR)"` or `"dense"`.
+    pub storage: String,
+    /// Whether the file gives gene ids beside symbols.
+    pub has_gene_ids: bool,
+    /// Whether `.raw` is present.
+    pub has_raw: bool,
+    /// Metadata columns (name and, for categoricals, the number of categories).
+    pub obs: Vec<(String, Option<usize>)>,
+    /// Per-cell totals (library sizes, when values are counts).
+    pub library_size: Summary,
+    /// Detected genes per cell.
+    pub genes_per_cell: Summary,
+    /// Whether every value is a whole number (raw counts).
+    pub integer_values: bool,
+    /// Probe gene groups present / missing.
+    pub probe_genes: Vec<GroupPresence>,
+    /// Mean pairwise Spearman within the synaptic genes (`within_a`), within the
+    /// mitochondrial genes (`within_b`) and between them, when all are present.
+    pub module_spearman: Option<ModuleCorrelations>,
+    /// Seconds spent reading the file.
+    pub read_seconds: f64,
+}
+
+impl std::fmt::Display for InspectReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} ({})", self.path.display(), self.format)?;
+        writeln!(
+            f,
+            "  {} cells x {} genes, {} non-zero ({:.2}% sparse), {}",
+            self.n_cells,
+            self.n_genes,
+            self.nnz,
+            100.0 * self.sparsity,
+            self.storage
+        )?;
+        writeln!(
+            f,
+            "  values: {}; gene ids: {}; raw: {}",
+            if self.integer_values {
+                "integer counts"
+            } else {
+                "non-integer (normalised?)"
+            },
+            if self.has_gene_ids { "yes" } else { "no" },
+            if self.has_raw { "yes" } else { "no" }
+        )?;
+        for (label, s) in [
+            ("library size", &self.library_size),
+            ("genes per cell", &self.genes_per_cell),
+        ] {
+            writeln!(
+                f,
+                "  {label:<15} min {:.0}, q25 {:.0}, median {:.0}, q75 {:.0}, max {:.0} (mean {:.1})",
+                s.min, s.q25, s.median, s.q75, s.max, s.mean
+            )?;
+        }
+        if !self.obs.is_empty() {
+            let cols: Vec<String> = self
+                .obs
+                .iter()
+                .map(|(n, k)| match k {
+                    Some(k) => format!("{n} ({k} categories)"),
+                    None => n.clone(),
+                })
+                .collect();
+            writeln!(f, "  cell metadata: {}", cols.join(", "))?;
+        }
+        for g in &self.probe_genes {
+            write!(
+                f,
+                "  probe genes, {}: {}/{} present",
+                g.group,
+                g.found.len(),
+                g.found.len() + g.missing.len()
+            )?;
+            if g.missing.is_empty() {
+                writeln!(f)?;
+            } else {
+                writeln!(f, " (missing: {})", g.missing.join(", "))?;
+            }
+        }
+        if let Some(c) = &self.module_spearman {
+            writeln!(
+                f,
+                "  mean pairwise Spearman: synaptic {:+.3}, mitochondrial {:+.3}, between {:+.3}",
+                c.within_a, c.within_b, c.between
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads `path` and summarises it.
+///
+/// # Errors
+/// The reader's errors.
+pub fn inspect(path: &Path, opts: &ReadOptions) -> Result<(InspectReport, ExpressionMatrix)> {
+    let format = ExpressionFormat::detect(path)?;
+    let start = Instant::now();
+    let m = read_expression(path, opts)?;
+    let read_seconds = start.elapsed().as_secs_f64();
+    let report = summarize(&m, path, &format!("{format:?}"), read_seconds)?;
+    Ok((report, m))
+}
+
+/// Summarises an in-memory matrix (what `inspect` prints after reading).
+///
+/// # Errors
+/// Never in practice (gene matching of a non-empty group list).
+pub fn summarize(
+    m: &ExpressionMatrix,
+    path: &Path,
+    format: &str,
+    read_seconds: f64,
+) -> Result<InspectReport> {
+    let mut genes_per_cell = vec![0.0f64; m.n_cells()];
+    let mut integer_values = true;
+    m.values().for_each_nonzero(|r, _, v| {
+        genes_per_cell[r] += 1.0;
+        integer_values &= v.fract() == 0.0;
+    });
+    let mut probe_genes = Vec::new();
+    let mut all_present = true;
+    for (group, genes) in PROBE_GROUPS {
+        let vocab: Vec<String> = genes.iter().map(|g| (*g).to_string()).collect();
+        let matched = match_genes(m.genes(), &vocab)?;
+        all_present &= matched.report.missing.is_empty() && matched.report.ambiguous.is_empty();
+        probe_genes.push(GroupPresence {
+            group: (*group).to_string(),
+            found: matched
+                .columns
+                .iter()
+                .flatten()
+                .map(|&c| m.genes().symbols[c].clone())
+                .collect(),
+            missing: vocab
+                .iter()
+                .zip(&matched.columns)
+                .filter(|(_, c)| c.is_none())
+                .map(|(g, _)| g.clone())
+                .collect(),
+        });
+    }
+    // The module figures need the exact symbols; files that name them otherwise (case, ids)
+    // are reported as present above but not correlated here.
+    let module = if all_present {
+        module_spearman(m, &SYNAPTIC_GENES, &MITO_GENES).ok()
+    } else {
+        None
+    };
+    Ok(InspectReport {
+        path: path.to_path_buf(),
+        format: format.to_string(),
+        n_cells: m.n_cells(),
+        n_genes: m.n_genes(),
+        nnz: m.values().nnz(),
+        sparsity: m.sparsity(),
+        storage: match m.values() {
+            Values::Sparse(_) => "sparse (CSR)".into(),
+            Values::Dense(_) => "dense".into(),
+        },
+        has_gene_ids: m.genes().ids.is_some(),
+        has_raw: m.raw().is_some(),
+        obs: m
+            .obs()
+            .iter()
+            .map(|(n, c)| {
+                let k = match c {
+                    cellsindy::expression::ObsColumn::Categorical { categories, .. } => {
+                        Some(categories.len())
+                    }
+                    _ => None,
+                };
+                (n.clone(), k)
+            })
+            .collect(),
+        library_size: Summary::of(&m.library_sizes()),
+        genes_per_cell: Summary::of(&genes_per_cell),
+        integer_values,
+        probe_genes,
+        module_spearman: module,
+        read_seconds,
+    })
+}
+
+/// What `data synth` makes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthConfig {
+    /// Generator parameters.
+    pub params: BrainParams,
+    /// Output: `.h5ad`, `.csv`/`.tsv`, or a directory (10x Matrix Market).
+    pub out: PathBuf,
+    /// Also simulate the network as dynamics and write one CSV per trajectory.
+    pub timecourse: Option<TimeCourseParams>,
+}
+
+/// What `data synth` did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SynthReport {
+    /// Cells generated.
+    pub n_cells: usize,
+    /// Genes generated.
+    pub n_genes: usize,
+    /// Non-zero counts.
+    pub nnz: usize,
+    /// Cells per type, in the order of the `cell_type` categories.
+    pub cell_types: Vec<(String, usize)>,
+    /// The module figures measured on the generated cells.
+    pub module_spearman: ModuleCorrelations,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Display for SynthReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "synthetic brain: {} cells x {} genes, {} non-zero counts",
+            self.n_cells, self.n_genes, self.nnz
+        )?;
+        let types: Vec<String> = self
+            .cell_types
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        writeln!(f, "  cell types: {}", types.join(", "))?;
+        let c = &self.module_spearman;
+        writeln!(
+            f,
+            "  mean pairwise Spearman: synaptic {:+.3}, mitochondrial {:+.3}, between {:+.3}",
+            c.within_a, c.within_b, c.between
+        )?;
+        for p in &self.files {
+            writeln!(f, "wrote {}", p.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// `out` with its extension (if any) replaced by `suffix`: `brain.h5ad` → `brain.truth.json`.
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let stem = if out.extension().is_some() && !out.is_dir() {
+        out.with_extension("")
+    } else {
+        out.to_path_buf()
+    };
+    let mut name = stem.into_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Generates the synthetic brain and writes it with its ground truth beside it
+/// (`<out>.truth.json`, `<out>.edges.tsv`), plus time-course CSVs (`<out>.timecourse/`) when
+/// asked. `progress(step)` is called before each step, for a spinner.
+///
+/// # Errors
+/// Parameter validation, generation and write errors.
+pub fn synth(cfg: &SynthConfig, progress: &mut dyn FnMut(&str)) -> Result<SynthReport> {
+    // Every output is checked and staged before anything is generated; all are moved into
+    // place at the end, so a failed run leaves the old files or none.
+    let matrix_out = expression_output(&cfg.out, &[])?;
+    let truth_out = Output::file(&sibling(&cfg.out, ".truth.json"), &[])?;
+    let edges_out = Output::file(&sibling(&cfg.out, ".edges.tsv"), &[])?;
+    let timecourse_out = match &cfg.timecourse {
+        Some(_) => Some(Output::dir(&sibling(&cfg.out, ".timecourse"), &[])?),
+        None => None,
+    };
+    progress("generating");
+    let brain = generate(&cfg.params)?;
+    let m = &brain.matrix;
+    progress("writing");
+    write_expression(m, matrix_out.path())?;
+    brain.truth.save_json(truth_out.path())?;
+    brain.truth.write_signed_edges_tsv(edges_out.path())?;
+    let mut trajectory_files = Vec::new();
+    if let (Some(tp), Some(out)) = (&cfg.timecourse, &timecourse_out) {
+        progress("simulating the time course");
+        let tc = simulate_timecourse(tp)?;
+        for (k, tr) in tc.trajectories.iter().enumerate() {
+            let path = out.path().join(format!("trajectory_{k:03}.csv"));
+            cellsindy::io::write_atomic(&path, trajectory_csv(tr).as_bytes())?;
+            trajectory_files.push(out.final_path(&path));
+        }
+    }
+    let mut files = vec![
+        matrix_out.commit()?,
+        truth_out.commit()?,
+        edges_out.commit()?,
+    ];
+    if let Some(out) = timecourse_out {
+        out.commit()?;
+        files.extend(trajectory_files);
+    }
+    progress("measuring");
+    let module_spearman = module_spearman(m, &SYNAPTIC_GENES, &MITO_GENES)?;
+    let cell_types = match m.obs_column("cell_type") {
+        Some(ObsColumn::Categorical { categories, codes }) => categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), codes.iter().filter(|&&k| k == i as i32).count()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(SynthReport {
+        n_cells: m.n_cells(),
+        n_genes: m.n_genes(),
+        nnz: m.values().nnz(),
+        cell_types,
+        module_spearman,
+        files,
+    })
+}
+
+/// `t,<genes>,<controls>` with a header row: what `cellsindy sindy --data F --controls ...`
+/// reads.
+fn trajectory_csv(tr: &cellsindy::data::Trajectory) -> String {
+    let mut s = String::from("t");
+    for n in tr.names().iter().chain(tr.control_names()) {
+        s.push(',');
+        s.push_str(&cellsindy::escape::csv(n));
+    }
+    s.push('\n');
+    let t = tr.t().to_vec();
+    for (i, row) in tr.x().rows().into_iter().enumerate() {
+        s.push_str(&format!("{}", t[i]));
+        for v in row {
+            s.push_str(&format!(",{v}"));
+        }
+        if let Some(u) = tr.u() {
+            for v in u.row(i) {
+                s.push_str(&format!(",{v}"));
+            }
+        }
+        s.push('\n');
+    }
+    s
+}

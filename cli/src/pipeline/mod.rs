@@ -1,0 +1,59 @@
+//! Orchestration shared by the CLI and examples (no algorithms here).
+//!
+//! Each submodule runs one workflow end to end from a plain config struct and returns a report
+//! that the caller prints or writes; the algorithms live in the library modules it calls.
+//!
+//! | module | workflow |
+//! |---|---|
+//! | [`activations`] | route 2: a model's units and sparse-dictionary features at a masked target, explained by sparse Boolean gene rules |
+//! | [`demo`] | every step below in one run (`cellsindy demo`), written as one report directory |
+//! | [`data`] | generate the synthetic brain; read and summarise an expression file |
+//! | [`distill`] | route 1 of `rules`: occlusion screen → distillation of a trained transformer's predictions into sparse rules → the same report as [`rules`] |
+//! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
+//! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
+//! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
+//! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
+
+pub mod activations;
+pub mod data;
+pub mod demo;
+pub mod distill;
+pub mod probe;
+pub mod rules;
+pub mod scaling;
+pub mod sindy;
+pub mod transformer;
+
+/// A trained model, its held-out split `(seed, val_fraction)` (`None` when the checkpoint has
+/// no training state) and the data to run it on: where every workflow that reads a model
+/// starts.
+///
+/// # Errors
+/// Checkpoint and read errors.
+pub(crate) fn load_model_and_data(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    read: &cellsindy::expression::io::ReadOptions,
+    device: &candle_core::Device,
+) -> cellsindy::Result<ModelAndData> {
+    let ckpt = cellsindy::nn::checkpoint::load(model, device)?;
+    let split = ckpt
+        .train
+        .as_ref()
+        .map(|(s, _)| (s.train.seed, s.train.val_fraction));
+    let model = cellsindy::nn::infer::InferenceModel::from_checkpoint(ckpt)?;
+    let matrix = cellsindy::expression::io::read_expression(data, read)?;
+    Ok(ModelAndData {
+        model,
+        split,
+        matrix,
+    })
+}
+
+/// What [`load_model_and_data`] returns.
+pub(crate) struct ModelAndData {
+    pub(crate) model: cellsindy::nn::infer::InferenceModel,
+    /// `(seed, val_fraction)` of the training run.
+    pub(crate) split: Option<(u64, f64)>,
+    pub(crate) matrix: cellsindy::expression::ExpressionMatrix,
+}

@@ -1,0 +1,437 @@
+//! The probe workflow: a trained model and its data → the covariance and XOR probes for the
+//! model, PCA and linear regression side by side → a report (JSON, Markdown, figures).
+//!
+//! **Fairness.** Every method is scored on the same cells: the model's held-out split
+//! (`nn::data::is_validation` with the checkpoint's training seed and `val_fraction`). PCA
+//! and the linear baseline are fitted on the training cells of that split, on
+//! `normalize_total` (median library) + `log1p` values of the model's vocabulary genes, so
+//! all methods see the same genes and none has seen the scored cells.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Device;
+use ndarray::{Array2, Axis};
+
+use cellsindy::baselines::{LinearImputer, Pca};
+use cellsindy::error::{Error, Result};
+use cellsindy::expression::io::ReadOptions;
+use cellsindy::expression::ExpressionMatrix;
+use cellsindy::io::write_atomic;
+use cellsindy::nn::data::split_cells;
+use cellsindy::nn::infer::{impute, impute_joint, Context, InferenceModel, JointParams};
+use cellsindy::probes::{
+    bin_threshold, roc_curve, score_binary, score_method, xor_probability, Binarize,
+    CovarianceReport, Logistic1d, ProbeConfig, ProbeReport, XorMethod, XorReport,
+};
+use cellsindy::tokenize::PreparedCells;
+
+/// A probe job: checkpoint, data, settings.
+#[derive(Debug, Clone)]
+pub struct ProbeJob {
+    /// Training checkpoint directory (its split is reused).
+    pub model: PathBuf,
+    /// The expression file the model was trained on (raw counts).
+    pub data: PathBuf,
+    /// Probe settings.
+    pub config: ProbeConfig,
+    /// Reader options.
+    pub read: ReadOptions,
+}
+
+/// Loads the checkpoint and the data and runs [`run_probes`].
+///
+/// # Errors
+/// [`Error::InvalidParam`] when the checkpoint has no training state (its split is unknown);
+/// read, checkpoint and probe errors.
+pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
+    let super::ModelAndData {
+        model,
+        split,
+        matrix,
+    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    let (seed, val_fraction) = split.ok_or_else(|| {
+        Error::param(
+            "model",
+            job.model.display(),
+            "no training state in the checkpoint, so its held-out split is unknown",
+        )
+    })?;
+    let mut report = run_probes(&model, &matrix, seed, val_fraction, &job.config)?;
+    report.model = job.model.display().to_string();
+    report.data = job.data.display().to_string();
+    Ok(report)
+}
+
+/// Names of the probe genes missing from the model's vocabulary or from the data.
+fn check_genes(model: &InferenceModel, cells: &PreparedCells, cfg: &ProbeConfig) -> Result<()> {
+    let mut missing = Vec::new();
+    for g in cfg.genes() {
+        if model.tokenizer.vocab.id(g).is_none() {
+            missing.push(format!(
+                "{g} (not in the model's vocabulary: train with --include-genes)"
+            ));
+        } else if cells.coverage.missing.iter().any(|m| m == g) {
+            missing.push(format!("{g} (not in the data)"));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::UnknownGenes { genes: missing })
+    }
+}
+
+/// The methods' probabilities of HIGH for a binarised gene: `(name, rule, p on scored cells)`.
+type Probs = Vec<(String, String, Vec<f64>)>;
+
+/// Baseline probabilities from imputed values: a 1-D logistic fit of the training labels on
+/// the training cells' (in-sample) imputed values, applied to the scored cells' imputed
+/// values.
+fn calibrated(train_imputed: &[f64], train_labels: &[bool], scored: &[f64]) -> Result<Vec<f64>> {
+    let l = Logistic1d::fit(train_imputed, train_labels)?;
+    Ok(scored.iter().map(|&v| l.predict(v)).collect())
+}
+
+/// Runs the probes of `cfg` for `model` on `matrix` (raw counts), scoring the held-out cells
+/// of the split `(split_seed, val_fraction)`.
+///
+/// # Errors
+/// [`Error::UnknownGenes`] naming every probe gene missing from the vocabulary or the data;
+/// [`Error::Empty`] if the split leaves no held-out or no training cell; config, inference,
+/// baseline and probe errors.
+pub fn run_probes(
+    model: &InferenceModel,
+    matrix: &ExpressionMatrix,
+    split_seed: u64,
+    val_fraction: f64,
+    cfg: &ProbeConfig,
+) -> Result<ProbeReport> {
+    let start = Instant::now();
+    cfg.validate()?;
+    let cells = model.tokenizer.prepare(matrix)?;
+    check_genes(model, &cells, cfg)?;
+    let (mut held, train) = split_cells(cells.n_cells(), split_seed, val_fraction);
+    if cfg.max_cells > 0 {
+        held.truncate(cfg.max_cells);
+    }
+    if held.len() < 2 || train.len() < 2 {
+        return Err(Error::Empty {
+            what: "held-out split",
+            why: format!(
+                "{} held-out and {} training cells (val_fraction {val_fraction}); the probes need at least two of each",
+                held.len(),
+                train.len()
+            ),
+        });
+    }
+    let x = cells.log_normalized(matrix);
+    let x_train = x.select(Axis(0), &train);
+    let x_held = x.select(Axis(0), &held);
+    let n_vocab = x.ncols();
+    let pos = |g: &str| -> Result<u32> { Ok(model.positions(&[g])?[0]) };
+    let n_bins = model.tokenizer.binning.n_bins;
+    let bs = cfg.batch_size;
+
+    // Baselines see the vocabulary genes of the training cells.
+    let k = cfg.n_components.min(n_vocab).min(train.len());
+    let pca = Pca::params(k).seed(cfg.seed).fit(x_train.view())?;
+    let pca_explained_variance = pca.explained_variance_ratio().sum();
+
+    // ── Covariance probe ──
+    let cov_genes: Vec<String> = cfg.group_a.iter().chain(&cfg.group_b).cloned().collect();
+    let cov_pos: Vec<u32> = cov_genes.iter().map(|g| pos(g)).collect::<Result<_>>()?;
+    let cov_cols: Vec<usize> = cov_pos.iter().map(|&p| p as usize).collect();
+    let n_a = cfg.group_a.len();
+    let dz = cfg.dead_zone;
+    let real = score_method(
+        "real",
+        x_held.select(Axis(1), &cov_cols).view(),
+        &cov_genes,
+        n_a,
+        None,
+        dz,
+    )?;
+    let imp = impute(
+        model,
+        &cells,
+        &held,
+        &cov_pos,
+        &Context::sampled(),
+        cfg.seed,
+        bs,
+    )?;
+    let joint = impute_joint(
+        model,
+        &cells,
+        &held,
+        &cov_pos,
+        &Context::sampled(),
+        &JointParams {
+            steps: cfg.joint_steps,
+            seed: cfg.seed,
+            batch_size: bs,
+        },
+    )?;
+    let pca_cov = pca.impute(x_held.view(), &cov_cols)?;
+    let lin_cov = LinearImputer::fit(x_train.view(), &cov_cols)?.predict(x_held.view())?;
+    // The model's bins are read back as expression through each cell's edges (the visible
+    // genes', since all probe genes were masked): see `tokenize::BinDecoder`.
+    let n_cov = cov_pos.len();
+    let mut decoded = [(); 4].map(|()| Array2::<f64>::zeros((held.len(), n_cov)));
+    for (c, &r) in held.iter().enumerate() {
+        let (cols, vals) = cells.values.row(r);
+        let withheld: Vec<bool> = cols.iter().map(|g| cov_pos.contains(g)).collect();
+        let d = model.tokenizer.binning.decoder(cols, vals, &withheld)?;
+        for (j, &g) in cov_pos.iter().enumerate() {
+            let probs: Vec<f32> = imp.probs.slice(ndarray::s![c, j, ..]).to_vec();
+            decoded[0][[c, j]] = d.value(g, joint.observed[[c, j]]);
+            decoded[1][[c, j]] = d.expected(g, &probs);
+            decoded[2][[c, j]] = d.value(g, joint.sampled[[c, j]]);
+            decoded[3][[c, j]] = d.value(g, imp.sampled[[c, j]]);
+        }
+    }
+    let [observed_values, expected_values, joint_values, independent_values] = decoded;
+    let methods: Vec<(&str, Array2<f64>)> = vec![
+        ("observed bins (the targets, decoded)", observed_values),
+        ("model (expected value)", expected_values),
+        ("model (joint sample)", joint_values),
+        ("model (independent samples)", independent_values),
+        ("PCA", pca_cov),
+        ("linear", lin_cov),
+    ];
+    let methods = methods
+        .into_iter()
+        .map(|(name, v)| score_method(name, v.view(), &cov_genes, n_a, Some(&real.rho), dz))
+        .collect::<Result<Vec<_>>>()?;
+    let covariance = CovarianceReport {
+        n_cells: held.len(),
+        genes: cov_genes,
+        n_a,
+        dead_zone: dz,
+        real,
+        methods,
+    };
+
+    // ── XOR probes ──
+    // One binarised gene: its truth on the scored and training cells, the model's P(HIGH) with
+    // the mapped bin threshold, and the baselines' imputed values (filled in by the callers).
+    struct Called {
+        threshold: f64,
+        bin_threshold: u32,
+        held: Vec<bool>,
+        train: Vec<bool>,
+    }
+    let call = |g: &str, rule: Binarize| -> Result<Called> {
+        let c = pos(g)? as usize;
+        let vh: Vec<f64> = x_held.column(c).to_vec();
+        let threshold = rule.threshold(&vh)?;
+        let held_calls: Vec<bool> = vh.iter().map(|&v| v > threshold).collect();
+        let train_calls: Vec<bool> = x_train.column(c).iter().map(|&v| v > threshold).collect();
+        let bins = model
+            .tokenizer
+            .binning
+            .masked_bins(&cells, &train, c as u32)?;
+        Ok(Called {
+            threshold,
+            bin_threshold: bin_threshold(&bins, &train_calls, threshold, n_bins),
+            held: held_calls,
+            train: train_calls,
+        })
+    };
+    let p_model = |probs: &ndarray::Array3<f32>, j: usize, b: u32| -> Vec<f64> {
+        (0..probs.shape()[0])
+            .map(|c| {
+                (b as usize..probs.shape()[2])
+                    .map(|k| f64::from(probs[[c, j, k]]))
+                    .sum::<f64>()
+                    .clamp(0.0, 1.0)
+            })
+            .collect()
+    };
+    let calib_rule = "logistic fit of the training cells' calls on their imputed value";
+
+    // Markers: both masked together.
+    let [m1, m2] = &cfg.markers;
+    let (c1, c2) = (call(m1, cfg.marker_rule)?, call(m2, cfg.marker_rule)?);
+    let mpos = [pos(m1)?, pos(m2)?];
+    let mcols = [mpos[0] as usize, mpos[1] as usize];
+    let truth: Vec<bool> = c1.held.iter().zip(&c2.held).map(|(a, b)| a != b).collect();
+    let mimp = impute(
+        model,
+        &cells,
+        &held,
+        &mpos,
+        &Context::sampled(),
+        cfg.seed,
+        bs,
+    )?;
+    let (pm1, pm2) = (
+        p_model(&mimp.probs, 0, c1.bin_threshold),
+        p_model(&mimp.probs, 1, c2.bin_threshold),
+    );
+    let mut marker_probs: Probs = vec![(
+        "model".into(),
+        "p_xor from the model's P(bin ≥ bin threshold) of each marker".into(),
+        pm1.iter()
+            .zip(&pm2)
+            .map(|(&a, &b)| xor_probability(a, b))
+            .collect(),
+    )];
+    let pca_tr = pca.impute(x_train.view(), &mcols)?;
+    let pca_h = pca.impute(x_held.view(), &mcols)?;
+    let lin = LinearImputer::fit(x_train.view(), &mcols)?;
+    let lin_tr = lin.predict(x_train.view())?;
+    let lin_h = lin.predict(x_held.view())?;
+    for (name, tr, h) in [("PCA", &pca_tr, &pca_h), ("linear", &lin_tr, &lin_h)] {
+        let p1 = calibrated(&tr.column(0).to_vec(), &c1.train, &h.column(0).to_vec())?;
+        let p2 = calibrated(&tr.column(1).to_vec(), &c2.train, &h.column(1).to_vec())?;
+        marker_probs.push((
+            name.into(),
+            format!("p_xor from each marker's P(HIGH): {calib_rule}"),
+            p1.iter()
+                .zip(&p2)
+                .map(|(&a, &b)| xor_probability(a, b))
+                .collect(),
+        ));
+    }
+    let rule_text = |rule: Binarize| match rule {
+        Binarize::Quantile { q } => {
+            format!("expression > its {q} quantile over the scored cells")
+        }
+        Binarize::TwoMeans => {
+            "expression > the midpoint of its two-means clusters over the scored cells".into()
+        }
+    };
+    let xor_markers = xor_report(
+        format!("{m1} xor {m2}"),
+        vec![m1.clone(), m2.clone()],
+        format!(
+            "XOR of the markers' calls, each {}",
+            rule_text(cfg.marker_rule)
+        ),
+        vec![c1.threshold, c2.threshold],
+        vec![c1.bin_threshold, c2.bin_threshold],
+        &truth,
+        marker_probs,
+    )?;
+
+    // Gate: masked alone, everything else visible.
+    let gate = &cfg.gate;
+    let cg = call(gate, cfg.gate_rule)?;
+    let gpos = pos(gate)?;
+    let gcol = [gpos as usize];
+    let gimp = impute(
+        model,
+        &cells,
+        &held,
+        &[gpos],
+        &Context::sampled(),
+        cfg.seed,
+        bs,
+    )?;
+    let mut gate_probs: Probs = vec![(
+        "model".into(),
+        "the model's P(bin ≥ bin threshold)".into(),
+        p_model(&gimp.probs, 0, cg.bin_threshold),
+    )];
+    let gp_tr = pca.impute(x_train.view(), &gcol)?;
+    let gp_h = pca.impute(x_held.view(), &gcol)?;
+    let gl = LinearImputer::fit(x_train.view(), &gcol)?;
+    let gl_tr = gl.predict(x_train.view())?;
+    let gl_h = gl.predict(x_held.view())?;
+    for (name, tr, h) in [("PCA", &gp_tr, &gp_h), ("linear", &gl_tr, &gl_h)] {
+        gate_probs.push((
+            name.into(),
+            calib_rule.into(),
+            calibrated(&tr.column(0).to_vec(), &cg.train, &h.column(0).to_vec())?,
+        ));
+    }
+    let xor_gate = xor_report(
+        gate.clone(),
+        vec![gate.clone()],
+        format!("ON ⇔ {}", rule_text(cfg.gate_rule)),
+        vec![cg.threshold],
+        vec![cg.bin_threshold],
+        &cg.held,
+        gate_probs,
+    )?;
+
+    Ok(ProbeReport {
+        config: cfg.clone(),
+        model: String::new(),
+        data: String::new(),
+        n_train: train.len(),
+        n_scored: held.len(),
+        n_genes: n_vocab,
+        pca_explained_variance,
+        covariance,
+        xor_markers,
+        xor_gate,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn xor_report(
+    target: String,
+    masked: Vec<String>,
+    truth_rule: String,
+    thresholds: Vec<f64>,
+    bin_thresholds: Vec<u32>,
+    truth: &[bool],
+    probs: Probs,
+) -> Result<XorReport> {
+    let methods = probs
+        .into_iter()
+        .map(|(method, probability, p)| {
+            Ok(XorMethod {
+                method,
+                probability,
+                scores: score_binary(&p, truth)?,
+                roc: roc_curve(&p, truth)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(XorReport {
+        target,
+        masked,
+        truth_rule,
+        thresholds,
+        bin_thresholds,
+        n_cells: truth.len(),
+        n_positive: truth.iter().filter(|&&t| t).count(),
+        methods,
+    })
+}
+
+/// Writes `report.json`, `report.md` and (with the `plot` feature) the figures
+/// `roc_markers.svg`, `roc_gate.svg` and `covariance_heatmaps.svg` into `dir` (created if
+/// needed), each atomically. Returns the paths written.
+///
+/// # Errors
+/// [`Error::Io`] on file-system failures, [`Error::Plot`] if a figure cannot be drawn.
+pub fn write_report(report: &ProbeReport, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files: Vec<(PathBuf, String)> = vec![
+        (
+            dir.join("report.json"),
+            serde_json::to_string_pretty(report)?,
+        ),
+        (dir.join("report.md"), report.markdown()),
+    ];
+    {
+        use cellsindy::plot::probes::{covariance_heatmaps_svg, roc_svg};
+        files.push((dir.join("roc_markers.svg"), roc_svg(&report.xor_markers)?));
+        files.push((dir.join("roc_gate.svg"), roc_svg(&report.xor_gate)?));
+        files.push((
+            dir.join("covariance_heatmaps.svg"),
+            covariance_heatmaps_svg(&report.covariance)?,
+        ));
+    }
+    let mut written = Vec::with_capacity(files.len());
+    for (path, text) in files {
+        write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,119 @@
+//! The probe workflow end to end on a tiny model: every method reported, missing genes named.
+
+use cellsindy::probes::{ProbeConfig, ProbeReport, Sign};
+use cellsindy::tokenize::BinSchemeKind;
+use cellsindy::Error;
+use cellsindy_cli::pipeline::probe::{run_probes, write_report};
+
+use crate::common::gene::{brain, tiny_model, tiny_model_binned};
+
+#[test]
+fn log_ratio_bins_read_back_as_the_modules_figures() {
+    // Bins relative to each cell's visible median, fitted through the training pipeline and
+    // decoded through that median, keep the mean pairwise Spearman figures of the expression.
+    let m = brain(400, 6);
+    let (model, tc) = tiny_model_binned(&m, 3, BinSchemeKind::LogRatio);
+    assert!(matches!(
+        model.tokenizer.binning.scheme,
+        cellsindy::tokenize::BinScheme::LogRatio { width, .. } if width > 0.0
+    ));
+    let cfg = ProbeConfig {
+        n_components: 5,
+        joint_steps: 2,
+        ..ProbeConfig::default()
+    };
+    let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
+    observed_bins_keep_the_figures(&r);
+}
+/// The probe's "observed bins" row (the masked genes' own bins, decoded) is within 0.05 of the
+/// expression's figures.
+fn observed_bins_keep_the_figures(r: &ProbeReport) {
+    let bins = &r.covariance.methods[0];
+    assert!(bins.method.starts_with("observed bins"), "{}", bins.method);
+    for (b, e) in bins
+        .rho
+        .as_array()
+        .iter()
+        .zip(r.covariance.real.rho.as_array())
+    {
+        assert!(
+            (b - e).abs() < 0.05,
+            "bins {:?} vs expression {:?}",
+            bins.rho,
+            r.covariance.real.rho
+        );
+    }
+}
+#[test]
+fn the_probe_report_covers_every_method_and_names_missing_genes() {
+    let m = brain(400, 6);
+    let (model, tc) = tiny_model(&m, 5);
+    let cfg = ProbeConfig {
+        n_components: 5,
+        joint_steps: 4,
+        ..ProbeConfig::default()
+    };
+    let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
+    assert_eq!(r.n_scored + r.n_train, 400);
+    assert!(r.n_scored > 50 && r.n_scored < 150, "{}", r.n_scored);
+    assert_eq!(r.covariance.genes.len(), 14);
+    assert_eq!(r.covariance.methods.len(), 6);
+    // The model's input keeps the figures: per-gene bins (this model's) are monotone in each
+    // gene's normalised expression, so only ties move the rank correlations.
+    observed_bins_keep_the_figures(&r);
+    // The real values' own signs match themselves; the brain's modules are positive within
+    // the synaptic genes.
+    assert_eq!(r.covariance.real.score, 1.0);
+    assert_eq!(r.covariance.real.signs[0], Sign::Positive);
+    for x in [&r.xor_markers, &r.xor_gate] {
+        assert_eq!(x.methods.len(), 3);
+        for meth in &x.methods {
+            let c = meth.scores.confusion;
+            assert_eq!(c[0][0] + c[0][1] + c[1][0] + c[1][1], r.n_scored);
+            assert!((0.0..=1.0).contains(&meth.scores.auroc));
+        }
+    }
+    // TGXOR is ON in about half the cells; the marker XOR in about 80 %.
+    let gate_share = r.xor_gate.n_positive as f64 / r.n_scored as f64;
+    assert!(gate_share > 0.3 && gate_share < 0.7, "{gate_share}");
+    // Deterministic.
+    let again = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
+    assert_eq!(again.covariance, r.covariance);
+    assert_eq!(again.xor_gate.methods, r.xor_gate.methods);
+    // Written atomically, with the tables and figures.
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(&r, &dir.path().join("probe")).unwrap();
+    assert_eq!(files.len(), 5);
+    let md = std::fs::read_to_string(dir.path().join("probe/report.md")).unwrap();
+    assert!(md.contains("| Aspect | Real ρ |") && md.contains("Balanced accuracy"));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("probe/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["n_scored"], r.n_scored);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("probe"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Missing genes are named.
+    let bad = ProbeConfig {
+        gate: "NOPE".into(),
+        markers: ["RBFOX3".into(), "ALSO-NOPE".into()],
+        ..cfg.clone()
+    };
+    let err = run_probes(&model, &m, tc.seed, tc.val_fraction, &bad).unwrap_err();
+    assert!(matches!(err, Error::UnknownGenes { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("NOPE") && msg.contains("ALSO-NOPE"), "{msg}");
+    // Invalid settings.
+    let bad = ProbeConfig {
+        dead_zone: -1.0,
+        ..cfg
+    };
+    assert!(matches!(
+        run_probes(&model, &m, tc.seed, tc.val_fraction, &bad),
+        Err(Error::InvalidParam { .. })
+    ));
+}
