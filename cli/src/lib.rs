@@ -7,9 +7,11 @@
 //! - [`pipeline`]: one workflow per command (config in, report out). No algorithm lives here:
 //!   each step calls the library.
 //!
-//! The binary (`src/main.rs`) parses, dispatches and prints; nothing else.
+//! The binary (`src/main.rs`) parses, dispatches and prints; nothing else. Without the default
+//! feature `bin` the crate is the workflows alone (no clap): what the notebooks build.
 
 // The argument docs are clap's help text, where `[model]` is a TOML table, not a link.
 #[allow(rustdoc::broken_intra_doc_links)]
+#[cfg(feature = "bin")]
 pub mod args;
 pub mod pipeline;

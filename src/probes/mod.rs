@@ -183,3 +183,16 @@ impl ProbeConfig {
             .collect()
     }
 }
+
+/// The genes the probes ask about (synaptic and mitochondrial groups, the two markers): the
+/// model must have them in its vocabulary, so training includes them (`train
+/// --include-genes`).
+pub fn probe_genes() -> Vec<String> {
+    let p = ProbeConfig::default();
+    p.group_a
+        .iter()
+        .chain(&p.group_b)
+        .chain(&p.markers)
+        .cloned()
+        .collect()
+}

@@ -22,14 +22,9 @@ use super::RuleSet;
 /// magnitude `s_g` while fitting, so every column is of order one and one threshold fits all;
 /// the reported coefficients are converted back to the gene's own units.
 ///
-/// The threshold (1, in units of `dx/dt` per unit feature) was chosen on noise-free simulated
-/// trajectories of the synthetic network (24 trajectories, seeds 0–3): 1 and 2 recover all 14
-/// equations exactly, 0.5 keeps spurious terms (finite-difference error absorbed by nearly
-/// collinear columns), 4 drops true ones. Noisy data need a smoothing differentiator: with 1 %
-/// measurement noise, finite differences give edge AUPRC 0.10–0.13, Savitzky–Golay over 11
-/// samples 0.28–0.51 and over 21 samples (polynomial order 3, smoothed levels in the library)
-/// 0.91–0.94 with 11–12 of 14 rules exact (seeds 0, 2, 3; the ignored `rules_dynamics_sweep`
-/// test prints these).
+/// The threshold (1, in units of `dx/dt` per unit feature) and the advice to smooth noisy data
+/// (Savitzky–Golay) were chosen on simulated trajectories of the synthetic network; the
+/// measurements are in `docs/rules.md` (the ignored `rules_dynamics_sweep` test prints them).
 ///
 /// | Name | Default | Purpose | Range |
 /// |---|---|---|---|

@@ -16,6 +16,7 @@
 
 pub mod activations;
 pub mod data;
+#[cfg(feature = "bin")]
 pub mod demo;
 pub mod distill;
 pub mod probe;

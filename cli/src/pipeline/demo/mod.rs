@@ -47,7 +47,7 @@ use cellsindy::model::Accuracy;
 use cellsindy::nn::evaluate::{evaluate, EvalConfig, EvalReport};
 use cellsindy::nn::infer::InferenceModel;
 use cellsindy::nn::{checkpoint, RunConfig, TrainEvent};
-use cellsindy::probes::{ProbeConfig, ProbeReport};
+use cellsindy::probes::{probe_genes, ProbeConfig, ProbeReport};
 use cellsindy::rules::{DistillConfig, DistillStage};
 use cellsindy::rules::{DistillParams, Evaluation};
 use cellsindy::scaling::{archive_year, TransferLaw};
@@ -245,19 +245,6 @@ pub enum DemoEvent<'a> {
     Train(TrainEvent<'a>),
     /// Distillation progress: `(stage, cells done, cells total)`.
     Distill(DistillStage, usize, usize),
-}
-
-/// The genes the probes ask about (synaptic and mitochondrial groups, the two markers): the
-/// model must have them in its vocabulary, so training includes them (`train
-/// --include-genes`).
-pub fn probe_genes() -> Vec<String> {
-    let p = ProbeConfig::default();
-    p.group_a
-        .iter()
-        .chain(&p.group_b)
-        .chain(&p.markers)
-        .cloned()
-        .collect()
 }
 
 fn stage(s: DemoStage, on_event: &mut dyn FnMut(DemoEvent<'_>)) -> (DemoStage, Instant) {
