@@ -7,7 +7,7 @@ use ndarray::Array2;
 use super::sparse::CsrMatrix;
 use crate::error::{Error, Result};
 
-/// Cells × genes values, dense or sparse. Rows are cells (STYLE §3.5).
+/// Cells × genes values, dense or sparse. Rows are cells, as in AnnData.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     /// Dense row-major `f32` (n_cells × n_genes).

@@ -1,4 +1,4 @@
-//! Expression data: the cells × genes matrix every gene-side step reads (flow B in STYLE.md).
+//! Expression data: the cells × genes matrix every gene-side step reads (the gene flow of ARCHITECTURE.md).
 //!
 //! - [`ExpressionMatrix`]: values ([`Values`]: dense or [`CsrMatrix`]) with gene symbols/ids,
 //!   cell ids, cell metadata and optional `.raw`; subsetting by cells and genes.
@@ -12,7 +12,7 @@
 //!
 //! Values are `f32` and gene indices `u32` (scanpy's and scipy's layout): counts are exact up
 //! to 2^24, and a 10^8-entry matrix takes 0.8 GB. Numerical work downstream converts to `f64`
-//! at its own edge (STYLE §3.7).
+//! at its own edge.
 
 pub mod genes;
 pub mod io;

@@ -6,7 +6,7 @@
 //! sparse-regression iteration, every threshold of a sweep and every ensemble member then
 //! works on `p × p` matrices. This is what makes fits fast and lets them stream over data that
 //! does not fit in memory.
-#![allow(clippy::disallowed_types)] // the backend lives here (STYLE §3.7)
+#![allow(clippy::disallowed_types)] // the numerical backend is used only here (ARCHITECTURE.md: kernels)
 
 #[cfg(feature = "nn")]
 pub(crate) mod gemm;

@@ -12,7 +12,7 @@
 //! to their order. Padding positions (cells with fewer genes than the batch's longest) are
 //! excluded as attention keys by an additive `-inf` mask.
 //!
-//! **Why a fused `qkv` matrix** (STYLE.md proposes separate `q`, `k`, `v`): one `[3d, d]` GEMM
+//! **Why a fused `qkv` matrix** (the team's style notes propose separate `q`, `k`, `v`): one `[3d, d]` GEMM
 //! is faster on CPU than three `[d, d]` ones, and the checkpoint still names the pieces
 //! (`blocks.{i}.attn.qkv.weight` rows `0..d` are q, then k, then v, as PyTorch's
 //! `in_proj_weight`).

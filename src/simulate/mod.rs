@@ -8,7 +8,7 @@
 //! explicit grids integrate from sample to sample. Integration always starts at `t = 0`
 //! internally (ode_solvers compares times by absolute value) and the right-hand side sees the
 //! caller's time.
-#![allow(clippy::disallowed_types)] // the backend lives here (STYLE §3.7)
+#![allow(clippy::disallowed_types)] // the numerical backend is used only here (ARCHITECTURE.md: kernels)
 
 mod compare;
 mod noise;
