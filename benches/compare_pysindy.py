@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -315,6 +316,26 @@ def main(argv=None):
             entry["fd4_seconds"] = statistics.median(t4)
         out["fit"].append(entry)
 
+    # ------------------------------------------------------------ process ---
+    # The whole `cellsindy sindy --data FILE.npy --dt DT --degree D` process (defaults: the
+    # automatic differentiator and sparsity), against PySINDy's fit on the same file.
+    out["process"] = []
+    binary = os.environ.get("CELLSINDY_BIN", os.path.join("target", "release", "cellsindy"))
+    if not args.quick and os.path.exists(binary):
+        for e in out["fit"]:
+            if e["n"] < 1_000_000 or e["degree"] not in (2, 5):
+                continue
+            cmd = [binary, "sindy", "--data", os.path.join(d, e["file"]), "--dt", str(dt),
+                   "--degree", str(e["degree"])]
+            times = []
+            for _ in range(max(3, args.repeats)):
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times.append(time.perf_counter() - t0)
+            out["process"].append({"file": e["file"], "n": e["n"], "degree": e["degree"],
+                                   "command": " ".join(cmd), "seconds": statistics.median(times),
+                                   "runs": times, "pysindy_fit_seconds": e["seconds"]})
+
     # ----------------------------------------------------------- simulate ---
     sim = manifest.get("simulate")
     if isinstance(sim, dict) and not args.no_simulate:
@@ -391,6 +412,16 @@ def main(argv=None):
             print(f"{row[0]}: cellsindy {row[1]}, pysindy {row[3]}, ratio {row[4]}")
     else:
         print("(no fit cases)")
+
+    print()
+    print("== whole process: `cellsindy sindy --data FILE.npy` (defaults) vs PySINDy's fit ==")
+    if out["process"]:
+        for e in out["process"]:
+            print(f"process n={fmt_n(e['n'])} deg={e['degree']}: cellsindy {fmt_time(e['seconds'])} "
+                  f"(runs {', '.join(fmt_time(t) for t in e['runs'])}), pysindy fit "
+                  f"{fmt_time(e['pysindy_fit_seconds'])}, ratio {fmt_ratio(e['pysindy_fit_seconds'], e['seconds'])}")
+    else:
+        print(f"(skipped: --quick, or no binary at {binary})")
 
     print()
     print("== simulate ==")

@@ -9,15 +9,13 @@
 # 2. runs the Rust driver, which writes the data, manifest.json and rust.json
 #    into target/pysindy-compare/ (all script arguments are passed on to it),
 # 3. times PySINDy on the same files (benches/compare_pysindy.py), writes
-#    pysindy.json there and prints the comparison table.
+#    pysindy.json there and prints the comparison table; at n = 1e6 it also times the whole
+#    `cellsindy sindy --data FILE.npy` process (defaults) against PySINDy's fit.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-VENV=.venv-bench
 OUT=target/pysindy-compare
-PYSINDY_VERSION=2.1.0
-PY="${PYTHON:-python3}"
 
 EXTRA=("$@")
 PY_ARGS=()
@@ -27,19 +25,14 @@ for a in "$@"; do
     fi
 done
 
-if [[ ! -x "$VENV/bin/python" ]]; then
-    echo "==> creating $VENV"
-    "$PY" -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c "import pysindy, sys; sys.exit(pysindy.__version__ != '$PYSINDY_VERSION')" 2>/dev/null; then
-    echo "==> installing pysindy==$PYSINDY_VERSION into $VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet "pysindy==$PYSINDY_VERSION" numpy scipy
-fi
+source benches/common/pysindy_venv.sh
 
 echo "==> cellsindy: cargo bench --bench sindy_vs_pysindy -- --out $OUT ${EXTRA[*]:-}"
 mkdir -p "$OUT"
 cargo bench --bench sindy_vs_pysindy -- --out "$OUT" ${EXTRA[@]+"${EXTRA[@]}"}
+
+echo "==> cellsindy binary (the whole-process timing): cargo build --release --bin cellsindy"
+cargo build --release --bin cellsindy
 
 echo "==> pysindy: $VENV/bin/python benches/compare_pysindy.py --dir $OUT ${PY_ARGS[*]:-}"
 "$VENV/bin/python" benches/compare_pysindy.py --dir "$OUT" ${PY_ARGS[@]+"${PY_ARGS[@]}"}

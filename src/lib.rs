@@ -77,7 +77,7 @@ pub mod prelude {
     pub use crate::expression::{ExpressionMatrix, GeneTable, Values};
     pub use crate::library::{FeatureLibrary, FourierLibrary, PolynomialLibrary};
     pub use crate::model::{Criterion, Sindy, SindyParams};
-    pub use crate::optimize::{Ensemble, Lasso, SparseRegressor, Stlsq};
+    pub use crate::optimize::{AutoStlsq, Ensemble, Lasso, SparseRegressor, Stlsq};
     pub use crate::systems::OdeSystem;
 }
 

@@ -39,6 +39,7 @@ fn second_order_differences_match_pysindy_error_level() {
     let model = Sindy::params()
         .library(PolynomialLibrary::new(2).unwrap())
         .differentiator(FiniteDifference::new(2).unwrap())
+        .optimizer(Stlsq::default())
         .fit(&[tr])
         .unwrap();
     let (exact, err, _) = score_against(&model, &SystemKind::Lorenz.build());
@@ -92,6 +93,7 @@ fn pysindy_defaults_fail_at_ten_percent_noise() {
     let model = Sindy::params()
         .library(PolynomialLibrary::new(3).unwrap())
         .differentiator(FiniteDifference::new(2).unwrap())
+        .optimizer(Stlsq::default())
         .fit(&[noisy])
         .unwrap();
     let (exact, _, _) = score_against(&model, &SystemKind::Lorenz.build());

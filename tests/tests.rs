@@ -3,6 +3,7 @@
 
 mod common;
 
+mod auto_sparsity;
 mod bad_input;
 mod expression;
 mod golden;

@@ -7,7 +7,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::pipeline::sindy::{
     DataSource, FileSource, OptimizerKind, SindyRunConfig, SystemSource, DEFAULT_DEGREE,
-    DEFAULT_SAMPLES, DEFAULT_THRESHOLD,
+    DEFAULT_SAMPLES,
 };
 use cellsindy::differentiate::DiffChoice;
 use cellsindy::model::Criterion;
@@ -696,12 +696,16 @@ pub struct SindyArgs {
     /// Seed of the measurement noise and of ensemble bagging.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Differentiator: auto, fd2, fd4, sg:WINDOW,POLYORDER or weak:WINDOW.
+    /// Differentiator: auto, fd2, fd4, sg:WINDOW,POLYORDER, weak:WINDOW or spline:WIDTH.
     #[arg(long, default_value = "auto", value_parser = parse_diff)]
     pub diff: DiffChoice,
-    /// Sparsity threshold.
-    #[arg(long, default_value_t = DEFAULT_THRESHOLD, allow_negative_numbers = true)]
-    pub threshold: f64,
+    /// Sparsity threshold (STLSQ: absolute, with continuation). Without it STLSQ chooses the
+    /// sparsity of each equation from the data (--auto-rule); lasso and ensemble use 0.2.
+    #[arg(long, allow_negative_numbers = true)]
+    pub threshold: Option<f64>,
+    /// How automatic sparsity chooses each equation's terms.
+    #[arg(long, value_enum, default_value_t = AutoRuleArg::Cv, conflicts_with = "threshold")]
+    pub auto_rule: AutoRuleArg,
     /// Sparse regression method.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Stlsq)]
     pub optimizer: OptimizerArg,
@@ -749,6 +753,17 @@ pub enum OptimizerArg {
     Ensemble,
 }
 
+/// `--auto-rule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AutoRuleArg {
+    /// Cross-validation over blocks of samples, one-standard-error rule.
+    Cv,
+    /// Bayesian information criterion.
+    Bic,
+    /// The knee of the threshold path.
+    Knee,
+}
+
 /// `--select`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SelectArg {
@@ -792,6 +807,11 @@ impl TryFrom<&SindyArgs> for SindyRunConfig {
                 OptimizerArg::Ensemble => OptimizerKind::Ensemble,
             },
             threshold: a.threshold,
+            rule: match a.auto_rule {
+                AutoRuleArg::Cv => cellsindy::optimize::AutoRule::CrossValidation,
+                AutoRuleArg::Bic => cellsindy::optimize::AutoRule::Bic,
+                AutoRuleArg::Knee => cellsindy::optimize::AutoRule::Knee,
+            },
             select: a.select.map(|s| match s {
                 SelectArg::Aic => Criterion::Aic,
                 SelectArg::Bic => Criterion::Bic,

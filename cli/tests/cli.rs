@@ -88,6 +88,40 @@ fn cli_defaults_survive_noise() {
     }
 }
 
+/// Issue 17: results.json says how each equation's terms were chosen; `--threshold` keeps its
+/// meaning (STLSQ at that absolute threshold, no automatic choice).
+#[test]
+fn sparsity_trace_and_explicit_threshold() {
+    let lorenz = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["sindy", "--system", "lorenz", "--samples", "5000"];
+        args.extend_from_slice(extra);
+        args.extend(["--out", dir.path().to_str().unwrap()]);
+        cellsindy_ok(&args);
+        results(dir.path())
+    };
+    let r = lorenz(&["--noise", "0.01"]);
+    assert_eq!(r["settings"]["optimizer_config"]["kind"], "auto");
+    let trace = r["sparsity"].as_array().unwrap();
+    assert_eq!(trace.len(), 3);
+    assert_eq!(trace[1]["target"], "y");
+    let mut chosen: Vec<&str> = trace[1]["chosen_terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    chosen.sort_unstable();
+    assert_eq!(chosen, ["x", "x z", "y"]);
+    let k = trace[1]["chosen"].as_u64().unwrap() as usize;
+    assert!(trace[1]["path"][k]["cv"].as_f64().unwrap() > 0.0);
+
+    let r = lorenz(&["--threshold", "0.2"]);
+    assert_eq!(r["settings"]["optimizer_config"]["kind"], "stlsq");
+    assert_eq!(r["settings"]["optimizer_config"]["threshold"], 0.2);
+    assert!(r.get("sparsity").is_none_or(|s| s.is_null()));
+}
+
 #[test]
 fn fits_user_csv_files() {
     let dir = tempfile::tempdir().unwrap();

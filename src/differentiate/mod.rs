@@ -12,12 +12,17 @@
 mod auto;
 mod finite_difference;
 mod savitzky_golay;
+mod spline;
 mod weak;
 mod weights;
 
-pub use auto::{auto_diff, DiffChoice, MIN_AUTO_WINDOW, WEAK_ORDER, WEAK_WINDOW};
+pub use auto::{
+    auto_diff, auto_diff_snr, time_scale, DiffChoice, MIN_WINDOWS_PER_TRAJECTORY, WEAK_ORDER,
+    WEAK_SNR, WINDOW_PER_HALF_PERIOD,
+};
 pub use finite_difference::FiniteDifference;
 pub use savitzky_golay::SavitzkyGolay;
+pub use spline::{WeakSpline, SPLINE_BOXES};
 pub(crate) use weak::convolve_rows;
 pub use weak::WeakForm;
 
@@ -61,6 +66,23 @@ pub trait Differentiator: std::fmt::Debug + Send + Sync {
         Ok(None)
     }
 
+    /// For weak formulations: `∫ φ θ dt` centred on every row of `theta` (library columns),
+    /// zero on the rows without a full window. The default convolves with
+    /// [`Differentiator::test_function`]'s weights; a formulation with a faster route (running
+    /// sums) overrides it.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for pointwise differentiators or a grid the formulation refuses.
+    fn weak_integrate(&self, theta: ArrayView2<'_, f64>, t: &TimeGrid) -> Result<Array2<f64>> {
+        match self.test_function(t)? {
+            Some(phi) => Ok(convolve_rows(theta, &phi)),
+            None => Err(Error::Unsupported(format!(
+                "{:?} is not a weak formulation",
+                self.config()
+            ))),
+        }
+    }
+
     /// Half-width of the interior stencil: away from the ends, the result at `i` depends only
     /// on samples `i - radius ..= i + radius`.
     fn radius(&self) -> usize;
@@ -97,6 +119,13 @@ pub enum DiffConfig {
         /// Test-function order.
         order: u32,
     },
+    /// [`WeakSpline`].
+    WeakSpline {
+        /// Samples per box (odd).
+        width: usize,
+        /// Boxes convolved.
+        boxes: usize,
+    },
 }
 
 impl Default for DiffConfig {
@@ -119,6 +148,7 @@ impl DiffConfig {
                 smooth_x,
             } => Box::new(SavitzkyGolay::new(window, polyorder)?.smooth_x(smooth_x)),
             DiffConfig::Weak { window, order } => Box::new(WeakForm::new(window, order)?),
+            DiffConfig::WeakSpline { width, boxes } => Box::new(WeakSpline::new(width, boxes)?),
         })
     }
 }

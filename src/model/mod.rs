@@ -22,25 +22,29 @@ pub use stream::SindyStream;
 
 use std::sync::Arc;
 
-use crate::data::Trajectory;
-use crate::differentiate::{DiffConfig, Differentiator, FiniteDifference};
+use ndarray::ArrayView2;
+
+use crate::data::{TimeGrid, Trajectory};
+use crate::differentiate::{auto_diff, DiffConfig, Differentiator, FiniteDifference};
 use crate::error::{Error, Result};
 use crate::library::{FeatureLibrary, LibraryConfig, PolynomialLibrary};
-use crate::optimize::{OptimizerConfig, SparseRegressor, Stlsq, DEFAULT_BLOCKS};
+use crate::optimize::{AutoStlsq, OptimizerConfig, SparseRegressor, DEFAULT_BLOCKS};
 
 /// The three parts of a SINDy model plus its time convention (unfitted).
 ///
 /// | Part | Default |
 /// |---|---|
 /// | library | polynomial, degree 2, with bias |
-/// | optimizer | STLSQ with PySINDy's defaults |
-/// | differentiator | 4th-order finite differences |
+/// | optimizer | [`AutoStlsq`]: sparsity chosen per equation from the data |
+/// | differentiator | chosen from the data ([`auto_diff`]) when the fit starts |
 /// | discrete time | `false` |
 #[derive(Debug, Clone)]
 pub struct SindyParams {
     pub(crate) library: Arc<dyn FeatureLibrary>,
     pub(crate) optimizer: Arc<dyn SparseRegressor>,
     pub(crate) differentiator: Arc<dyn Differentiator>,
+    /// The differentiator is to be chosen from the data ([`auto_diff`]) when the fit starts.
+    pub(crate) auto_differentiator: bool,
     pub(crate) discrete_time: bool,
 }
 
@@ -48,8 +52,9 @@ impl Default for SindyParams {
     fn default() -> Self {
         Self {
             library: Arc::new(PolynomialLibrary::default()),
-            optimizer: Arc::new(Stlsq::default()),
+            optimizer: Arc::new(AutoStlsq::default()),
             differentiator: Arc::new(FiniteDifference::default()),
+            auto_differentiator: true,
             discrete_time: false,
         }
     }
@@ -88,6 +93,7 @@ impl SindyParams {
     #[must_use]
     pub fn differentiator(mut self, d: impl Differentiator + 'static) -> Self {
         self.differentiator = Arc::new(d);
+        self.auto_differentiator = false;
         self
     }
 
@@ -95,7 +101,43 @@ impl SindyParams {
     #[must_use]
     pub fn differentiator_boxed(mut self, d: Box<dyn Differentiator>) -> Self {
         self.differentiator = Arc::from(d);
+        self.auto_differentiator = false;
         self
+    }
+
+    /// Chooses the differentiator from the data when the fit starts ([`auto_diff`]: a weak form
+    /// whose test function suits the data's noise and time scale; the default). A stream
+    /// chooses from the first piece pushed.
+    #[must_use]
+    pub fn auto_differentiator(mut self) -> Self {
+        self.auto_differentiator = true;
+        self
+    }
+
+    /// These params with the differentiator chosen for `trajectories` when it is automatic.
+    ///
+    /// # Errors
+    /// As [`DiffConfig::build`].
+    pub(crate) fn resolved(&self, trajectories: &[Trajectory]) -> Result<Self> {
+        if !self.auto_differentiator {
+            return Ok(self.clone());
+        }
+        let mut p = self.clone();
+        p.differentiator = Arc::from(auto_diff(trajectories).build()?);
+        p.auto_differentiator = false;
+        Ok(p)
+    }
+
+    /// Fits one trajectory sampled every `dt` (PySINDy's `model.fit(x, t=dt)`): rows of `x` are
+    /// samples, columns variables (named `x`, `y`, `z`, or `x0`, `x1`, ... beyond three).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a non-positive or non-finite `dt`, [`Error::NonFinite`] on
+    /// NaN/Inf, and as [`SindyParams::fit`].
+    pub fn fit_uniform(&self, x: ArrayView2<'_, f64>, dt: f64) -> Result<Sindy> {
+        crate::error::check_finite("x", x)?;
+        let t = TimeGrid::uniform(0.0, dt, x.nrows())?;
+        self.fit(&[Trajectory::new(x.to_owned(), t)?])
     }
 
     /// Discrete-time SINDy: `x_{k+1} = Θ(x_k) Ξ` instead of `ẋ = Θ(x) Ξ`.
@@ -136,6 +178,7 @@ impl SindyParams {
             what: "trajectory list",
             why: "SINDy needs at least one trajectory".into(),
         })?;
+        let params = self.resolved(trajectories)?;
         let total: usize = trajectories.iter().map(|t| t.n_samples()).sum();
         // Ensembles bag row blocks, so they get DEFAULT_BLOCKS of them; other optimizers only
         // need the total, and one block lets the rows be split evenly over the cores.
@@ -145,7 +188,7 @@ impl SindyParams {
             total.max(1)
         };
         let mut stream = SindyStream::new(
-            self.clone(),
+            params,
             first.names().to_vec(),
             first.control_names().to_vec(),
             block_rows,

@@ -90,7 +90,8 @@ impl SindyParams {
             why: "model selection needs data".into(),
         })?;
         let total: usize = trajectories.iter().map(|t| t.n_samples()).sum();
-        let mut stream = self.stream(
+        let params = self.resolved(trajectories)?;
+        let mut stream = params.stream(
             first.names().to_vec(),
             first.control_names().to_vec(),
             total.div_ceil(DEFAULT_BLOCKS).max(16),
@@ -102,7 +103,7 @@ impl SindyParams {
         let grid: Vec<f64> = match thresholds {
             Some(t) => t.to_vec(),
             None => {
-                let lstsq = self
+                let lstsq = params
                     .optimizer
                     .with_threshold(0.0)?
                     .fit_normal(&parts.normal)?;
@@ -196,7 +197,7 @@ impl SindyParams {
         let opt = self.optimizer.with_threshold(points[chosen].threshold)?;
         let fit = opt.fit_normal(&parts.normal)?;
         let parts = StreamParts {
-            params: self.clone().optimizer_boxed(opt),
+            params: params.clone().optimizer_boxed(opt),
             ..parts
         };
         let model = Sindy::from_fit(parts, fit)?;

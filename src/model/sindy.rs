@@ -11,7 +11,7 @@ use crate::data::{TimeGrid, Trajectory};
 use crate::differentiate::{DiffConfig, Differentiator};
 use crate::error::{check_finite, Error, Result};
 use crate::library::{FeatureLibrary, LibraryConfig};
-use crate::optimize::{OptimizerConfig, SparseFit, ZERO_TOL};
+use crate::optimize::{EquationSelection, OptimizerConfig, SparseFit, ZERO_TOL};
 use crate::simulate::{integrate, SolverConfig};
 
 /// Diagnostics of a fit.
@@ -33,6 +33,10 @@ pub struct FitInfo {
     /// does not (their coefficients are zero).
     #[serde(default)]
     pub dropped: Vec<DroppedFeature>,
+    /// How each equation's sparsity was chosen, for the automatic optimizer
+    /// ([`crate::optimize::AutoStlsq`]): the path of supports and their scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Vec<EquationSelection>>,
 }
 
 /// A library feature left out of a fit: zero on every sample, or a multiple of an earlier
@@ -78,9 +82,32 @@ struct SavedModel {
 }
 
 impl Sindy {
-    /// Default params: polynomial degree 2, STLSQ (PySINDy defaults), 4th-order differences.
+    /// Default params: polynomial degree 2, sparsity chosen per equation from the data
+    /// ([`crate::optimize::AutoStlsq`]), differentiator chosen from the data
+    /// ([`crate::differentiate::auto_diff`]).
     pub fn params() -> SindyParams {
         SindyParams::default()
+    }
+
+    /// Fits `x` sampled every `dt` with the default params: the one-liner
+    /// `Sindy::fit_uniform(x.view(), dt)` (PySINDy's `ps.SINDy().fit(x, t=dt)`). See
+    /// [`SindyParams::fit_uniform`].
+    ///
+    /// # Example
+    /// ```
+    /// use cellsindy::Sindy;
+    /// use ndarray::Array2;
+    /// // x' = -2x, sampled every 0.01.
+    /// let x = Array2::from_shape_fn((500, 1), |(i, _)| (-2.0 * 0.01 * i as f64).exp());
+    /// let model = Sindy::fit_uniform(x.view(), 0.01)?;
+    /// assert_eq!(model.equations_pretty(), ["x' = -2x"]);
+    /// # Ok::<(), cellsindy::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SindyParams::fit_uniform`].
+    pub fn fit_uniform(x: ArrayView2<'_, f64>, dt: f64) -> Result<Self> {
+        SindyParams::default().fit_uniform(x, dt)
     }
 
     pub(crate) fn from_fit(parts: StreamParts, fit: SparseFit) -> Result<Self> {
@@ -116,6 +143,7 @@ impl Sindy {
                 r2,
                 inclusion: fit.inclusion,
                 dropped: parts.dropped,
+                selection: fit.selection,
             },
         })
     }
@@ -268,10 +296,10 @@ impl Sindy {
                 let p = self.predict(x, tr.u())?;
                 match self.differentiator.test_function(tr.t())? {
                     // Weak form: compare ∫φ ẋ with ∫φ Θ(x)Ξ on the rows with a full window.
-                    Some(phi) => {
-                        let r = phi.len() / 2;
+                    Some(_) => {
+                        let r = self.differentiator.radius();
                         let n = dx.nrows();
-                        let pw = crate::differentiate::convolve_rows(p.view(), &phi);
+                        let pw = self.differentiator.weak_integrate(p.view(), tr.t())?;
                         pred.push(pw.slice(ndarray::s![r..n - r, ..]).to_owned());
                         truth.push(dx.slice(ndarray::s![r..n - r, ..]).to_owned());
                     }

@@ -126,6 +126,7 @@ impl SindyStream {
     /// [`Error::TimeGrid`] if the times do not continue, and differentiation errors.
     pub fn push(&mut self, piece: &Trajectory) -> Result<()> {
         self.check_piece(piece)?;
+        self.resolve_differentiator(piece)?;
         if piece.n_samples() == 0 {
             return Ok(());
         }
@@ -161,6 +162,14 @@ impl SindyStream {
             .unwrap_or_else(|| Array2::zeros((piece.n_samples(), 0)));
         self.carry_u = concatenate![Axis(0), self.carry_u, u];
         self.process(false)
+    }
+
+    /// An automatic differentiator is chosen from the first piece pushed.
+    fn resolve_differentiator(&mut self, piece: &Trajectory) -> Result<()> {
+        if self.params.auto_differentiator && piece.n_samples() > 0 {
+            self.params = self.params.resolved(std::slice::from_ref(piece))?;
+        }
+        Ok(())
     }
 
     fn check_piece(&self, piece: &Trajectory) -> Result<()> {
@@ -226,6 +235,7 @@ impl SindyStream {
             self.end_trajectory()?;
         }
         self.check_piece(tr)?;
+        self.resolve_differentiator(tr)?;
         let empty;
         let u = match tr.u() {
             Some(u) => u,
@@ -294,26 +304,67 @@ impl SindyStream {
         if end <= start {
             return Ok(None);
         }
-        let dx = diff.differentiate(x, grid)?;
         match phi {
-            Some(phi) => {
-                // Rows a..b of ∫ φ Θ(x) dt need Θ on a - r .. b + r; sub-chunks keep the
-                // library's working set bounded whatever the size of the pushed piece.
+            Some(_) => {
+                // Rows a..b of both sides need samples a - r .. b + r. Sub-chunks keep the
+                // working set (library rows, integrals, derivatives) bounded and in cache
+                // whatever the size of the pushed piece; they end at block boundaries, are
+                // computed in parallel and added in order, so the result does not depend on
+                // the number of threads.
+                let mut ranges = Vec::new();
+                let mut room = self.block_rows - self.open.n_samples;
+                // Rows per sub-chunk: library rows of about WEAK_CHUNK_VALUES values (small
+                // enough for the allocator to reuse them), and many more rows than the
+                // window's overlap.
+                let chunk = (WEAK_CHUNK_VALUES / self.n_features.max(1))
+                    .max(8 * r)
+                    .max(256);
                 let mut a = start;
                 while a < end {
-                    let b = (a + WEAK_CHUNK).min(end);
-                    let (lo, hi) = (a - r, b + r);
-                    let input = library_input(x.slice(s![lo..hi, ..]), u.slice(s![lo..hi, ..]));
-                    let theta = self.params.library.transform(input.view())?;
-                    let weak_theta = crate::differentiate::convolve_rows(theta.view(), &phi);
-                    self.accumulate_theta(
-                        weak_theta.slice(s![r..r + (b - a), ..]),
-                        dx.slice(s![a..b, ..]),
-                    )?;
+                    let b = (a + chunk.min(room)).min(end);
+                    room -= b - a;
+                    let closes = room == 0;
+                    if closes {
+                        room = self.block_rows;
+                    }
+                    ranges.push((a, b, closes));
                     a = b;
+                }
+                let library = self.params.library.clone();
+                let weak_rows =
+                    |&(a, b, _): &(usize, usize, bool)| -> Result<(NormalEquations, Vec<f64>)> {
+                        let (lo, hi) = (a - r, b + r);
+                        let xs = x.slice(s![lo..hi, ..]);
+                        let sub = grid.slice(lo, hi);
+                        let dx = diff.differentiate(xs, &sub)?;
+                        let input = library_input(xs, u.slice(s![lo..hi, ..]));
+                        let theta = library.transform(input.view())?;
+                        let weak_theta = diff.weak_integrate(theta.view(), &sub)?;
+                        let rows = s![r..r + (b - a), ..];
+                        let y = dx.slice(rows);
+                        let sums = y.axis_iter(Axis(1)).map(|c| c.sum()).collect();
+                        Ok((NormalEquations::from_data(weak_theta.slice(rows), y)?, sums))
+                    };
+                use rayon::prelude::*;
+                let parts: Vec<Result<(NormalEquations, Vec<f64>)>> =
+                    if ranges.len() > 1 && rayon::current_num_threads() > 1 {
+                        ranges.par_iter().map(weak_rows).collect()
+                    } else {
+                        ranges.iter().map(weak_rows).collect()
+                    };
+                for (part, &(_, _, closes)) in parts.into_iter().zip(&ranges) {
+                    let (ne, sums) = part?;
+                    self.open.add_scaled(&ne, 1.0);
+                    for (t, v) in self.y_sum.iter_mut().zip(sums) {
+                        *t += v;
+                    }
+                    if closes {
+                        self.close_block()?;
+                    }
                 }
             }
             None => {
+                let dx = diff.differentiate(x, grid)?;
                 let smoothed = diff.smooth(x, grid)?;
                 let rows = s![start..end, ..];
                 match &smoothed {
@@ -332,17 +383,6 @@ impl SindyStream {
         self.carry_u = self.carry_u.slice(s![from.., ..]).to_owned();
         self.carry_t.drain(..from);
         self.skip = skip;
-    }
-
-    /// Adds ready-made library rows `theta` (weak form) with targets `y`.
-    fn accumulate_theta(
-        &mut self,
-        theta: ArrayView2<'_, f64>,
-        y: ArrayView2<'_, f64>,
-    ) -> Result<()> {
-        self.add_rows(y, |r| {
-            NormalEquations::from_data(theta.slice(s![r.clone(), ..]), y.slice(s![r, ..]))
-        })
     }
 
     /// Adds rows `(library input = [x, u], target y)`.
@@ -489,8 +529,8 @@ fn check_library_memory(params: &SindyParams, n_inputs: usize) -> Result<()> {
     )
 }
 
-/// Rows of weak-form library integrals computed at once.
-const WEAK_CHUNK: usize = 8192;
+/// Values (rows × features) of weak-form library integrals computed at once.
+const WEAK_CHUNK_VALUES: usize = 32_768;
 
 /// Rows from which splitting the work over threads pays for the threads.
 const PARALLEL_ROWS: usize = 32_768;

@@ -270,6 +270,7 @@ impl SparseRegressor for Ensemble {
             n_iter: self.p.n_models,
             converged: true,
             inclusion: Some(inclusion),
+            selection: None,
         })
     }
 

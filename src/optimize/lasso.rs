@@ -221,6 +221,7 @@ impl SparseRegressor for Lasso {
             n_iter,
             converged,
             inclusion: None,
+            selection: None,
         })
     }
 

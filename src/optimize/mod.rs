@@ -8,10 +8,12 @@
 //! Coefficients are `(n_features, n_targets)` so that `Ẋ ≈ Θ Ξ` (Brunton, Proctor & Kutz 2016);
 //! PySINDy stores the transpose.
 
+mod auto;
 mod ensemble;
 mod lasso;
 mod stlsq;
 
+pub use auto::{AutoParams, AutoRule, AutoStlsq, EquationSelection, PathPoint, RSS_FLOOR};
 pub use ensemble::{Aggregate, Ensemble, EnsembleParams};
 pub use lasso::{Lasso, LassoParams};
 pub use stlsq::{Stlsq, StlsqParams};
@@ -37,9 +39,24 @@ pub struct SparseFit {
     /// For ensembles: the fraction of models in which each coefficient is non-zero,
     /// `(n_features, n_targets)`.
     pub inclusion: Option<Array2<f64>>,
+    /// For [`AutoStlsq`]: how each equation's support was chosen (the path and its scores).
+    #[serde(default)]
+    pub selection: Option<Vec<EquationSelection>>,
 }
 
 impl SparseFit {
+    /// A converged one-iteration fit with these coefficients and no diagnostics: what an
+    /// optimizer defined outside the crate returns.
+    pub fn new(coef: Array2<f64>) -> Self {
+        Self {
+            coef,
+            n_iter: 1,
+            converged: true,
+            inclusion: None,
+            selection: None,
+        }
+    }
+
     /// Support mask, `(n_features, n_targets)`.
     pub fn support(&self) -> Array2<bool> {
         self.coef.mapv(|c| c.abs() > ZERO_TOL)
@@ -149,6 +166,8 @@ pub enum OptimizerConfig {
     Lasso(LassoParams),
     /// [`Ensemble`].
     Ensemble(EnsembleParams),
+    /// [`AutoStlsq`].
+    Auto(AutoParams),
 }
 
 impl Default for OptimizerConfig {
@@ -167,6 +186,7 @@ impl OptimizerConfig {
             OptimizerConfig::Stlsq(p) => Box::new(p.clone().check()?),
             OptimizerConfig::Lasso(p) => Box::new(p.clone().check()?),
             OptimizerConfig::Ensemble(p) => Box::new(p.clone().check()?),
+            OptimizerConfig::Auto(p) => Box::new(p.clone().check()?),
         })
     }
 }

@@ -214,6 +214,7 @@ impl SparseRegressor for Stlsq {
             n_iter,
             converged,
             inclusion: None,
+            selection: None,
         })
     }
 

@@ -4,6 +4,8 @@
 //! Every system here is polynomial, so its true coefficients can be laid out over any
 //! polynomial library ([`true_coefficients`]) and compared term by term with a fit.
 
+pub mod suite;
+
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 

@@ -31,7 +31,9 @@ use cellsindy::library::LibraryConfig;
 use cellsindy::model::{
     compare_with_truth, Accuracy, Criterion, SelectionReport, Sindy, SindyParams,
 };
-use cellsindy::optimize::{EnsembleParams, LassoParams, OptimizerConfig, StlsqParams};
+use cellsindy::optimize::{
+    AutoParams, AutoRule, EnsembleParams, LassoParams, OptimizerConfig, StlsqParams,
+};
 use cellsindy::simulate::{
     add_measurement_noise, measurement_noise_sigmas, summarize_simulation, SimulationSummary,
     SolverConfig,
@@ -42,7 +44,8 @@ use cellsindy::systems::{simulate_system, OdeSystem, SystemKind};
 pub const DEFAULT_DEGREE: u32 = 3;
 /// Default number of simulated samples.
 pub const DEFAULT_SAMPLES: usize = 100_000;
-/// Default sparsity threshold.
+/// Sparsity threshold of the lasso and ensemble optimizers, and the start of a `--select`
+/// sweep, when none is given (STLSQ chooses its sparsity per equation instead).
 pub const DEFAULT_THRESHOLD: f64 = 0.2;
 /// STLSQ threshold continuation steps used by the pipeline.
 pub const STLSQ_CONTINUATION: usize = 10;
@@ -88,11 +91,13 @@ pub enum DataSource {
     Files(FileSource),
 }
 
-/// The sparse regression method; all use the run's threshold.
+/// The sparse regression method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
-    /// STLSQ with threshold continuation ([`STLSQ_CONTINUATION`]), otherwise PySINDy defaults.
+    /// Without a threshold, sparsity chosen per equation from the data
+    /// ([`cellsindy::optimize::AutoStlsq`]); with one, STLSQ at that threshold with threshold
+    /// continuation ([`STLSQ_CONTINUATION`]), otherwise PySINDy defaults.
     Stlsq,
     /// Sequentially thresholded lasso with default settings.
     Lasso,
@@ -101,8 +106,16 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
-    /// The optimizer configuration for `threshold` (and `seed`, for ensembles).
-    pub fn config(self, threshold: f64, seed: u64) -> OptimizerConfig {
+    /// The optimizer configuration: automatic sparsity by `rule` for STLSQ without a
+    /// threshold, else the method at `threshold` (default [`DEFAULT_THRESHOLD`]); `seed` is the
+    /// ensemble's.
+    pub fn config(self, threshold: Option<f64>, rule: AutoRule, seed: u64) -> OptimizerConfig {
+        let Some(threshold) = threshold.or(match self {
+            OptimizerKind::Stlsq => None,
+            _ => Some(DEFAULT_THRESHOLD),
+        }) else {
+            return OptimizerConfig::Auto(AutoParams::default().rule(rule));
+        };
         let stlsq = StlsqParams::default()
             .threshold(threshold)
             .continuation(STLSQ_CONTINUATION);
@@ -131,8 +144,11 @@ pub struct SindyRunConfig {
     pub diff: DiffChoice,
     /// Optimizer.
     pub optimizer: OptimizerKind,
-    /// Sparsity threshold (the starting point of the sweep when `select` is set).
-    pub threshold: f64,
+    /// Sparsity threshold; `None` chooses the sparsity per equation from the data (STLSQ) or
+    /// uses [`DEFAULT_THRESHOLD`] (lasso, ensemble, the start of a `select` sweep).
+    pub threshold: Option<f64>,
+    /// How automatic sparsity chooses (STLSQ without a threshold).
+    pub rule: AutoRule,
     /// Choose the threshold by sweeping it and applying this criterion.
     pub select: Option<Criterion>,
     /// Stream a simulated system in chunks of this many samples (bounded memory).
@@ -143,8 +159,7 @@ pub struct SindyRunConfig {
 
 impl SindyRunConfig {
     /// Defaults for a simulated system: [`DEFAULT_SAMPLES`] samples at the system's step, no
-    /// noise, degree [`DEFAULT_DEGREE`], automatic differentiator, STLSQ at
-    /// [`DEFAULT_THRESHOLD`], seed 0.
+    /// noise, degree [`DEFAULT_DEGREE`], automatic differentiator, automatic sparsity, seed 0.
     pub fn system(system: SystemKind) -> Self {
         Self::with_source(DataSource::System(SystemSource {
             system,
@@ -170,7 +185,8 @@ impl SindyRunConfig {
             degree: DEFAULT_DEGREE,
             diff: DiffChoice::Auto,
             optimizer: OptimizerKind::Stlsq,
-            threshold: DEFAULT_THRESHOLD,
+            threshold: None,
+            rule: AutoRule::default(),
             select: None,
             chunk: None,
             seed: 0,
@@ -320,8 +336,22 @@ pub fn run_with_progress(
     let (model, diff, selection, reference, data, system) = match (&cfg.source, cfg.chunk) {
         (DataSource::System(src), Some(chunk)) => {
             let sys = src.system.build();
-            let diff = cfg.diff.resolve(src.samples, true);
-            let optimizer = cfg.optimizer.config(cfg.threshold, cfg.seed);
+            // The automatic differentiator reads the time scale of a noise-free pilot chunk.
+            let pilot = match cfg.diff {
+                DiffChoice::Auto => vec![simulate_system(
+                    &sys,
+                    &sys.default_x0(),
+                    &TimeGrid::uniform(
+                        0.0,
+                        src.dt.unwrap_or_else(|| sys.default_dt()),
+                        chunk.min(src.samples),
+                    )?,
+                    &SolverConfig::reference(),
+                )?],
+                DiffChoice::Fixed(_) => Vec::new(),
+            };
+            let diff = cfg.diff.resolve(&pilot);
+            let optimizer = cfg.optimizer.config(cfg.threshold, cfg.rule, cfg.seed);
             let params = SindyParams::from_configs(&library, &optimizer, &diff, false)?;
             let streamed = fit_streamed(&params, &sys, src, chunk, cfg.seed, progress)?;
             let (model, reference, x0) = (streamed.model, streamed.reference, streamed.x0);
@@ -363,10 +393,16 @@ pub fn run_with_progress(
             };
             timings.data_s = start.elapsed().as_secs_f64();
             let fit_start = Instant::now();
-            let shortest = trajs.iter().map(Trajectory::n_samples).min().unwrap_or(0);
-            let uniform = trajs.iter().all(|t| t.t().uniform_dt().is_some());
-            let diff = cfg.diff.resolve(shortest, uniform);
-            let optimizer = cfg.optimizer.config(cfg.threshold, cfg.seed);
+            let diff = cfg.diff.resolve(&trajs);
+            let optimizer = match cfg.select {
+                // A sweep needs a thresholded optimizer to start from.
+                Some(_) => cfg.optimizer.config(
+                    Some(cfg.threshold.unwrap_or(DEFAULT_THRESHOLD)),
+                    cfg.rule,
+                    cfg.seed,
+                ),
+                None => cfg.optimizer.config(cfg.threshold, cfg.rule, cfg.seed),
+            };
             let params = SindyParams::from_configs(&library, &optimizer, &diff, false)?;
             let (model, selection) = match cfg.select {
                 Some(criterion) => {
@@ -622,6 +658,14 @@ fn describe_criterion(c: Criterion) -> &'static str {
     }
 }
 
+fn describe_rule(r: AutoRule) -> &'static str {
+    match r {
+        AutoRule::CrossValidation => "cross-validation (one-standard-error rule)",
+        AutoRule::Bic => "BIC",
+        AutoRule::Knee => "the knee of the path",
+    }
+}
+
 fn describe_diff(d: &DiffConfig) -> String {
     match d {
         DiffConfig::FiniteDifference { order } => format!("finite differences (order {order})"),
@@ -631,6 +675,10 @@ fn describe_diff(d: &DiffConfig) -> String {
             format!("Savitzky-Golay (window {window}, polyorder {polyorder})")
         }
         DiffConfig::Weak { window, order } => format!("weak form (window {window}, order {order})"),
+        DiffConfig::WeakSpline { width, boxes } => format!(
+            "weak form (B-spline of {boxes} boxes of {width} samples, {} samples wide)",
+            boxes * (width - 1) + 1
+        ),
     }
 }
 
@@ -649,6 +697,10 @@ fn describe_optimizer(o: &OptimizerConfig) -> String {
             "ensemble of {} around {}",
             p.n_models,
             describe_optimizer(&p.inner)
+        ),
+        OptimizerConfig::Auto(p) => format!(
+            "STLSQ with sparsity chosen per equation by {}",
+            describe_rule(p.rule)
         ),
     }
 }
@@ -769,6 +821,59 @@ impl SindyReport {
     }
 }
 
+/// How one equation's sparsity was chosen, with feature names (for `results.json`).
+#[derive(Debug, Serialize)]
+struct SparsityTrace {
+    target: String,
+    rule: AutoRule,
+    chosen: usize,
+    chosen_terms: Vec<String>,
+    path: Vec<TracePoint>,
+}
+
+#[derive(Debug, Serialize)]
+struct TracePoint {
+    threshold: Option<f64>,
+    terms: Vec<String>,
+    rss: f64,
+    cv: Option<f64>,
+    cv_se: Option<f64>,
+    bic: f64,
+}
+
+fn sparsity_traces(model: &Sindy) -> Option<Vec<SparsityTrace>> {
+    let names = model.feature_names();
+    let terms = |s: &[usize]| s.iter().filter_map(|&i| names.get(i).cloned()).collect();
+    let sel = model.info().selection.as_ref()?;
+    Some(
+        sel.iter()
+            .zip(model.state_names())
+            .map(|(e, target)| SparsityTrace {
+                target: target.clone(),
+                rule: e.rule,
+                chosen: e.chosen,
+                chosen_terms: e
+                    .path
+                    .get(e.chosen)
+                    .map(|p| terms(&p.support))
+                    .unwrap_or_default(),
+                path: e
+                    .path
+                    .iter()
+                    .map(|p| TracePoint {
+                        threshold: p.threshold,
+                        terms: terms(&p.support),
+                        rss: p.rss,
+                        cv: p.cv,
+                        cv_se: p.cv_se,
+                        bic: p.bic,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
 /// Equations in three forms.
 #[derive(Debug, Serialize)]
 struct Equations {
@@ -798,7 +903,7 @@ struct Settings<'a> {
     differentiator_auto: bool,
     optimizer: OptimizerKind,
     optimizer_config: &'a OptimizerConfig,
-    threshold: f64,
+    threshold: Option<f64>,
     select: Option<Criterion>,
     chunk: Option<usize>,
     seed: u64,
@@ -823,6 +928,8 @@ struct Results<'a> {
     timings: &'a Timings,
     peak_rss_kb: Option<u64>,
     selection: Option<&'a SelectionReport>,
+    /// Automatic sparsity: per equation, the path of supports, their scores and the choice.
+    sparsity: Option<Vec<SparsityTrace>>,
     files: Vec<String>,
     notes: Vec<String>,
 }
@@ -895,6 +1002,7 @@ pub fn write_report(report: &SindyReport, out: &Path) -> Result<Vec<PathBuf>> {
         timings: &report.timings,
         peak_rss_kb: report.peak_rss_kb,
         selection: report.selection.as_ref(),
+        sparsity: sparsity_traces(model),
         files: names.clone(),
         notes,
     };
