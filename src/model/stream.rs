@@ -346,20 +346,25 @@ impl SindyStream {
                         Ok((NormalEquations::from_data(weak_theta.slice(rows), y)?, sums))
                     };
                 use rayon::prelude::*;
-                let parts: Vec<Result<(NormalEquations, Vec<f64>)>> =
-                    if ranges.len() > 1 && rayon::current_num_threads() > 1 {
-                        ranges.par_iter().map(weak_rows).collect()
-                    } else {
-                        ranges.iter().map(weak_rows).collect()
-                    };
-                for (part, &(_, _, closes)) in parts.into_iter().zip(&ranges) {
-                    let (ne, sums) = part?;
-                    self.open.add_scaled(&ne, 1.0);
-                    for (t, v) in self.y_sum.iter_mut().zip(sums) {
-                        *t += v;
-                    }
-                    if closes {
-                        self.close_block()?;
+                // A few sub-chunks per thread at a time: each holds a `p × p` matrix until it
+                // is added, and a long piece has thousands of them.
+                let threads = rayon::current_num_threads().clamp(1, 8);
+                for batch in ranges.chunks(WEAK_BATCH_PER_THREAD * threads) {
+                    let parts: Vec<Result<(NormalEquations, Vec<f64>)>> =
+                        if batch.len() > 1 && threads > 1 {
+                            batch.par_iter().map(weak_rows).collect()
+                        } else {
+                            batch.iter().map(weak_rows).collect()
+                        };
+                    for (part, &(_, _, closes)) in parts.into_iter().zip(batch) {
+                        let (ne, sums) = part?;
+                        self.open.add_scaled(&ne, 1.0);
+                        for (t, v) in self.y_sum.iter_mut().zip(sums) {
+                            *t += v;
+                        }
+                        if closes {
+                            self.close_block()?;
+                        }
                     }
                 }
             }
@@ -497,14 +502,15 @@ impl SindyStream {
 }
 
 /// Refuses a library whose normal equations cannot fit in memory, before it is built: the fit
-/// keeps `p × p` matrices (the total, the open block, one per thread while accumulating, the
-/// solver's copies, and an ensemble's bagging blocks) and `THETA_CHUNK × p` rows per thread.
+/// keeps `p × p` matrices (the total, the open block, a few per thread while accumulating, the
+/// solver's copies, and the row blocks of optimizers that resample or cross-validate) and
+/// `THETA_CHUNK × p` rows per thread.
 fn check_library_memory(params: &SindyParams, n_inputs: usize) -> Result<()> {
     let p = params.library.count_features(n_inputs);
     let threads = rayon::current_num_threads().min(8);
     let ensemble = params.optimizer.resamples_rows();
     let square = 4
-        + threads
+        + WEAK_BATCH_PER_THREAD * threads
         + if ensemble {
             crate::optimize::DEFAULT_BLOCKS
         } else {
@@ -528,6 +534,9 @@ fn check_library_memory(params: &SindyParams, n_inputs: usize) -> Result<()> {
         bytes,
     )
 }
+
+/// Weak-form sub-chunks in flight per thread (each holds its `p × p` statistics until added).
+const WEAK_BATCH_PER_THREAD: usize = 4;
 
 /// Values (rows × features) of weak-form library integrals computed at once.
 const WEAK_CHUNK_VALUES: usize = 32_768;
