@@ -179,9 +179,9 @@ fn noise_sigma(col: &[f64]) -> f64 {
 
 /// The B-spline weak form ([`super::WeakSpline`], [`SPLINE_BOXES`] boxes) with the narrowest
 /// test function whose weak derivative has a signal-to-noise ratio of at least `snr` on every
-/// signal variable: the noise level is read from the data's 4th differences
-/// ([`noise_sigma`]), the noise's share of the weak derivative from the test function's
-/// weights, the signal's from the weak derivative itself. Clean data get a narrow test
+/// signal variable: the noise level is read from the median of the data's 4th differences,
+/// the noise's share of the weak derivative from the test function's weights, the signal's
+/// from the weak derivative itself. Clean data get a narrow test
 /// function (many independent rows, tiny quadrature error); noisy data a wider one, up to
 /// [`WINDOW_PER_HALF_PERIOD`] × [`time_scale`] samples and a [`MIN_WINDOWS_PER_TRAJECTORY`]th
 /// of the shortest trajectory. 4th-order finite differences when a grid is not uniform or

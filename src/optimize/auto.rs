@@ -316,8 +316,9 @@ impl AutoStlsq {
             supports.push((Some(hi), Vec::new()));
         }
         // A second path, by backward elimination (drop the term whose removal raises the
-        // residual least): when columns are collinear, STLSQ can drop a small true term before
-        // its spurious substitutes, and elimination by residual does not make the same mistake.
+        // residual least): when columns are collinear, STLSQ drops the smallest normalised
+        // coefficient first, which can be a small true term shared with spurious substitutes;
+        // elimination ranks terms by what their removal costs, and gives other candidates.
         if live.len() <= BACKWARD_MAX_FEATURES {
             for sup in backward_path(&eq, live)? {
                 if !supports.iter().any(|(_, s)| *s == sup) {
