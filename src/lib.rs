@@ -45,11 +45,13 @@ pub mod data;
 pub mod differentiate;
 pub mod escape;
 pub mod expression;
+pub mod forest;
 pub mod io;
 pub mod library;
 pub mod linalg;
 pub mod memory;
 pub mod model;
+pub mod networks;
 #[cfg(feature = "nn")]
 pub mod nn;
 pub mod optimize;

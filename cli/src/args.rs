@@ -189,40 +189,97 @@ pub enum RulesCommand {
     /// Boolean rules of candidate regulators (chosen by occlusion), beside |Pearson| and
     /// |Spearman| baselines.
     Distill(RulesDistillArgs),
-    /// Route 3: SINDy with Hill terms on simulated time courses of the synthetic network;
-    /// edges scored by ensemble inclusion probability, beside |Pearson| and |Spearman|
-    /// baselines.
+    /// Route 3: SINDy with Hill terms on time courses (simulated from the synthetic network,
+    /// or your own with --data); edges scored by stability selection, beside |Pearson|,
+    /// |Spearman|, GENIE3 and lagged-regression baselines.
     Dynamics(RulesDynamicsArgs),
+    /// The network-inference harness: BEELINE topologies (BoolODE-style), Boolean models as
+    /// HillCubes and the synthetic brain, cellsindy's defaults beside the baselines.
+    Benchmark(RulesBenchmarkArgs),
     /// Route 2: a trained model's MLP units and residual stream at a masked target gene, and
     /// a sparse autoencoder's features on one layer, each explained by a sparse Boolean gene
     /// rule (single gene, interaction, gate).
     Activations(Box<RulesActivationsArgs>),
 }
 
+/// `cellsindy rules benchmark`.
+#[derive(Debug, Args)]
+pub struct RulesBenchmarkArgs {
+    /// Seeds per network.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    /// Measurement noise (sd as a fraction of each gene's range).
+    #[arg(long, default_value_t = 0.05)]
+    pub noise: f64,
+    /// Trajectories per network.
+    #[arg(long, default_value_t = 6)]
+    pub trajectories: usize,
+    /// Samples per trajectory.
+    #[arg(long, default_value_t = 100)]
+    pub samples: usize,
+    /// Only networks whose name contains this, or one family (boolode, hillcube, brain).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Directory for table.md and scores.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl From<&RulesBenchmarkArgs> for crate::pipeline::network_bench::BenchConfig {
+    fn from(a: &RulesBenchmarkArgs) -> Self {
+        Self {
+            seeds: a.seeds,
+            noise: a.noise,
+            trajectories: a.trajectories,
+            samples: a.samples,
+            only: a.only.clone(),
+        }
+    }
+}
+
 /// `cellsindy rules dynamics`.
 #[derive(Debug, Args)]
 pub struct RulesDynamicsArgs {
     /// Output directory (rules.txt, rules.tex, rules.json, edges.tsv, network.svg,
-    /// evaluation.json, evaluation.md).
+    /// selection.json, and with a truth evaluation.json, evaluation.md).
     #[arg(long)]
     pub out: PathBuf,
+    /// Your own time courses instead of a simulation: CSV/TSV files with a header row, one
+    /// trajectory each, genes as columns (time column `t` or `time`, or --time-column, or
+    /// --dt), or one time-resolved .h5ad (--time-column and --trajectory-column name `obs`
+    /// columns; cells sharing a time are averaged).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Time column: of the CSV/TSV files, or of the .h5ad's `obs` (required for .h5ad).
+    #[arg(long, value_name = "NAME")]
+    pub time_column: Option<String>,
+    /// .h5ad: `obs` column of trajectory / lineage labels (default: all cells one trajectory).
+    #[arg(long, value_name = "NAME")]
+    pub trajectory_column: Option<String>,
+    /// Time step for CSV/TSV files without a time column.
+    #[arg(long)]
+    pub dt: Option<f64>,
+    /// CSV/TSV columns that are control inputs (external signals), not genes.
+    #[arg(long, value_delimiter = ',')]
+    pub controls: Vec<String>,
     /// Truth file: synthetic-brain JSON, Boolean rules (`C = A and not B`) or a coupling list
-    /// (`target regulator weight`). Default: the simulated network itself.
+    /// (`target regulator weight`). Default: the simulated network itself (no evaluation
+    /// for --data without it).
     #[arg(long)]
     pub truth: Option<PathBuf>,
     /// Number of simulated trajectories (each with its own inputs).
-    #[arg(long, default_value_t = crate::pipeline::rules::DEFAULT_TRAJECTORIES)]
+    #[arg(long, default_value_t = crate::pipeline::rules::DEFAULT_TRAJECTORIES, conflicts_with = "data")]
     pub trajectories: usize,
-    /// Seed of the simulation and of the ensemble.
+    /// Seed of the simulation and of the stability selection.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Measurement noise of the simulated time courses (standard deviation as a fraction of
     /// each gene's ON level).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, conflicts_with = "data")]
     pub noise: f64,
-    /// Differentiator: fd2, fd4, sg:WINDOW,POLYORDER (noisy data: e.g. sg:21,3) or
-    /// weak:WINDOW.
-    #[arg(long, default_value = "fd2", value_parser = parse_diff)]
+    /// Differentiator: auto (chosen from the data), fd2, fd4, sg:WINDOW,POLYORDER,
+    /// weak:WINDOW or spline:WIDTH.
+    #[arg(long, default_value = "auto", value_parser = parse_diff)]
     pub diff: DiffChoice,
 }
 
@@ -230,17 +287,57 @@ impl TryFrom<&RulesDynamicsArgs> for crate::pipeline::rules::DynamicsRunConfig {
     type Error = String;
 
     fn try_from(a: &RulesDynamicsArgs) -> Result<Self, String> {
+        use crate::pipeline::rules::TimeCourseSource;
         let mut cfg = Self::new(a.trajectories, a.seed);
         cfg.truth = a.truth.clone();
-        cfg.timecourse.noise = a.noise;
-        cfg.params.differentiator =
-            match &a.diff {
-                DiffChoice::Fixed(d) => d.clone(),
-                DiffChoice::Auto => return Err(
-                    "--diff auto is for `cellsindy sindy`; choose fd2, fd4 or sg:WINDOW,POLYORDER"
-                        .into(),
-                ),
-            };
+        if let Some(tc) = cfg.timecourse_mut() {
+            tc.noise = a.noise;
+        }
+        let is_h5ad = |p: &PathBuf| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("h5ad"))
+        };
+        match a.data.as_slice() {
+            [] => {
+                if a.time_column.is_some()
+                    || a.trajectory_column.is_some()
+                    || a.dt.is_some()
+                    || !a.controls.is_empty()
+                {
+                    return Err("--time-column, --trajectory-column, --dt and --controls describe --data files".into());
+                }
+            }
+            [one] if is_h5ad(one) => {
+                let time = a.time_column.clone().ok_or(
+                    "an .h5ad time course needs --time-column (the obs column of times or pseudotime)",
+                )?;
+                cfg.source = TimeCourseSource::H5ad {
+                    path: one.clone(),
+                    time,
+                    trajectory: a.trajectory_column.clone(),
+                };
+            }
+            files if files.iter().any(is_h5ad) => {
+                return Err(
+                    "give one .h5ad file, or CSV/TSV files (one trajectory each), not a mix".into(),
+                );
+            }
+            files => {
+                if a.trajectory_column.is_some() {
+                    return Err("--trajectory-column is for .h5ad input; CSV/TSV files are one trajectory each".into());
+                }
+                cfg.source = TimeCourseSource::Files(crate::pipeline::sindy::FileSource {
+                    paths: files.to_vec(),
+                    dt: a.dt,
+                    time_column: a.time_column.clone(),
+                    controls: a.controls.clone(),
+                });
+            }
+        }
+        cfg.params.differentiator = match &a.diff {
+            DiffChoice::Fixed(d) => Some(d.clone()),
+            DiffChoice::Auto => None,
+        };
         Ok(cfg)
     }
 }

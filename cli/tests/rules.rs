@@ -1,132 +1,191 @@
 //! The rules workflows end to end: the dynamics route on the synthetic brain's network and the
 //! distillation route on a tiny model.
 
-use cellsindy::optimize::{OptimizerConfig, StlsqParams};
 use cellsindy::rules::*;
 use cellsindy::synthetic::{generate, BrainParams};
 use cellsindy::Error;
 use cellsindy_cli::pipeline::rules::{dynamics, write_report, DynamicsRunConfig};
 
-/// Route 3 with the CLI defaults (24 noise-free simulated trajectories, seed 0, Hill n = 4,
-/// STLSQ threshold 1 in a 40-member ensemble): the numbers the issue asks for, pinned.
+/// Route 3 with the CLI defaults on the synthetic brain's network (24 noise-free simulated
+/// trajectories, seed 0). Measured at this commit: AUPRC 0.295 (the previous, network-specific
+/// defaults reached 1.0; the gates' inputs have no main effect on one-step increments), every
+/// reported sign right, 11 of 14 rules exact (the three gates are missed).
 #[test]
-fn rules_dynamics_route_recovers_the_network() {
+fn rules_dynamics_route_on_the_synthetic_brain() {
     let cfg = DynamicsRunConfig::new(24, 0);
-    let (report, _fit) = dynamics(&cfg).unwrap();
-    let (ev, pearson, spearman) = (
-        &report.evaluations[0],
-        &report.evaluations[1],
-        &report.evaluations[2],
-    );
-    let auprc = ev.edges.auprc.unwrap();
-    // Measured: 1.0 (AUROC 1.0, EPR 20.2, 14/14 exact); |Pearson| 0.378, |Spearman| 0.376.
-    assert!(auprc >= 0.95, "AUPRC {auprc}");
-    assert!(ev.edges.auprc_signed.unwrap() >= 0.95);
-    assert!(pearson.edges.auprc.unwrap() < 0.5 && spearman.edges.auprc.unwrap() < 0.5);
-    assert_eq!(ev.sign_accuracy, Some(1.0));
-    assert_eq!(ev.exact_count(), (14, 14));
-    let gates = ["TGXOR", "TGAND", "TGANDNOT"];
-    for t in ev
-        .targets
+    let (report, fit) = dynamics(&cfg).unwrap();
+    let names: Vec<&str> = report
+        .evaluations
         .iter()
-        .filter(|t| gates.contains(&t.target.as_str()))
-    {
-        assert!(t.exact_with_signs, "{}", t.fitted);
-    }
-    // XOR in Hill terms: h_A + h_B - 2 h_A h_B, times vmax = 15.
-    let xor = report.rules.rule("TGXOR").unwrap();
-    let coef = |f: &str| xor.terms.iter().find(|t| t.feature == f).unwrap().coef;
-    assert!((coef("H(TFA)") - 15.0).abs() < 1.0);
-    assert!((coef("H(TFB)") - 15.0).abs() < 1.0);
-    assert!((coef("H(TFA) H(TFB)") + 30.0).abs() < 1.5);
-    let dir = tempfile::tempdir().unwrap();
-    let files = write_report(&report, dir.path()).unwrap();
-    assert_eq!(files.len(), 7);
-    let svg = std::fs::read_to_string(dir.path().join("network.svg")).unwrap();
-    assert!(svg.contains("TGXOR") && svg.contains("<polygon"));
-    let tsv = std::fs::read_to_string(dir.path().join("edges.tsv")).unwrap();
-    assert_eq!(tsv.lines().count(), 1 + 14 * 14);
-    let md = std::fs::read_to_string(dir.path().join("evaluation.md")).unwrap();
-    assert!(md.contains("\\|pearson\\|"));
-}
-#[test]
-fn rules_dynamics_route_survives_measurement_noise_with_savitzky_golay() {
-    use cellsindy::differentiate::DiffConfig;
-    let mut cfg = DynamicsRunConfig::new(24, 0);
-    cfg.timecourse.noise = 0.01;
-    let (noisy_fd, _) = dynamics(&cfg).unwrap();
-    cfg.params.differentiator = DiffConfig::SavitzkyGolay {
-        window: 21,
-        polyorder: 3,
-        smooth_x: true,
-    };
-    let (report, _) = dynamics(&cfg).unwrap();
+        .map(|e| e.method.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["dynamics", "|pearson|", "|spearman|", "genie3", "lagged"]
+    );
     let ev = &report.evaluations[0];
     let auprc = ev.edges.auprc.unwrap();
-    // Measured (1 % noise, seeds 0/2/3): finite differences 0.13/0.10/0.12; Savitzky–Golay
-    // (21, 3) 0.906/0.934/0.939 with 11–12 of 14 rules exact and every sign right.
-    assert!(noisy_fd.evaluations[0].edges.auprc.unwrap() < 0.5);
-    assert!(auprc >= 0.85, "AUPRC {auprc}");
-    for baseline in &report.evaluations[1..] {
-        assert!(baseline.edges.auprc.unwrap() < auprc - 0.3);
-    }
-    assert_eq!(ev.sign_accuracy, Some(1.0));
+    assert!(auprc > 3.0 * ev.edges.random_precision, "AUPRC {auprc}");
     assert!(ev.exact_count().0 >= 10, "{:?}", ev.exact_count());
+    let lin = report.rules.rule("TGLIN1").unwrap();
+    assert!(
+        lin.terms.iter().any(|t| t.feature == "TFG"),
+        "{}",
+        lin.text(3)
+    );
+    assert_eq!(fit.targets.len(), 14);
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(&report, dir.path()).unwrap();
+    assert_eq!(files.len(), 8);
+    let sel = std::fs::read_to_string(dir.path().join("selection.json")).unwrap();
+    assert!(sel.contains("stability") && sel.contains("cv_by_hill_n"));
+    let tsv = std::fs::read_to_string(dir.path().join("edges.tsv")).unwrap();
+    assert_eq!(tsv.lines().count(), 1 + 14 * 14);
 }
-/// The settings sweep behind the defaults (prints; run with `--ignored --nocapture`).
+
+/// One harness network per generator family: cellsindy's defaults above the |Spearman|
+/// baseline (one seed each; the full table is `cellsindy rules benchmark`).
 #[test]
-#[ignore]
-fn rules_dynamics_sweep() {
-    use cellsindy::differentiate::DiffConfig;
-    use cellsindy::optimize::EnsembleParams;
-    let fd = DiffConfig::FiniteDifference { order: 2 };
-    let sg = |window| DiffConfig::SavitzkyGolay {
-        window,
-        polyorder: 3,
-        smooth_x: true,
-    };
-    let only: Option<String> = std::env::var("SWEEP_NOISE").ok();
-    for (thr, ntraj, noise, diff) in [
-        (1.0, 24, 0.0, fd.clone()),
-        (1.5, 24, 0.0, fd.clone()),
-        (2.0, 24, 0.0, fd.clone()),
-        (1.5, 12, 0.0, fd.clone()),
-        (1.0, 24, 0.0, sg(11)),
-        (1.5, 24, 0.01, fd.clone()),
-        (1.0, 24, 0.01, sg(11)),
-        (1.0, 24, 0.01, sg(21)),
-    ] {
-        if only.as_deref().is_some_and(|o| o != format!("{noise}")) {
-            continue;
+fn harness_network_per_family_beats_spearman() {
+    use cellsindy_cli::pipeline::network_bench::{cases, simulate_case, BenchConfig};
+    let cfg = BenchConfig::default();
+    for name in ["CY", "random8", "synthetic brain"] {
+        let case = cases().into_iter().find(|c| c.name == name).unwrap();
+        let (trajs, truth) = simulate_case(&case, &cfg, 0).unwrap();
+        let fit = fit_dynamics(&trajs, &DynamicsParams::default()).unwrap();
+        let views: Vec<_> = trajs.iter().map(|t| t.x()).collect();
+        let x = ndarray::concatenate(ndarray::Axis(0), &views).unwrap();
+        let rho = correlation_edges(x.view(), &fit.genes, CorrelationKind::Spearman).unwrap();
+        let ours = evaluate("cellsindy", &fit.rules.edges, None, &truth, true).unwrap();
+        let base = evaluate("|spearman|", &rho, None, &truth, true).unwrap();
+        let (a, b) = (ours.edges.auprc.unwrap(), base.edges.auprc.unwrap());
+        assert!(a > b, "{name}: cellsindy {a} vs |spearman| {b}");
+    }
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A user's own time courses: CSV files (one trajectory each) with a Boolean truth; a
+/// time-resolved .h5ad; and bad files that are clear errors.
+#[test]
+fn rules_dynamics_reads_user_time_courses() {
+    use cellsindy::networks::{beeline_topology, simulate_model, NetworkSimParams};
+    use cellsindy_cli::pipeline::rules::TimeCourseSource;
+    use cellsindy_cli::pipeline::sindy::FileSource;
+    let dir = tempfile::tempdir().unwrap();
+    let model = beeline_topology("CY").unwrap();
+    let trajs = simulate_model(
+        &model,
+        &NetworkSimParams {
+            n_trajectories: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut paths = Vec::new();
+    for (k, t) in trajs.iter().enumerate() {
+        let mut csv = format!("time,{}\n", t.names().join(","));
+        for (i, row) in t.x().rows().into_iter().enumerate() {
+            let vals: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            csv.push_str(&format!("{},{}\n", t.t().at(i), vals.join(",")));
         }
-        for seed in [0u64, 2, 3] {
-            let mut cfg = DynamicsRunConfig::new(ntraj, seed);
-            cfg.timecourse.noise = noise;
-            cfg.params.differentiator = diff.clone();
-            eprint!("{diff:?} ");
-            cfg.params.optimizer =
-                OptimizerConfig::Ensemble(EnsembleParams::default().seed(seed).inner(
-                    OptimizerConfig::Stlsq(StlsqParams::default().threshold(thr)),
-                ));
-            let (report, _) = dynamics(&cfg).unwrap();
-            let e = &report.evaluations;
-            eprintln!(
-                "thr {thr} traj {ntraj} noise {noise} seed {seed}: auprc {:.3} auroc {:.3} epr {:.2} signed-auprc {:.3} exact {:?} sign {:?} | p {:.3} s {:.3} fit {:.2}s",
-                e[0].edges.auprc.unwrap(), e[0].edges.auroc.unwrap(), e[0].edges.epr.unwrap(), e[0].edges.auprc_signed.unwrap(), e[0].exact_count(), e[0].sign_accuracy,
-                e[1].edges.auprc.unwrap(), e[2].edges.auprc.unwrap(), report.fit_seconds
-            );
-            for t in &e[0].targets {
-                if !t.exact && t.target.starts_with("TG") {
-                    eprintln!(
-                        "   {} {}",
-                        t.target,
-                        t.fitted.chars().take(200).collect::<String>()
-                    );
-                }
+        paths.push(write(dir.path(), &format!("traj{k}.csv"), &csv));
+    }
+    // The truth names a gene (g9) the data do not have: counted apart, not an error.
+    let truth = write(dir.path(), "truth.txt", &format!("{}g9 = g1\n", model.text));
+    let files = |paths: Vec<std::path::PathBuf>| DynamicsRunConfig {
+        source: TimeCourseSource::Files(FileSource {
+            paths,
+            dt: None,
+            time_column: None,
+            controls: vec![],
+        }),
+        params: DynamicsParams::default(),
+        truth: Some(truth.clone()),
+    };
+    let (report, _) = dynamics(&files(paths.clone())).unwrap();
+    let ev = &report.evaluations[0];
+    assert_eq!(ev.edges.n_true, 6);
+    assert_eq!(ev.edges.n_true_outside, 1);
+    assert!(ev.edges.auprc.unwrap() > 2.0 * ev.edges.random_precision);
+
+    // The same data as one .h5ad: time and lineage in obs.
+    {
+        use cellsindy::expression::{
+            io::write_expression, ExpressionMatrix, GeneTable, ObsColumn, Values,
+        };
+        let n = trajs[0].n_samples();
+        let mut rows = Vec::new();
+        let (mut times, mut lineage) = (Vec::new(), Vec::new());
+        for (k, t) in trajs.iter().enumerate() {
+            for i in 0..n {
+                rows.extend(t.x().row(i).iter().map(|v| v.max(0.0) as f32));
+                times.push(t.t().at(i));
+                lineage.push(format!("L{k}"));
             }
         }
+        let x = ndarray::Array2::from_shape_vec((trajs.len() * n, 6), rows).unwrap();
+        let cells = (0..x.nrows()).map(|i| format!("c{i}")).collect();
+        let m = ExpressionMatrix::new(
+            Values::Dense(x),
+            GeneTable::from_symbols(model.genes.clone()),
+            cells,
+        )
+        .unwrap()
+        .with_obs("time", ObsColumn::Numeric(times))
+        .unwrap()
+        .with_obs("lineage", ObsColumn::categorical_from_labels(&lineage))
+        .unwrap();
+        let h5 = dir.path().join("tc.h5ad");
+        write_expression(&m, &h5).unwrap();
+        let mut cfg = files(vec![]);
+        cfg.source = TimeCourseSource::H5ad {
+            path: h5.clone(),
+            time: "time".into(),
+            trajectory: Some("lineage".into()),
+        };
+        let (r2, fit) = dynamics(&cfg).unwrap();
+        assert_eq!(r2.settings["n_trajectories"], 4);
+        assert_eq!(fit.genes, model.genes);
+        cfg.source = TimeCourseSource::H5ad {
+            path: h5,
+            time: "pseudotime".into(),
+            trajectory: None,
+        };
+        let e = dynamics(&cfg).unwrap_err().to_string();
+        assert!(e.contains("pseudotime") && e.contains("time"), "{e}");
     }
+
+    let good = std::fs::read_to_string(&paths[0]).unwrap();
+    let bad = |name: &str, text: &str| {
+        let p = write(dir.path(), name, text);
+        dynamics(&files(vec![paths[1].clone(), p]))
+            .unwrap_err()
+            .to_string()
+    };
+    let mut ragged = good.clone();
+    ragged.push_str("99,1,2\n");
+    assert!(bad("ragged.csv", &ragged).contains("line"), "ragged");
+    let lines: Vec<&str> = good.lines().collect();
+    let backwards = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1]);
+    assert!(
+        bad("backwards.csv", &backwards).contains("not greater"),
+        "non-increasing time"
+    );
+    let one = format!("{}\n{}\n", lines[0], lines[1]);
+    let e = bad("one.csv", &one);
+    assert!(e.contains("got 1") && e.contains("sample"), "{e}");
+    let other = good.replacen("g6", "g7", 1);
+    assert!(
+        bad("other.csv", &other).contains("differ"),
+        "mismatched genes"
+    );
 }
+
 /// The whole route on a tiny freshly trained model: every pair is ranked, the candidates
 /// come from the screen, the run is reproducible, and bad targets are clear errors.
 #[test]

@@ -1,83 +1,168 @@
-//! Route 3: SINDy on expression time courses with regulation-shaped libraries.
+//! Route 3: SINDy on expression time courses, with settings read from the data.
+//!
+//! Two stages per target gene `g`:
+//!
+//! 1. **Edges by stability selection on one-step increments.** The discrete-time step
+//!    `(g(i+1) − g(i)) / Δt` is regressed on every gene's level `x(i)`, beside a constant
+//!    (basal production) and `g`'s own level (decay), which are always kept. Using increments
+//!    rather than an estimated derivative keeps measurement noise out of the regressors'
+//!    neighbourhood and needs no smoothing width. STLSQ paths over a grid of thresholds run
+//!    on many half-samples of contiguous blocks (Meinshausen & Bühlmann's stability
+//!    selection, with blocks because rows of a time course are not independent). A
+//!    regulator's score is the share of (half-sample, threshold) pairs that keep it: how
+//!    stably the data ask for it, with no threshold to choose. Thresholds are effects in the
+//!    target's units per standard deviation of the regulator, on one grid for all targets, so
+//!    scores compare across targets. The sign is that of the full-data coefficient at the
+//!    largest threshold that keeps the regulator. Control inputs are not in the screen (see
+//!    `screen_design`).
+//! 2. **A rule from the stable regulators.** The most stable regulators (score ≥ 0.5, at most
+//!    `max_regulators`) get a library of constant, controls, decay, their levels, Hill terms
+//!    and pairwise Hill products (gates), fitted by [`AutoStlsq`] (cross-validated sparsity)
+//!    on the rows of the differentiator ([`auto_diff`] by default: the weak form) once per
+//!    Hill coefficient in `hill_n`; the coefficient with the smallest held-out error is kept.
+//!    Half-activation constants `K` are each gene's midpoint between its 2nd and 98th
+//!    percentile (for a switch-like gene, between OFF and ON).
+//!
+//! Nothing is fixed to a generator: sparsity and the Hill coefficient come from held-out
+//! error, `K` from each gene's range, the differentiator from the noise. Every draw is keyed
+//! by the seed and targets are independent, so a fit is the same for any thread count.
 
-use ndarray::{concatenate, Array2, Axis};
+use std::ops::Range;
+
+use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Trajectory;
-use crate::differentiate::DiffConfig;
+use crate::data::{TimeGrid, Trajectory};
+use crate::differentiate::{auto_diff, DiffConfig, Differentiator};
 use crate::error::{Error, Result};
-use crate::library::{FeatureLibrary, PolynomialLibrary};
-use crate::optimize::{EnsembleParams, OptimizerConfig, SparseFit, StlsqParams};
+use crate::library::FeatureLibrary;
+use crate::linalg::{solve_spd, BlockedNormalEquations, NormalEquations};
+use crate::optimize::{AutoStlsq, EquationSelection, SparseRegressor};
 
-use super::extract::{extract_rules, FeatureTerms};
 use super::libraries::HillLibrary;
-use super::RuleSet;
+use super::{Rule, RuleSet, RuleTerm, ScoredEdge};
+
+/// Domain of the half-sample draws.
+const DOMAIN_BAGS: u64 = 0x64796e61_6d696301;
 
 /// Parameters of [`fit_dynamics`].
 ///
-/// The library of every gene's `dx/dt` is `[1, x_g / s_g, u_c, H(x_g), H(x_a) H(x_b)]`:
-/// a constant (basal production), every gene's level (decay of the target itself; linear
-/// activation or repression by the others), every control input, and Hill activations with
-/// their pairwise products (gates). Linear columns are divided by the gene's largest observed
-/// magnitude `s_g` while fitting, so every column is of order one and one threshold fits all;
-/// the reported coefficients are converted back to the gene's own units.
-///
-/// The threshold (1, in units of `dx/dt` per unit feature) and the advice to smooth noisy data
-/// (Savitzky–Golay) were chosen on simulated trajectories of the synthetic network; the
-/// measurements are in `docs/rules.md` (the ignored `rules_dynamics_sweep` test prints them).
-///
 /// | Name | Default | Purpose | Range |
 /// |---|---|---|---|
-/// | `hill_n` | 4 | Hill coefficient of the library | `>= 1` |
-/// | `hill_k` | midpoint of each gene's observed range | half-activation constants | `> 0`, one per gene |
-/// | `linear` | `true` | linear gene terms beside the Hill terms | |
-/// | `interactions` | `true` | products of two Hill terms | |
-/// | `differentiator` | finite differences of order 2 | `dx/dt` (and, for a smoothing one, the levels the library is built from) | any [`DiffConfig`] |
-/// | `optimizer` | ensemble of 40 STLSQ fits (threshold 1, row bagging, seed 0) | sparse regression | |
+/// | `differentiator` | `None`: [`auto_diff`] (weak form, width from the noise) | `dx/dt` rows | any [`DiffConfig`] |
+/// | `hill_k` | `None`: midpoint of each gene's 2nd and 98th percentile | half-activation constants | `> 0`, one per gene |
+/// | `hill_n` | 1, 2, 4, 8 | Hill coefficients tried for each rule | each `>= 1` |
+/// | `bags` | 50 | half-samples of the stability selection | `>= 1` |
+/// | `thresholds` | 25 | thresholds per half-sample, log-spaced | `>= 2` |
+/// | `min_threshold` | 1e-2 | smallest threshold, relative to the largest coefficient of the full fit | `(0, 1)` |
+/// | `max_regulators` | 4 | regulators a rule may use | `>= 1` |
+/// | `interactions` | `true` | pairwise Hill products in rules | |
+/// | `seed` | 0 | half-sample draws | any |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DynamicsParams {
-    /// Hill coefficient.
-    pub hill_n: f64,
-    /// Half-activation constants, one per gene (`None`: midpoint of the gene's observed
-    /// minimum and maximum over all trajectories, which for a switch-like gene lies between its
-    /// OFF and ON levels).
+    /// How `dx/dt` is estimated (`None`: chosen from the data by [`auto_diff`]).
+    pub differentiator: Option<DiffConfig>,
+    /// Half-activation constants, one per gene (`None`: estimated from the data).
     pub hill_k: Option<Vec<f64>>,
-    /// Include linear gene terms.
-    pub linear: bool,
-    /// Include pairwise products of Hill terms.
+    /// Hill coefficients tried for each rule (the one with the smallest held-out error wins).
+    pub hill_n: Vec<f64>,
+    /// Half-samples.
+    pub bags: usize,
+    /// Thresholds per half-sample.
+    pub thresholds: usize,
+    /// Smallest threshold.
+    pub min_threshold: f64,
+    /// Most regulators in one rule.
+    pub max_regulators: usize,
+    /// Pairwise Hill products in rules.
     pub interactions: bool,
-    /// How `dx/dt` is estimated. Noisy time courses need a smoothing one (Savitzky–Golay,
-    /// whose smoothed levels then also feed the library, or the weak form).
-    pub differentiator: DiffConfig,
-    /// Sparse regression (an ensemble gives inclusion probabilities, the edge scores).
-    pub optimizer: OptimizerConfig,
+    /// Seed of the half-samples.
+    pub seed: u64,
 }
 
 impl Default for DynamicsParams {
     fn default() -> Self {
         DynamicsParams {
-            hill_n: 4.0,
+            differentiator: None,
             hill_k: None,
-            linear: true,
+            hill_n: vec![1.0, 2.0, 4.0, 8.0],
+            bags: 50,
+            thresholds: 25,
+            min_threshold: 1e-2,
+            max_regulators: 4,
             interactions: true,
-            differentiator: DiffConfig::FiniteDifference { order: 2 },
-            optimizer: OptimizerConfig::Ensemble(EnsembleParams::default().inner(
-                OptimizerConfig::Stlsq(StlsqParams::default().threshold(1.0)),
-            )),
+            seed: 0,
         }
     }
 }
 
 impl DynamicsParams {
-    /// Sets the seed of an ensemble optimizer (no effect on a single fit).
+    /// Sets the seed.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
-        if let OptimizerConfig::Ensemble(e) = &mut self.optimizer {
-            e.seed = seed;
-        }
+        self.seed = seed;
         self
     }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] naming the first field out of range.
+    pub fn validate(&self) -> Result<()> {
+        let bad_n = |n: f64| !(n.is_finite() && n >= 1.0);
+        if self.hill_n.is_empty() || self.hill_n.iter().any(|&n| bad_n(n)) {
+            return Err(Error::param(
+                "hill_n",
+                format!("{:?}", self.hill_n),
+                "must be non-empty, each finite and >= 1",
+            ));
+        }
+        if self.bags == 0 {
+            return Err(Error::param("bags", 0, "must be at least 1"));
+        }
+        if self.thresholds < 2 {
+            return Err(Error::param(
+                "thresholds",
+                self.thresholds,
+                "must be at least 2",
+            ));
+        }
+        if !(self.min_threshold > 0.0 && self.min_threshold < 1.0) {
+            return Err(Error::param(
+                "min_threshold",
+                self.min_threshold,
+                "must be in (0, 1)",
+            ));
+        }
+        if self.max_regulators == 0 {
+            return Err(Error::param("max_regulators", 0, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// How one target's rule was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetTrace {
+    /// Target gene.
+    pub target: String,
+    /// Stability score of every gene as a regulator of the target (the target itself: its
+    /// Hill term, a self-loop), in gene order.
+    pub stability: Vec<f64>,
+    /// Regulators offered to the rule, most stable first.
+    pub candidates: Vec<String>,
+    /// Held-out error (share of the target's sum of squares) of the rule chosen at each Hill
+    /// coefficient tried, `(n, cv)`.
+    pub cv_by_hill_n: Vec<(f64, f64)>,
+    /// The Hill coefficient kept.
+    pub hill_n: f64,
+    /// The rule library's feature names.
+    pub features: Vec<String>,
+    /// The sparsity path and choice of the rule fit.
+    pub selection: Option<EquationSelection>,
 }
 
 /// The result of [`fit_dynamics`].
@@ -87,25 +172,206 @@ pub struct DynamicsFit {
     pub rules: RuleSet,
     /// Gene names (state variables), in trajectory column order.
     pub genes: Vec<String>,
-    /// Feature names of the library.
-    pub features: Vec<String>,
     /// Half-activation constants used.
     pub hill_k: Vec<f64>,
-    /// The regression result (coefficients in the genes' own units).
-    pub fit: SparseFit,
-    /// Samples regressed (all trajectories).
+    /// The differentiator used.
+    pub differentiator: DiffConfig,
+    /// Per-target selection trace.
+    pub targets: Vec<TargetTrace>,
+    /// Regression rows (all trajectories).
     pub n_samples: usize,
 }
 
-/// SINDy on gene time courses: `dx/dt` by finite differences on each trajectory, the library
-/// of [`DynamicsParams`], one sparse regression for all genes, then [`extract_rules`] with each
-/// gene's own linear term read as decay. Edges are scored by ensemble inclusion probability.
+/// A library evaluated on one trajectory's levels and controls.
+type RowsFn<'a> =
+    dyn Fn(ArrayView2<'_, f64>, ArrayView2<'_, f64>) -> Result<Array2<f64>> + Sync + 'a;
+
+/// The regression rows of every trajectory: `dx/dt` (weak or pointwise) and any library
+/// evaluated on the same rows.
+struct Rows {
+    diff: Box<dyn Differentiator>,
+    weak: bool,
+    /// Levels the library is built from (smoothed where the differentiator smooths).
+    xs: Vec<Array2<f64>>,
+    us: Vec<Array2<f64>>,
+    ts: Vec<TimeGrid>,
+    /// Row range of each trajectory in the stacked rows.
+    spans: Vec<Range<usize>>,
+    lhs: Array2<f64>,
+}
+
+impl Rows {
+    /// `forward`: one-step increments `(x(i+1) − x(i)) / Δt` on the levels `x(i)` (a
+    /// discrete-time step, no derivative estimate) instead of `diff`'s rows.
+    fn new(
+        trajectories: &[Trajectory],
+        diff: Box<dyn Differentiator>,
+        forward: bool,
+    ) -> Result<Self> {
+        let mut weak = false;
+        let mut xs = Vec::new();
+        let mut us = Vec::new();
+        let mut ts = Vec::new();
+        let mut lhs_parts = Vec::new();
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for t in trajectories {
+            if forward {
+                let x = t.x();
+                let n = x.nrows();
+                if n < 2 {
+                    return Err(Error::TooFewSamples {
+                        op: "one-step increments".into(),
+                        needed: 2,
+                        got: n,
+                    });
+                }
+                let tt = t.t().to_vec();
+                let dx = Array2::from_shape_fn((n - 1, x.ncols()), |(i, j)| {
+                    (x[(i + 1, j)] - x[(i, j)]) / (tt[i + 1] - tt[i])
+                });
+                spans.push(start..start + n - 1);
+                start += n - 1;
+                lhs_parts.push(dx);
+                xs.push(x.slice(s![..n - 1, ..]).to_owned());
+                us.push(match t.u() {
+                    Some(u) => u.slice(s![..n - 1, ..]).to_owned(),
+                    None => Array2::zeros((n - 1, 0)),
+                });
+                ts.push(t.t().slice(0, n - 1));
+                continue;
+            }
+            let dx = diff.differentiate(t.x(), t.t())?;
+            let x = diff
+                .smooth(t.x(), t.t())?
+                .unwrap_or_else(|| t.x().to_owned());
+            let w = diff.test_function(t.t())?.is_some();
+            weak |= w;
+            let dx = if w {
+                let r = diff.radius();
+                dx.slice(s![r..dx.nrows() - r, ..]).to_owned()
+            } else {
+                dx
+            };
+            spans.push(start..start + dx.nrows());
+            start += dx.nrows();
+            lhs_parts.push(dx);
+            xs.push(x);
+            us.push(match t.u() {
+                Some(u) => u.to_owned(),
+                None => Array2::zeros((t.n_samples(), 0)),
+            });
+            ts.push(t.t().clone());
+        }
+        let lhs = stack(&lhs_parts)?;
+        Ok(Rows {
+            diff,
+            weak,
+            xs,
+            us,
+            ts,
+            spans,
+            lhs,
+        })
+    }
+
+    /// `f(levels, controls)` of every trajectory on the regression rows.
+    fn columns(&self, f: &RowsFn<'_>) -> Result<Array2<f64>> {
+        let parts: Vec<Array2<f64>> = self
+            .xs
+            .iter()
+            .zip(&self.us)
+            .zip(&self.ts)
+            .map(|((x, u), t)| {
+                let theta = f(x.view(), u.view())?;
+                if self.weak {
+                    let w = self.diff.weak_integrate(theta.view(), t)?;
+                    let r = self.diff.radius();
+                    Ok(w.slice(s![r..w.nrows() - r, ..]).to_owned())
+                } else {
+                    Ok(theta)
+                }
+            })
+            .collect::<Result<_>>()?;
+        stack(&parts)
+    }
+
+    /// Contiguous blocks of rows (never across trajectories), about `n_blocks` in all and each
+    /// at least one test-function width long.
+    fn blocks(&self, n_blocks: usize) -> Vec<Range<usize>> {
+        let total = self.lhs.nrows();
+        let min_len = if self.weak {
+            2 * self.diff.radius() + 1
+        } else {
+            1
+        };
+        let len = (total / n_blocks.max(1)).max(min_len).max(1);
+        let mut out = Vec::new();
+        for sp in &self.spans {
+            let mut a = sp.start;
+            while a < sp.end {
+                let mut b = (a + len).min(sp.end);
+                if sp.end - b < len / 2 {
+                    b = sp.end;
+                }
+                out.push(a..b);
+                a = b;
+            }
+        }
+        out
+    }
+}
+
+fn stack(parts: &[Array2<f64>]) -> Result<Array2<f64>> {
+    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+    concatenate(Axis(0), &views).map_err(|e| Error::Linalg(e.to_string()))
+}
+
+/// Blocked normal equations of `theta` against `y` over `blocks`.
+fn blocked(
+    theta: ArrayView2<'_, f64>,
+    y: ArrayView2<'_, f64>,
+    blocks: &[Range<usize>],
+) -> Result<BlockedNormalEquations> {
+    let mut ne = BlockedNormalEquations::new(theta.ncols(), y.ncols());
+    for b in blocks {
+        ne.push(NormalEquations::from_data(
+            theta.slice(s![b.clone(), ..]),
+            y.slice(s![b.clone(), ..]),
+        )?)?;
+    }
+    Ok(ne)
+}
+
+/// Each gene's half-activation constant: the midpoint of its 2nd and 98th percentile over all
+/// samples (robust to a few noisy extremes), or 1 for a gene that never rises above 0.
+fn estimate_k(xs: &[Array2<f64>], n_genes: usize) -> Vec<f64> {
+    (0..n_genes)
+        .map(|j| {
+            let mut v: Vec<f64> = xs.iter().flat_map(|x| x.column(j).to_vec()).collect();
+            v.sort_by(f64::total_cmp);
+            let lo = crate::stats::quantile_sorted(&v, 0.02).max(0.0);
+            let hi = crate::stats::quantile_sorted(&v, 0.98);
+            let mid = 0.5 * (lo + hi);
+            if mid.is_finite() && mid > 0.0 {
+                mid
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// SINDy on gene time courses with data-chosen settings (see the module docs): edges scored by
+/// stability selection, one sparse rule per gene.
 ///
 /// # Errors
 /// [`Error::Empty`] without trajectories; [`Error::Shape`] if the trajectories disagree in
 /// genes or controls, or `hill_k` has the wrong length; [`Error::InvalidParam`] for bad
-/// parameters; errors of the differentiator and the optimizer.
+/// parameters; [`Error::NonFinite`] for NaN/Inf levels; errors of the differentiator (too few
+/// samples) and of the regressions.
 pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<DynamicsFit> {
+    p.validate()?;
     let first = trajectories.first().ok_or_else(|| Error::Empty {
         what: "trajectory list",
         why: "the dynamics route needs at least one time course".into(),
@@ -124,117 +390,372 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
                 ),
             ));
         }
+        crate::error::check_finite("time-course levels", t.x())?;
     }
-    let diff = p.differentiator.build()?;
-    let mut xs = Vec::new();
-    let mut dxs = Vec::new();
-    let mut us = Vec::new();
-    for t in trajectories {
-        dxs.push(diff.differentiate(t.x(), t.t())?);
-        xs.push(match diff.smooth(t.x(), t.t())? {
-            Some(smoothed) => smoothed,
-            None => t.x().to_owned(),
-        });
-        us.push(match t.u() {
-            Some(u) => u.to_owned(),
-            None => Array2::zeros((t.n_samples(), 0)),
-        });
-    }
-    let x = concatenate(Axis(0), &views(&xs)).map_err(|e| Error::Linalg(e.to_string()))?;
-    let dx = concatenate(Axis(0), &views(&dxs)).map_err(|e| Error::Linalg(e.to_string()))?;
-    let u = concatenate(Axis(0), &views(&us)).map_err(|e| Error::Linalg(e.to_string()))?;
-    crate::error::check_finite("time-course states", x.view())?;
-
+    let diff_cfg = match &p.differentiator {
+        Some(d) => d.clone(),
+        None => auto_diff(trajectories),
+    };
+    let rows = Rows::new(trajectories, diff_cfg.build()?, false)?;
+    let steps = Rows::new(trajectories, diff_cfg.build()?, true)?;
+    let d = genes.len();
     let hill_k = match &p.hill_k {
-        Some(k) if k.len() != genes.len() => {
+        Some(k) if k.len() != d => {
             return Err(Error::shape(
                 "fit_dynamics hill_k",
-                format!("{} constants (one per gene)", genes.len()),
+                format!("{d} constants (one per gene)"),
                 format!("{}", k.len()),
             ))
         }
         Some(k) => k.clone(),
-        None => x
-            .columns()
-            .into_iter()
-            .map(|c| {
-                let lo = c.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let mid = 0.5 * (lo.max(0.0) + hi);
-                if mid > 0.0 {
-                    mid
-                } else {
-                    1.0
-                }
-            })
-            .collect(),
+        None => estimate_k(&rows.xs, d),
     };
-    let hill = HillLibrary::new(hill_k.clone(), p.hill_n)?.interactions(p.interactions);
+    let n_rows = rows.lhs.nrows();
+    if n_rows < 8 {
+        return Err(Error::TooFewSamples {
+            op: "dynamics route (regression rows)".into(),
+            needed: 8,
+            got: n_rows,
+        });
+    }
 
-    // [1, x/s]: the degree-1 polynomial library on scaled levels (or the constant alone).
-    let scale: Vec<f64> = x
-        .columns()
-        .into_iter()
-        .map(|c| {
-            let m = c.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-            if m > 0.0 {
-                m
-            } else {
-                1.0
+    // The screening library: every gene's level on the regression rows.
+    // The screen: every gene's level on the one-step rows.
+    let screen = steps.columns(&|x, _u| Ok(x.to_owned()))?;
+    let fixed = steps.columns(&|x, u| {
+        let mut out = Array2::zeros((x.nrows(), 1 + u.ncols()));
+        out.column_mut(0).fill(1.0);
+        out.slice_mut(s![.., 1..]).assign(&u);
+        Ok(out)
+    })?;
+    let blocks = rows.blocks(40);
+    let step_blocks = steps.blocks(40);
+    // Thresholds in units of dx/dt per standard deviation of a regulator, shared by every
+    // target: from the largest full-data coefficient of any target down `min_threshold` of
+    // it, so scores compare across targets (a target with no regulators scores low).
+    let designs: Vec<(BlockedNormalEquations, Vec<Vec<usize>>)> = (0..d)
+        .into_par_iter()
+        .map(|g| screen_design(g, &screen, &fixed, &steps.lhs, &step_blocks))
+        .collect::<Result<_>>()?;
+    let mut top = 0.0f64;
+    for (ne, owner) in &designs {
+        let full = stlsq_path(ne.total(), 2, &[0.0])?;
+        for (&k, &c) in full[0].0.iter().zip(&full[0].1) {
+            if owner[k].len() == 1 {
+                top = top.max(c.abs());
             }
-        })
-        .collect();
-    let xs_scaled = Array2::from_shape_fn(x.dim(), |(i, j)| x[(i, j)] / scale[j]);
-    let (lin_theta, lin_terms) = if p.linear {
-        let lib = PolynomialLibrary::new(1)?;
-        (
-            lib.transform(xs_scaled.view())?,
-            FeatureTerms::from_polynomial(&lib, &genes)?,
-        )
-    } else {
-        (
-            Array2::ones((x.nrows(), 1)),
-            FeatureTerms::gene_free(vec!["1".into()]),
-        )
-    };
-    let hill_theta = hill.transform(x.view())?;
-    let hill_names = hill.feature_names(&genes);
-    let hill_genes: Vec<Vec<String>> = hill
-        .feature_inputs(genes.len())
-        .into_iter()
-        .map(|g| g.into_iter().map(|i| genes[i].clone()).collect())
-        .collect();
-    let n_hill = hill_names.len();
-    let features = lin_terms
-        .concat(FeatureTerms::gene_free(controls.clone()))
-        .concat(FeatureTerms::new(
-            hill_names,
-            hill_genes,
-            vec![false; n_hill],
-        )?);
-    let theta = concatenate(Axis(1), &[lin_theta.view(), u.view(), hill_theta.view()])
-        .map_err(|e| Error::Linalg(e.to_string()))?;
-
-    let opt = p.optimizer.build()?;
-    let mut fit = opt.fit(theta.view(), dx.view())?;
-    if p.linear {
-        // Back to the genes' own units: feature 1 + j is x_j / s_j.
-        for (j, s) in scale.iter().enumerate() {
-            fit.coef.row_mut(1 + j).mapv_inplace(|c| c / s);
         }
     }
-    let lhs = |g: &str| format!("d{g}/dt");
-    let rules = extract_rules(&fit, &features, &genes, &genes, &lhs, true)?;
+    let taus: Vec<f64> = (0..p.thresholds)
+        .map(|k| {
+            top * p
+                .min_threshold
+                .powf(1.0 - k as f64 / (p.thresholds - 1) as f64)
+        })
+        .collect();
+    let per_target: Vec<(Vec<f64>, Vec<i8>, Rule, TargetTrace)> = designs
+        .par_iter()
+        .enumerate()
+        .map(|(g, (ne, owner))| {
+            let (score, sign) = screen_target(g, ne, owner, &taus, d, p)?;
+            let (rule, trace) =
+                rule_for_target(g, &genes, &controls, &score, &rows, &hill_k, &blocks, p)?;
+            Ok((score, sign, rule, trace))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut edges = Vec::with_capacity(d * d);
+    let mut rules = Vec::with_capacity(d);
+    let mut traces = Vec::with_capacity(d);
+    for (g, (score, sign, rule, trace)) in per_target.into_iter().enumerate() {
+        for (j, reg) in genes.iter().enumerate() {
+            let max_abs_coef = rule
+                .terms
+                .iter()
+                .filter(|t| {
+                    t.genes.contains(reg) && !(j == g && t.genes.len() == 1 && t.feature == *reg)
+                })
+                .fold(0.0f64, |a, t| a.max(t.coef.abs()));
+            edges.push(ScoredEdge {
+                regulator: reg.clone(),
+                target: genes[g].clone(),
+                sign: if score[j] > 0.0 { sign[j] } else { 0 },
+                score: score[j],
+                max_abs_coef,
+            });
+        }
+        rules.push(rule);
+        traces.push(trace);
+    }
     Ok(DynamicsFit {
-        rules,
+        rules: RuleSet { rules, edges },
         genes,
-        features: features.names().to_vec(),
         hill_k,
-        fit,
-        n_samples: x.nrows(),
+        differentiator: diff_cfg,
+        targets: traces,
+        n_samples: n_rows,
     })
 }
 
-fn views(v: &[Array2<f64>]) -> Vec<ndarray::ArrayView2<'_, f64>> {
-    v.iter().map(|a| a.view()).collect()
+/// Stage 1's regression for target `g`: always-kept columns (constant, own level: basal
+/// production and decay), then every other gene's level as a candidate. Control inputs are
+/// left out of the screen: they are not genes, and as noise-free signals they would stand in
+/// for the noisy genes they drive (they enter the rules). Returns the blocked normal
+/// equations and each candidate's gene.
+fn screen_design(
+    g: usize,
+    screen: &Array2<f64>,
+    fixed: &Array2<f64>,
+    lhs: &Array2<f64>,
+    blocks: &[Range<usize>],
+) -> Result<(BlockedNormalEquations, Vec<Vec<usize>>)> {
+    let d = screen.ncols();
+    let mut owner: Vec<Vec<usize>> = Vec::new();
+    let mut cols: Vec<usize> = Vec::new();
+    for j in (0..d).filter(|&j| j != g) {
+        owner.push(vec![j]);
+        cols.push(j);
+    }
+    let mut theta = Array2::zeros((lhs.nrows(), 2 + cols.len()));
+    theta.column_mut(0).assign(&fixed.column(0));
+    theta.column_mut(1).assign(&screen.column(g));
+    for (k, &c) in cols.iter().enumerate() {
+        theta.column_mut(2 + k).assign(&screen.column(c));
+    }
+    let y = lhs.column(g).insert_axis(Axis(1));
+    Ok((blocked(theta.view(), y, blocks)?, owner))
+}
+
+/// Stage 1 for target `g`: stability score and sign of every gene as its regulator.
+fn screen_target(
+    g: usize,
+    ne: &BlockedNormalEquations,
+    owner: &[Vec<usize>],
+    taus: &[f64],
+    d: usize,
+    p: &DynamicsParams,
+) -> Result<(Vec<f64>, Vec<i8>)> {
+    let n_fixed = 2;
+    let mut hits = vec![0usize; d];
+    let nb = ne.blocks().len();
+    let half = (nb / 2).max(1);
+    let mut order: Vec<usize> = (0..nb).collect();
+    for b in 0..p.bags {
+        let mut rng = crate::rng::stream(p.seed, DOMAIN_BAGS, (g as u64) << 32 | b as u64);
+        order.shuffle(&mut rng);
+        let mut w = vec![0.0; nb];
+        for &i in &order[..half] {
+            w[i] = 1.0;
+        }
+        let bag = ne.weighted(&w);
+        for sel in stlsq_path(&bag, n_fixed, taus)? {
+            let mut seen = vec![false; d];
+            for &k in &sel.0 {
+                for &j in &owner[k] {
+                    seen[j] = true;
+                }
+            }
+            for (h, s) in hits.iter_mut().zip(seen) {
+                *h += usize::from(s);
+            }
+        }
+    }
+    let total = (p.bags * taus.len()) as f64;
+    let score: Vec<f64> = hits.iter().map(|&h| h as f64 / total).collect();
+    // Signs from the full data: the regulator's coefficient at the largest threshold that
+    // keeps it.
+    let full = stlsq_path(ne.total(), n_fixed, taus)?;
+    let mut sign = vec![0i8; d];
+    for (support, coef) in full.iter().rev() {
+        for (&k, &c) in support.iter().zip(coef) {
+            for &j in &owner[k] {
+                if sign[j] == 0 && c != 0.0 {
+                    sign[j] = if c > 0.0 { 1 } else { -1 };
+                }
+            }
+        }
+    }
+    Ok((score, sign))
+}
+
+/// STLSQ with `n_fixed` leading columns always kept, at every threshold of `taus` (ascending,
+/// with continuation: each support starts from the previous one). A candidate stays while
+/// `|coef| · rms(column) >= tau` (its effect on the target per standard deviation of the
+/// column, in the target's units). Returns each threshold's candidate support (indices from 0
+/// after the fixed columns) and those effects.
+fn stlsq_path(
+    ne: &NormalEquations,
+    n_fixed: usize,
+    taus: &[f64],
+) -> Result<Vec<(Vec<usize>, Vec<f64>)>> {
+    let p = ne.n_features();
+    let gram = &ne.gram;
+    let b = ne.xty.column(0);
+    let n = (ne.n_samples.max(1)) as f64;
+    let rms: Vec<f64> = (0..p).map(|i| (gram[(i, i)].max(0.0) / n).sqrt()).collect();
+    let solve = |cols: &[usize]| -> Result<Array1<f64>> {
+        let k = cols.len();
+        let a = Array2::from_shape_fn((k, k), |(i, j)| gram[(cols[i], cols[j])]);
+        let rhs = Array2::from_shape_fn((k, 1), |(i, _)| b[cols[i]]);
+        let trace: f64 = (0..k).map(|i| a[(i, i)]).sum::<f64>() / k.max(1) as f64;
+        Ok(solve_spd(a.view(), rhs.view(), 1e-10 * trace)?
+            .column(0)
+            .to_owned())
+    };
+    let fixed: Vec<usize> = (0..n_fixed).collect();
+    let mut support: Vec<usize> = (n_fixed..p).filter(|&i| rms[i] > 0.0).collect();
+    let mut out = Vec::with_capacity(taus.len());
+    for &tau in taus {
+        let mut w;
+        loop {
+            let cols: Vec<usize> = fixed.iter().chain(&support).copied().collect();
+            w = solve(&cols)?;
+            let keep: Vec<usize> = support
+                .iter()
+                .enumerate()
+                .filter(|(i, &c)| (w[n_fixed + i] * rms[c]).abs() >= tau)
+                .map(|(_, &c)| c)
+                .collect();
+            if keep.len() == support.len() {
+                break;
+            }
+            support = keep;
+        }
+        out.push((
+            support.iter().map(|&c| c - n_fixed).collect(),
+            (0..support.len())
+                .map(|i| w[n_fixed + i] * rms[support[i]])
+                .collect(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Stage 2 for target `g`: a sparse rule in its most stable regulators.
+#[allow(clippy::too_many_arguments)]
+fn rule_for_target(
+    g: usize,
+    genes: &[String],
+    controls: &[String],
+    score: &[f64],
+    rows: &Rows,
+    hill_k: &[f64],
+    blocks: &[Range<usize>],
+    p: &DynamicsParams,
+) -> Result<(Rule, TargetTrace)> {
+    let mut ranked: Vec<usize> = (0..genes.len())
+        .filter(|&j| j != g && score[j] >= 0.5)
+        .collect();
+    ranked.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+    ranked.truncate(p.max_regulators);
+    let mut cands = ranked.clone();
+    cands.sort_unstable();
+    // Library: 1, controls, own level, candidate levels, then Hill terms (and products) of
+    // the candidates. Feature → genes it involves.
+    let mut names: Vec<String> = vec!["1".into()];
+    let mut involves: Vec<Vec<String>> = vec![vec![]];
+    for c in controls {
+        names.push(c.clone());
+        involves.push(vec![]);
+    }
+    for &j in std::iter::once(&g).chain(&cands) {
+        names.push(genes[j].clone());
+        involves.push(vec![genes[j].clone()]);
+    }
+    let n_linear = names.len();
+    let hill_names: Vec<String> = if cands.is_empty() {
+        vec![]
+    } else {
+        let lib = HillLibrary::new(cands.iter().map(|&j| hill_k[j]).collect(), 1.0)?
+            .interactions(p.interactions);
+        let cand_names: Vec<String> = cands.iter().map(|&j| genes[j].clone()).collect();
+        for gs in lib.feature_inputs(cands.len()) {
+            let mut v: Vec<String> = gs.iter().map(|&i| cand_names[i].clone()).collect();
+            v.sort();
+            involves.push(v);
+        }
+        lib.feature_names(&cand_names)
+    };
+    names.extend(hill_names);
+    let y = rows.lhs.column(g).insert_axis(Axis(1)).to_owned();
+    let opt = AutoStlsq::default();
+    let mut best: Option<(f64, f64, crate::optimize::SparseFit)> = None;
+    let mut cv_by_n = Vec::new();
+    let n_list: Vec<f64> = if cands.is_empty() {
+        vec![p.hill_n[0]]
+    } else {
+        p.hill_n.clone()
+    };
+    for &n in &n_list {
+        let lib = if cands.is_empty() {
+            None
+        } else {
+            Some(
+                HillLibrary::new(cands.iter().map(|&j| hill_k[j]).collect(), n)?
+                    .interactions(p.interactions),
+            )
+        };
+        let theta = rows.columns(&|x, u| {
+            let rows_n = x.nrows();
+            let mut out = Array2::zeros((rows_n, n_linear));
+            out.column_mut(0).fill(1.0);
+            out.slice_mut(s![.., 1..1 + u.ncols()]).assign(&u);
+            for (k, &j) in std::iter::once(&g).chain(&cands).enumerate() {
+                out.column_mut(1 + u.ncols() + k).assign(&x.column(j));
+            }
+            match &lib {
+                Some(lib) => {
+                    let sub =
+                        Array2::from_shape_fn((rows_n, cands.len()), |(i, k)| x[(i, cands[k])]);
+                    let h = lib.transform(sub.view())?;
+                    concatenate(Axis(1), &[out.view(), h.view()])
+                        .map_err(|e| Error::Linalg(e.to_string()))
+                }
+                None => Ok(out),
+            }
+        })?;
+        let ne = blocked(theta.view(), y.view(), blocks)?;
+        let fit = opt.fit_normal(&ne)?;
+        let cv = fit
+            .selection
+            .as_ref()
+            .and_then(|s| s.first())
+            .and_then(|s| s.path.get(s.chosen))
+            .and_then(|pt| pt.cv.or(Some(pt.rss)))
+            .unwrap_or(f64::INFINITY);
+        cv_by_n.push((n, cv));
+        if best.as_ref().is_none_or(|b| cv < b.0) {
+            best = Some((cv, n, fit));
+        }
+    }
+    let Some((_, hill_n, fit)) = best else {
+        return Err(Error::Empty {
+            what: "Hill coefficients",
+            why: "hill_n is empty".into(),
+        });
+    };
+    let terms: Vec<RuleTerm> = (0..names.len())
+        .filter(|&i| fit.coef[(i, 0)] != 0.0)
+        .map(|i| RuleTerm {
+            feature: names[i].clone(),
+            genes: involves[i].clone(),
+            coef: fit.coef[(i, 0)],
+            inclusion: None,
+        })
+        .collect();
+    let rule = Rule {
+        target: genes[g].clone(),
+        lhs: format!("d{}/dt", genes[g]),
+        terms,
+    };
+    let trace = TargetTrace {
+        target: genes[g].clone(),
+        stability: score.to_vec(),
+        candidates: ranked.iter().map(|&j| genes[j].clone()).collect(),
+        cv_by_hill_n: cv_by_n,
+        hill_n,
+        features: names,
+        selection: fit.selection.and_then(|mut s| s.pop()),
+    };
+    Ok((rule, trace))
 }

@@ -31,10 +31,11 @@ mod ground_truth;
 mod libraries;
 #[cfg(feature = "nn")]
 mod model_distill;
+mod network_baselines;
 
 pub use activations::{explain_units, gate_op, ExplainParams, Gate, UnitKind, UnitRule};
 pub use distill::{fit_distilled, DistillFit, DistillParams, DistilledTarget};
-pub use dynamics::{fit_dynamics, DynamicsFit, DynamicsParams};
+pub use dynamics::{fit_dynamics, DynamicsFit, DynamicsParams, TargetTrace};
 pub use evaluate::{
     correlation_edges, evaluate, CorrelationKind, EdgeMetrics, Evaluation, SelfLoopReport,
     TargetRecovery,
@@ -44,6 +45,7 @@ pub use ground_truth::{parse_boolean_rule, BoolExpr, TruthEdge, TruthNetwork};
 pub use libraries::{binarize, boolean_library, HillLibrary, HillMode};
 #[cfg(feature = "nn")]
 pub use model_distill::{distill_model, DistillConfig, DistillRun, DistillStage, Distillation};
+pub use network_baselines::{genie3, lagged_regression};
 
 use std::collections::BTreeSet;
 

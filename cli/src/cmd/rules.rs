@@ -12,12 +12,13 @@ use cellsindy::rules::DistillStage;
 use cellsindy_cli::pipeline::distill::{distill, write_extras, DistillJob};
 use cellsindy_cli::pipeline::rules::{dynamics, write_report, DynamicsRunConfig};
 
-use cellsindy_cli::args::{RulesCommand, RulesDistillArgs, RulesDynamicsArgs};
+use cellsindy_cli::args::{RulesBenchmarkArgs, RulesCommand, RulesDistillArgs, RulesDynamicsArgs};
 
 /// Runs the subcommand.
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RulesCommand::Dynamics(a) => run_dynamics(a),
+        RulesCommand::Benchmark(a) => run_benchmark(a),
         RulesCommand::Activations(a) => super::rules_activations::run(a),
         RulesCommand::Distill(a) => run_distill(a),
     }
@@ -25,7 +26,8 @@ pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
 
 fn run_dynamics(a: &RulesDynamicsArgs) -> anyhow::Result<ExitCode> {
     let cfg = DynamicsRunConfig::try_from(a).map_err(anyhow::Error::msg)?;
-    let inputs: Vec<&std::path::Path> = a.truth.iter().map(|p| p.as_path()).collect();
+    let inputs: Vec<&std::path::Path> =
+        a.truth.iter().chain(&a.data).map(|p| p.as_path()).collect();
     let staged = Output::dir(&a.out, &inputs)?;
     let (report, _) = dynamics(&cfg).context("rules from time courses")?;
     let mut out = std::io::stdout().lock();
@@ -33,6 +35,41 @@ fn run_dynamics(a: &RulesDynamicsArgs) -> anyhow::Result<ExitCode> {
     let files = write_report(&report, staged.path())
         .with_context(|| format!("writing results to {}", a.out.display()))?;
     super::commit_and_list(staged, &files, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_benchmark(a: &RulesBenchmarkArgs) -> anyhow::Result<ExitCode> {
+    use cellsindy_cli::pipeline::network_bench::{benchmark, table, BenchConfig};
+    let cfg = BenchConfig::from(a);
+    let staged = match &a.out {
+        Some(dir) => Some(Output::dir(dir, &[])?),
+        None => None,
+    };
+    let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template(
+        "{elapsed_precise} {wide_bar} {pos}/{len} networks x seeds, eta {eta}",
+    )?);
+    let scores = benchmark(
+        &cfg,
+        &cellsindy::rules::DynamicsParams::default(),
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )
+    .context("network benchmark")?;
+    bar.finish_and_clear();
+    let md = table(&scores);
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", super::safe(&md))?;
+    if let Some(staged) = staged {
+        let files = vec![
+            staged.path().join("table.md"),
+            staged.path().join("scores.json"),
+        ];
+        cellsindy::io::write_atomic(&files[0], md.as_bytes())?;
+        cellsindy::io::write_atomic(&files[1], &serde_json::to_vec_pretty(&scores)?)?;
+        super::commit_and_list(staged, &files, &mut out)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

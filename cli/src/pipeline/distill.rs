@@ -158,6 +158,7 @@ pub fn run_distill(
         truth_source: truth.map(|t| t.1.to_string()),
         truth: truth.map(|t| t.0.clone()),
         settings,
+        selection: serde_json::Value::Null,
         fit_seconds: start.elapsed().as_secs_f64(),
     };
     Ok((report, d))

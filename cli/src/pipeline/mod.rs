@@ -9,7 +9,8 @@
 //! | [`demo`] | every step below in one run (`cellsindy demo`), written as one report directory |
 //! | [`data`] | generate the synthetic brain; read and summarise an expression file |
 //! | [`distill`] | route 1 of `rules`: occlusion screen → distillation of a trained transformer's predictions into sparse rules → the same report as [`rules`] |
-//! | [`rules`] | sparse regulatory rules (route 3: dynamics) → evaluation against a known network → rules, edge table, report |
+//! | [`rules`] | sparse regulatory rules (route 3: dynamics, on simulated or the user's time courses) → evaluation against a known network beside baselines → rules, edge table, report |
+//! | [`network_bench`] | network inference from time courses on BoolODE-style, HillCube and synthetic-brain generators, cellsindy beside GENIE3 and correlation baselines, several seeds |
 //! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
@@ -19,6 +20,7 @@ pub mod data;
 #[cfg(feature = "bin")]
 pub mod demo;
 pub mod distill;
+pub mod network_bench;
 pub mod probe;
 pub mod rules;
 pub mod scaling;

@@ -11,39 +11,74 @@ use std::path::{Path, PathBuf};
 use ndarray::{concatenate, Axis};
 use serde::Serialize;
 
+use cellsindy::data::Trajectory;
 use cellsindy::error::{Error, Result};
+use cellsindy::expression::io::{read_expression, ReadOptions};
+use cellsindy::forest::ForestParams;
 use cellsindy::rules::{
-    correlation_edges, evaluate, fit_dynamics, CorrelationKind, DynamicsFit, DynamicsParams,
-    Evaluation, RuleSet, TruthNetwork,
+    correlation_edges, evaluate, fit_dynamics, genie3, lagged_regression, CorrelationKind,
+    DynamicsFit, DynamicsParams, Evaluation, RuleSet, ScoredEdge, TruthNetwork,
 };
+
+use super::sindy::{read_files, FileSource};
 use cellsindy::synthetic::{simulate_timecourse, TimeCourseParams};
 
 /// Default number of simulated trajectories of `rules dynamics` (each with its own input
 /// switches and levels; 24 cover every combination of each gate's two inputs several times).
 pub const DEFAULT_TRAJECTORIES: usize = 24;
 
+/// Where the time courses of [`dynamics`] come from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimeCourseSource {
+    /// Simulate the synthetic brain's network.
+    Simulate(TimeCourseParams),
+    /// CSV/TSV files, one trajectory each (the `sindy --data` conventions).
+    Files(FileSource),
+    /// A time-resolved `.h5ad`: one trajectory per value of `trajectory` (all cells in one
+    /// without it), ordered by `time`.
+    H5ad {
+        /// The file.
+        path: PathBuf,
+        /// `obs` column of sampling times or pseudotime.
+        time: String,
+        /// `obs` column of trajectory / lineage labels.
+        trajectory: Option<String>,
+    },
+}
+
 /// What [`dynamics`] runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DynamicsRunConfig {
-    /// The simulated time courses of the synthetic network.
-    pub timecourse: TimeCourseParams,
+    /// The time courses.
+    pub source: TimeCourseSource,
     /// The regression.
     pub params: DynamicsParams,
-    /// A truth file ([`TruthNetwork::load`]); `None` scores against the simulated network.
+    /// A truth file ([`TruthNetwork::load`]); `None` scores a simulation against its own
+    /// network and user data against nothing.
     pub truth: Option<PathBuf>,
 }
 
 impl DynamicsRunConfig {
-    /// `n_trajectories` trajectories and every seed set to `seed`, other settings default.
+    /// `n_trajectories` simulated trajectories and every seed set to `seed`, other settings
+    /// default.
     pub fn new(n_trajectories: usize, seed: u64) -> Self {
         DynamicsRunConfig {
-            timecourse: TimeCourseParams {
+            source: TimeCourseSource::Simulate(TimeCourseParams {
                 n_trajectories,
                 seed,
                 ..TimeCourseParams::default()
-            },
+            }),
             params: DynamicsParams::default().seed(seed),
             truth: None,
+        }
+    }
+
+    /// The simulation settings, when the source is a simulation.
+    pub fn timecourse_mut(&mut self) -> Option<&mut TimeCourseParams> {
+        match &mut self.source {
+            TimeCourseSource::Simulate(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -55,8 +90,7 @@ pub struct RulesReport {
     pub route: String,
     /// The rules and scored edges.
     pub rules: RuleSet,
-    /// The route's evaluation first, then the |Pearson| and |Spearman| baselines (empty
-    /// without a truth).
+    /// The route's evaluation first, then the baselines (empty without a truth).
     pub evaluations: Vec<Evaluation>,
     /// Where the truth came from.
     pub truth_source: Option<String>,
@@ -65,6 +99,8 @@ pub struct RulesReport {
     pub truth: Option<TruthNetwork>,
     /// Settings, as JSON, for the record.
     pub settings: serde_json::Value,
+    /// How each rule was chosen (written as `selection.json`; `null` for routes without one).
+    pub selection: serde_json::Value,
     /// Seconds spent fitting.
     pub fit_seconds: f64,
 }
@@ -83,55 +119,124 @@ impl RulesReport {
     }
 }
 
-/// Route 3 end to end: simulate the time courses, [`fit_dynamics`], and score the edges and
-/// rules (with [`evaluate`]) against the truth, beside the correlation baselines computed on the
-/// same samples.
+/// Reads or simulates the time courses of `source`; with a simulation, also its network.
 ///
 /// # Errors
-/// Errors of the simulation, the fit, and of reading the truth file.
-pub fn dynamics(cfg: &DynamicsRunConfig) -> Result<(RulesReport, DynamicsFit)> {
-    let tc = simulate_timecourse(&cfg.timecourse)?;
-    let start = std::time::Instant::now();
-    let fit = fit_dynamics(&tc.trajectories, &cfg.params)?;
-    let fit_seconds = start.elapsed().as_secs_f64();
-    let (truth, source) = match &cfg.truth {
-        Some(p) => (TruthNetwork::load(p)?, p.display().to_string()),
-        None => (
-            TruthNetwork::from_dynamic_truth(&tc.truth),
-            "the simulated network (synthetic::DynamicTruth)".to_string(),
-        ),
-    };
-    let views: Vec<_> = tc.trajectories.iter().map(|t| t.x()).collect();
+/// Errors of the simulation and of reading the files (ragged rows, non-increasing time,
+/// genes that differ between files, a missing `obs` column, ...).
+pub fn time_courses(source: &TimeCourseSource) -> Result<(Vec<Trajectory>, Option<TruthNetwork>)> {
+    match source {
+        TimeCourseSource::Simulate(p) => {
+            let tc = simulate_timecourse(p)?;
+            Ok((
+                tc.trajectories,
+                Some(TruthNetwork::from_dynamic_truth(&tc.truth)),
+            ))
+        }
+        TimeCourseSource::Files(f) => Ok((read_files(f)?, None)),
+        TimeCourseSource::H5ad {
+            path,
+            time,
+            trajectory,
+        } => {
+            let m = read_expression(path, &ReadOptions::default())?;
+            Ok((
+                cellsindy::data::time_courses(&m, time, trajectory.as_deref())?,
+                None,
+            ))
+        }
+    }
+}
+
+/// The network baselines on the same time courses: |Pearson| and |Spearman| of the pooled
+/// levels, GENIE3 and lagged ridge regression (`(name, edges)`).
+///
+/// # Errors
+/// Errors of the baselines (too few samples, non-finite values).
+pub fn baseline_edges(
+    trajectories: &[Trajectory],
+    genes: &[String],
+    seed: u64,
+) -> Result<Vec<(&'static str, Vec<ScoredEdge>)>> {
+    let views: Vec<_> = trajectories.iter().map(|t| t.x()).collect();
     let x = concatenate(Axis(0), &views).map_err(|e| Error::Linalg(e.to_string()))?;
-    let mut evaluations = vec![evaluate(
-        "dynamics",
-        &fit.rules.edges,
-        Some(&fit.rules),
-        &truth,
-        true,
-    )?];
-    for (name, kind) in [
-        ("|pearson|", CorrelationKind::Pearson),
-        ("|spearman|", CorrelationKind::Spearman),
-    ] {
-        let edges = correlation_edges(x.view(), &fit.genes, kind)?;
-        evaluations.push(evaluate(name, &edges, None, &truth, true)?);
+    Ok(vec![
+        (
+            "|pearson|",
+            correlation_edges(x.view(), genes, CorrelationKind::Pearson)?,
+        ),
+        (
+            "|spearman|",
+            correlation_edges(x.view(), genes, CorrelationKind::Spearman)?,
+        ),
+        (
+            "genie3",
+            genie3(
+                x.view(),
+                genes,
+                &ForestParams {
+                    seed,
+                    ..ForestParams::default()
+                },
+            )?,
+        ),
+        ("lagged", lagged_regression(trajectories)?),
+    ])
+}
+
+/// Route 3 end to end: read or simulate the time courses, [`fit_dynamics`], and with a truth
+/// score the edges and rules (with [`evaluate`]) beside the network baselines computed on the
+/// same samples ([`baseline_edges`]).
+///
+/// # Errors
+/// Errors of reading or simulating, of the fit, and of reading the truth file.
+pub fn dynamics(cfg: &DynamicsRunConfig) -> Result<(RulesReport, DynamicsFit)> {
+    let (trajectories, simulated_truth) = time_courses(&cfg.source)?;
+    let start = std::time::Instant::now();
+    let fit = fit_dynamics(&trajectories, &cfg.params)?;
+    let fit_seconds = start.elapsed().as_secs_f64();
+    let truth = match (&cfg.truth, simulated_truth) {
+        (Some(p), _) => Some((TruthNetwork::load(p)?, p.display().to_string())),
+        (None, Some(t)) => Some((
+            t,
+            "the simulated network (synthetic::DynamicTruth)".to_string(),
+        )),
+        (None, None) => None,
+    };
+    let mut evaluations = Vec::new();
+    if let Some((truth, _)) = &truth {
+        evaluations.push(evaluate(
+            "dynamics",
+            &fit.rules.edges,
+            Some(&fit.rules),
+            truth,
+            true,
+        )?);
+        for (name, edges) in baseline_edges(&trajectories, &fit.genes, cfg.params.seed)? {
+            evaluations.push(evaluate(name, &edges, None, truth, true)?);
+        }
     }
     let settings = serde_json::json!({
-        "timecourse": cfg.timecourse,
+        "source": cfg.source,
         "dynamics": cfg.params,
+        "differentiator": fit.differentiator,
         "hill_k": fit.hill_k,
-        "n_samples": fit.n_samples,
-        "n_features": fit.features.len(),
+        "n_trajectories": trajectories.len(),
+        "n_rows": fit.n_samples,
     });
+    let (truth, truth_source) = match truth {
+        Some((t, s)) => (Some(t), Some(s)),
+        None => (None, None),
+    };
     Ok((
         RulesReport {
             route: "dynamics".into(),
             rules: fit.rules.clone(),
             evaluations,
-            truth_source: Some(source),
-            truth: Some(truth),
+            truth_source,
+            truth,
             settings,
+            selection: serde_json::to_value(&fit.targets)?,
             fit_seconds,
         },
         fit,
@@ -160,6 +265,12 @@ pub fn write_report(report: &RulesReport, dir: &Path) -> Result<Vec<PathBuf>> {
         ),
         (dir.join("edges.tsv"), report.rules.edges_tsv().into_bytes()),
     ];
+    if !report.selection.is_null() {
+        files.push((
+            dir.join("selection.json"),
+            serde_json::to_vec_pretty(&report.selection)?,
+        ));
+    }
     files.push((
         dir.join("network.svg"),
         cellsindy::plot::network_svg(
