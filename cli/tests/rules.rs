@@ -7,9 +7,9 @@ use cellsindy::Error;
 use cellsindy_cli::pipeline::rules::{dynamics, write_report, DynamicsRunConfig};
 
 /// Route 3 with the CLI defaults on the synthetic brain's network (24 noise-free simulated
-/// trajectories, seed 0). Measured at this commit: AUPRC 0.295 (the previous, network-specific
-/// defaults reached 1.0; the gates' inputs have no main effect on one-step increments), every
-/// reported sign right, 11 of 14 rules exact (the three gates are missed).
+/// trajectories, seed 0). Measured at this commit: AUPRC 0.620 (the previous, network-specific
+/// defaults reached 1.0), every reported sign right, 12 of 14 rules exact (XOR and AND-NOT
+/// are missed).
 #[test]
 fn rules_dynamics_route_on_the_synthetic_brain() {
     let cfg = DynamicsRunConfig::new(24, 0);
@@ -25,8 +25,23 @@ fn rules_dynamics_route_on_the_synthetic_brain() {
     );
     let ev = &report.evaluations[0];
     let auprc = ev.edges.auprc.unwrap();
-    assert!(auprc > 3.0 * ev.edges.random_precision, "AUPRC {auprc}");
-    assert!(ev.exact_count().0 >= 10, "{:?}", ev.exact_count());
+    assert!(auprc > 0.5, "AUPRC {auprc}");
+    // Above every baseline on the same samples (measured: GENIE3 0.431, the best of them).
+    for b in &report.evaluations[1..] {
+        assert!(
+            auprc > b.edges.auprc.unwrap(),
+            "{}: {:?}",
+            b.method,
+            b.edges.auprc
+        );
+    }
+    assert!(ev.exact_count().0 >= 11, "{:?}", ev.exact_count());
+    let and = report.rules.rule("TGAND").unwrap();
+    assert!(
+        and.terms.iter().any(|t| t.feature == "H(TFC) H(TFD)"),
+        "{}",
+        and.text(3)
+    );
     let lin = report.rules.rule("TGLIN1").unwrap();
     assert!(
         lin.terms.iter().any(|t| t.feature == "TFG"),

@@ -14,7 +14,10 @@
 //!    target's units per standard deviation of the regulator, on one grid for all targets, so
 //!    scores compare across targets. The sign is that of the full-data coefficient at the
 //!    largest threshold that keeps the regulator. Control inputs are not in the screen (see
-//!    `screen_design`).
+//!    `screen_design`). A gate whose inputs have no main effect (XOR) is invisible to levels,
+//!    so a model-free pair screen offers the pair of genes whose Hill terms and product best
+//!    explain what the stable regulators leave as one more column, and the selection runs
+//!    again (`best_pair`).
 //! 2. **A rule from the stable regulators.** The most stable regulators (score ≥ 0.5, at most
 //!    `max_regulators`) get a library of constant, controls, decay, their levels, Hill terms
 //!    and pairwise Hill products (gates), fitted by [`AutoStlsq`] (cross-validated sparsity)
@@ -433,15 +436,24 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
     // Thresholds in units of dx/dt per standard deviation of a regulator, shared by every
     // target: from the largest full-data coefficient of any target down `min_threshold` of
     // it, so scores compare across targets (a target with no regulators scores low).
-    let designs: Vec<(BlockedNormalEquations, Vec<Vec<usize>>)> = (0..d)
+    let designs: Vec<Design> = (0..d)
         .into_par_iter()
-        .map(|g| screen_design(g, &screen, &fixed, &steps.lhs, &step_blocks))
+        .map(|g| screen_design(g, &screen, &fixed, &steps.lhs, &step_blocks, None))
+        .collect::<Result<_>>()?;
+    // Hill terms of every level on the one-step rows, one matrix per coefficient tried.
+    let pair_hill: Vec<Array2<f64>> = p
+        .hill_n
+        .iter()
+        .map(|&n| {
+            let lib = HillLibrary::new(hill_k.clone(), n)?.interactions(false);
+            steps.columns(&|x, _u| lib.transform(x))
+        })
         .collect::<Result<_>>()?;
     let mut top = 0.0f64;
-    for (ne, owner) in &designs {
-        let full = stlsq_path(ne.total(), 2, &[0.0])?;
+    for design in &designs {
+        let full = stlsq_path(design.ne.total(), design.n_fixed, &[0.0])?;
         for (&k, &c) in full[0].0.iter().zip(&full[0].1) {
-            if owner[k].len() == 1 {
+            if design.owner[k].len() == 1 {
                 top = top.max(c.abs());
             }
         }
@@ -456,8 +468,31 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
     let per_target: Vec<(Vec<f64>, Vec<i8>, Rule, TargetTrace)> = designs
         .par_iter()
         .enumerate()
-        .map(|(g, (ne, owner))| {
-            let (score, sign) = screen_target(g, ne, owner, &taus, d, p)?;
+        .map(|(g, design)| {
+            let (score, sign) = screen_target(g, design, &taus, d, p)?;
+            // A gate whose inputs have no main effect (XOR) is invisible to the levels: the
+            // pair of genes whose Hill terms and product best explain what the stable
+            // regulators leave is offered to the stability selection as one more column.
+            let (score, sign) = match best_pair(g, &score, &screen, &pair_hill, &steps.lhs)? {
+                Some((a, b, column)) => {
+                    let d2 = screen_design(
+                        g,
+                        &screen,
+                        &fixed,
+                        &steps.lhs,
+                        &step_blocks,
+                        Some((a, b, &column)),
+                    )?;
+                    let (s2, sign2) = screen_target(g, &d2, &taus, d, p)?;
+                    let sign = sign
+                        .iter()
+                        .zip(&sign2)
+                        .map(|(&x, &y)| if x != 0 { x } else { y })
+                        .collect();
+                    (s2, sign)
+                }
+                None => (score, sign),
+            };
             let (rule, trace) =
                 rule_for_target(g, &genes, &controls, &score, &rows, &hill_k, &blocks, p)?;
             Ok((score, sign, rule, trace))
@@ -497,6 +532,14 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
     })
 }
 
+/// Stage 1's regression of one target: blocked normal equations whose first `n_fixed`
+/// columns are always kept, and the genes each later column involves.
+struct Design {
+    ne: BlockedNormalEquations,
+    owner: Vec<Vec<usize>>,
+    n_fixed: usize,
+}
+
 /// Stage 1's regression for target `g`: always-kept columns (constant, own level: basal
 /// production and decay), then every other gene's level as a candidate. Control inputs are
 /// left out of the screen: they are not genes, and as noise-free signals they would stand in
@@ -508,7 +551,8 @@ fn screen_design(
     fixed: &Array2<f64>,
     lhs: &Array2<f64>,
     blocks: &[Range<usize>],
-) -> Result<(BlockedNormalEquations, Vec<Vec<usize>>)> {
+    pair: Option<(usize, usize, &Array1<f64>)>,
+) -> Result<Design> {
     let d = screen.ncols();
     let mut owner: Vec<Vec<usize>> = Vec::new();
     let mut cols: Vec<usize> = Vec::new();
@@ -516,26 +560,104 @@ fn screen_design(
         owner.push(vec![j]);
         cols.push(j);
     }
-    let mut theta = Array2::zeros((lhs.nrows(), 2 + cols.len()));
+    let extra = usize::from(pair.is_some());
+    let n_fixed = 2;
+    let mut theta = Array2::zeros((lhs.nrows(), n_fixed + cols.len() + extra));
     theta.column_mut(0).assign(&fixed.column(0));
     theta.column_mut(1).assign(&screen.column(g));
     for (k, &c) in cols.iter().enumerate() {
-        theta.column_mut(2 + k).assign(&screen.column(c));
+        theta.column_mut(n_fixed + k).assign(&screen.column(c));
+    }
+    if let Some((a, b, column)) = pair {
+        theta.column_mut(n_fixed + cols.len()).assign(column);
+        owner.push(vec![a, b]);
     }
     let y = lhs.column(g).insert_axis(Axis(1));
-    Ok((blocked(theta.view(), y, blocks)?, owner))
+    Ok(Design {
+        ne: blocked(theta.view(), y, blocks)?,
+        owner,
+        n_fixed,
+    })
+}
+
+/// Genes a pair screen searches at most (the most variable ones), so its cost stays
+/// quadratic in a bounded number.
+const PAIR_POOL: usize = 40;
+
+/// The model-free pair screen of target `g`: the residual of the increments after the
+/// constant, the target's own level and its stable regulators (score ≥ 0.5) is regressed on
+/// `[1, H(a), H(b), H(a) H(b)]` for every pair of other genes and every Hill coefficient; the
+/// pair with the largest drop in residual sum of squares is returned with its product column
+/// (at the best coefficient). `None` with fewer than two other genes.
+fn best_pair(
+    g: usize,
+    score: &[f64],
+    screen: &Array2<f64>,
+    hills: &[Array2<f64>],
+    lhs: &Array2<f64>,
+) -> Result<Option<(usize, usize, Array1<f64>)>> {
+    let (n, d) = screen.dim();
+    let mut base: Vec<usize> = vec![g];
+    base.extend((0..d).filter(|&j| j != g && score[j] >= 0.5));
+    let mut z = Array2::ones((n, base.len() + 1));
+    for (k, &j) in base.iter().enumerate() {
+        z.column_mut(k + 1).assign(&screen.column(j));
+    }
+    let y = lhs.column(g).insert_axis(Axis(1)).to_owned();
+    let zt = z.t();
+    let beta = solve_spd(zt.dot(&z).view(), zt.dot(&y).view(), 1e-10 * n as f64)?;
+    let r: Array1<f64> = &y.column(0) - &z.dot(&beta).column(0);
+    let rss0 = r.dot(&r);
+    if rss0.is_nan() || rss0 <= 0.0 {
+        return Ok(None);
+    }
+    let mut pool: Vec<usize> = (0..d).filter(|&j| j != g).collect();
+    if pool.len() > PAIR_POOL {
+        let var = |j: usize| screen.column(j).var(0.0);
+        pool.sort_by(|&a, &b| var(b).total_cmp(&var(a)).then(a.cmp(&b)));
+        pool.truncate(PAIR_POOL);
+        pool.sort_unstable();
+    }
+    let mut best: Option<(f64, usize, usize, usize)> = None;
+    for (hi, h) in hills.iter().enumerate() {
+        for (ia, &a) in pool.iter().enumerate() {
+            for &b in &pool[ia + 1..] {
+                let w = &h.column(a) * &h.column(b);
+                let cols = [h.column(a), h.column(b), w.view()];
+                let mut gram = Array2::<f64>::zeros((4, 4));
+                let mut rhs = Array2::<f64>::zeros((4, 1));
+                gram[(0, 0)] = n as f64;
+                rhs[(0, 0)] = r.sum();
+                for i in 0..3 {
+                    gram[(0, i + 1)] = cols[i].sum();
+                    gram[(i + 1, 0)] = gram[(0, i + 1)];
+                    rhs[(i + 1, 0)] = cols[i].dot(&r);
+                    for j in i..3 {
+                        gram[(i + 1, j + 1)] = cols[i].dot(&cols[j]);
+                        gram[(j + 1, i + 1)] = gram[(i + 1, j + 1)];
+                    }
+                }
+                let c = solve_spd(gram.view(), rhs.view(), 1e-10 * n as f64)?;
+                // Explained sum of squares of a least-squares fit: cᵀ Zᵀr.
+                let explained = (0..4).map(|i| c[(i, 0)] * rhs[(i, 0)]).sum::<f64>();
+                if best.is_none_or(|bb| explained > bb.0) {
+                    best = Some((explained, hi, a, b));
+                }
+            }
+        }
+    }
+    Ok(best.map(|(_, hi, a, b)| (a, b, &hills[hi].column(a) * &hills[hi].column(b))))
 }
 
 /// Stage 1 for target `g`: stability score and sign of every gene as its regulator.
 fn screen_target(
     g: usize,
-    ne: &BlockedNormalEquations,
-    owner: &[Vec<usize>],
+    design: &Design,
     taus: &[f64],
     d: usize,
     p: &DynamicsParams,
 ) -> Result<(Vec<f64>, Vec<i8>)> {
-    let n_fixed = 2;
+    let (ne, owner, n_fixed) = (&design.ne, &design.owner, design.n_fixed);
     let mut hits = vec![0usize; d];
     let nb = ne.blocks().len();
     let half = (nb / 2).max(1);
