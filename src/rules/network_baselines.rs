@@ -12,19 +12,6 @@ use crate::forest::{feature_importances, ForestParams};
 
 use super::ScoredEdge;
 
-/// Sign of each pair's Pearson correlation (`rho[(r, t)]`): the sign the unsigned baselines
-/// report, so that their signed metrics are defined.
-fn pearson_signs(x: ArrayView2<'_, f64>) -> Array2<f64> {
-    let cols: Vec<Vec<f64>> = x
-        .columns()
-        .into_iter()
-        .map(|c| crate::stats::centred_unit(&c.to_vec()))
-        .collect();
-    Array2::from_shape_fn((cols.len(), cols.len()), |(a, b)| {
-        cols[a].iter().zip(&cols[b]).map(|(u, v)| u * v).sum()
-    })
-}
-
 fn sign_of(v: f64) -> i8 {
     if v > 0.0 {
         1
@@ -77,7 +64,22 @@ pub fn genie3(
 ) -> Result<Vec<ScoredEdge>> {
     check_genes(x, genes, "GENIE3")?;
     let d = genes.len();
-    let rho = pearson_signs(x);
+    // Signs are those of the Pearson correlation (the |Pearson| baseline's edges).
+    let index: std::collections::HashMap<&str, usize> = genes
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.as_str(), i))
+        .collect();
+    let mut signs = Array2::<i8>::zeros((d, d));
+    for e in super::correlation_edges(x, genes, super::CorrelationKind::Pearson)? {
+        if let (Some(&r), Some(&t)) = (
+            index.get(e.regulator.as_str()),
+            index.get(e.target.as_str()),
+        ) {
+            signs[(r, t)] = e.sign;
+        }
+    }
+    let sign = |r: usize, t: usize| signs[(r, t)];
     let per_target: Vec<Vec<f64>> = (0..d)
         .into_par_iter()
         .map(|t| {
@@ -99,9 +101,7 @@ pub fn genie3(
             Ok(full)
         })
         .collect::<Result<_>>()?;
-    Ok(edges_from(genes, |r, t| {
-        (per_target[t][r], sign_of(rho[(r, t)]))
-    }))
+    Ok(edges_from(genes, |r, t| (per_target[t][r], sign(r, t))))
 }
 
 /// Lagged ridge regression: within every trajectory, each gene's change over one sample,

@@ -199,11 +199,7 @@ pub fn run_case(
                 family: case.family.to_string(),
                 held_out: case.held_out,
                 seed,
-                method: if name == "cellsindy" {
-                    "cellsindy".into()
-                } else {
-                    name.to_string()
-                },
+                method: name.to_string(),
                 auprc: get(m.auprc),
                 auroc: get(m.auroc),
                 epr: get(m.epr),
