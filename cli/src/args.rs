@@ -281,6 +281,9 @@ pub struct RulesDynamicsArgs {
     /// weak:WINDOW or spline:WIDTH.
     #[arg(long, default_value = "auto", value_parser = parse_diff)]
     pub diff: DiffChoice,
+    /// Trees of the GENIE3 baseline scored beside the fit when there is a truth.
+    #[arg(long, default_value_t = cellsindy::forest::ForestParams::default().n_trees, value_parser = parse_count)]
+    pub genie3_trees: usize,
 }
 
 impl TryFrom<&RulesDynamicsArgs> for crate::pipeline::rules::DynamicsRunConfig {
@@ -290,6 +293,7 @@ impl TryFrom<&RulesDynamicsArgs> for crate::pipeline::rules::DynamicsRunConfig {
         use crate::pipeline::rules::TimeCourseSource;
         let mut cfg = Self::new(a.trajectories, a.seed);
         cfg.truth = a.truth.clone();
+        cfg.genie3_trees = a.genie3_trees;
         if let Some(tc) = cfg.timecourse_mut() {
             tc.noise = a.noise;
         }
@@ -870,6 +874,14 @@ pub enum SelectArg {
     Bic,
     /// Residuals on held-out sample blocks.
     Heldout,
+}
+
+/// A count of at least one.
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number >= 1, got {text:?}")),
+    }
 }
 
 fn parse_diff(text: &str) -> Result<DiffChoice, String> {

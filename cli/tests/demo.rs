@@ -19,6 +19,7 @@ fn tiny(out: &std::path::Path) -> DemoConfig {
         distill_cells: 60,
         distill_screen_cells: 32,
         dynamics_trajectories: 8,
+        genie3_trees: 20,
         activations: true,
         activation_cells: 200,
         sae_steps: 50,

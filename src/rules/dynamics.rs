@@ -15,9 +15,9 @@
 //!    scores compare across targets. The sign is that of the full-data coefficient at the
 //!    largest threshold that keeps the regulator. Control inputs are not in the screen (see
 //!    `screen_design`). A gate whose inputs have no main effect (XOR) is invisible to levels,
-//!    so a model-free pair screen offers the pair of genes whose Hill terms and product best
-//!    explain what the stable regulators leave as one more column, and the selection runs
-//!    again (`best_pair`).
+//!    so a model-free pair screen offers the pair of genes whose Hill terms and product most
+//!    lower the error of a joint fit with the stable regulators as one more column, and the
+//!    selection runs again (`best_pair`).
 //! 2. **A rule from the stable regulators.** The most stable regulators (score ≥ 0.5, at most
 //!    `max_regulators`) get a library of constant, controls, decay, their levels, Hill terms
 //!    and pairwise Hill products (gates), fitted by [`AutoStlsq`] (cross-validated sparsity)
@@ -25,6 +25,11 @@
 //!    Hill coefficient in `hill_n`; the coefficient with the smallest held-out error is kept.
 //!    Half-activation constants `K` are each gene's midpoint between its 2nd and 98th
 //!    percentile (for a switch-like gene, between OFF and ON).
+//! 3. **Edge scores that agree with the rules.** An edge's score is the mean of its
+//!    stability and whether the target's rule uses the regulator (1 or 0): edges the rule
+//!    keeps rank above those it drops, and stability orders each group. Stage 1 leaves
+//!    control inputs out, so a gene driven by an input can borrow stable regulators that
+//!    the rule, which has the input, does not need. The trace keeps the stability scores.
 //!
 //! Nothing is fixed to a generator: sparsity and the Hill coefficient come from held-out
 //! error, `K` from each gene's range, the differentiator from the noise. Every draw is keyed
@@ -45,7 +50,7 @@ use crate::linalg::{solve_spd, BlockedNormalEquations, NormalEquations};
 use crate::optimize::{AutoStlsq, EquationSelection, SparseRegressor};
 
 use super::libraries::HillLibrary;
-use super::{Rule, RuleSet, RuleTerm, ScoredEdge};
+use super::{edge_sign, Rule, RuleSet, RuleTerm, ScoredEdge};
 
 /// Domain of the half-sample draws.
 const DOMAIN_BAGS: u64 = 0x64796e61_6d696301;
@@ -422,15 +427,8 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
         });
     }
 
-    // The screening library: every gene's level on the regression rows.
     // The screen: every gene's level on the one-step rows.
     let screen = steps.columns(&|x, _u| Ok(x.to_owned()))?;
-    let fixed = steps.columns(&|x, u| {
-        let mut out = Array2::zeros((x.nrows(), 1 + u.ncols()));
-        out.column_mut(0).fill(1.0);
-        out.slice_mut(s![.., 1..]).assign(&u);
-        Ok(out)
-    })?;
     let blocks = rows.blocks(40);
     let step_blocks = steps.blocks(40);
     // Thresholds in units of dx/dt per standard deviation of a regulator, shared by every
@@ -438,7 +436,7 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
     // it, so scores compare across targets (a target with no regulators scores low).
     let designs: Vec<Design> = (0..d)
         .into_par_iter()
-        .map(|g| screen_design(g, &screen, &fixed, &steps.lhs, &step_blocks, None))
+        .map(|g| screen_design(g, &screen, &steps.lhs, &step_blocks, None))
         .collect::<Result<_>>()?;
     // Hill terms of every level on the one-step rows, one matrix per coefficient tried.
     let pair_hill: Vec<Array2<f64>> = p
@@ -475,14 +473,8 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
             // regulators leave is offered to the stability selection as one more column.
             let (score, sign) = match best_pair(g, &score, &screen, &pair_hill, &steps.lhs)? {
                 Some((a, b, column)) => {
-                    let d2 = screen_design(
-                        g,
-                        &screen,
-                        &fixed,
-                        &steps.lhs,
-                        &step_blocks,
-                        Some((a, b, &column)),
-                    )?;
+                    let d2 =
+                        screen_design(g, &screen, &steps.lhs, &step_blocks, Some((a, b, &column)))?;
                     let (s2, sign2) = screen_target(g, &d2, &taus, d, p)?;
                     let sign = sign
                         .iter()
@@ -511,11 +503,22 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
                     t.genes.contains(reg) && !(j == g && t.genes.len() == 1 && t.feature == *reg)
                 })
                 .fold(0.0f64, |a, t| a.max(t.coef.abs()));
+            // The edge list agrees with the rules: an edge the rule uses ranks above every
+            // edge it does not, and stability orders edges within each tier; its sign is the
+            // rule's (an XOR input's level alone has no consistent sign).
+            let in_rule = max_abs_coef > 0.0;
+            let sign = if in_rule && j != g {
+                edge_sign(rule.terms.iter().map(|t| (t.coef, t.genes.as_slice())), reg)
+            } else if score[j] > 0.0 {
+                sign[j]
+            } else {
+                0
+            };
             edges.push(ScoredEdge {
                 regulator: reg.clone(),
                 target: genes[g].clone(),
-                sign: if score[j] > 0.0 { sign[j] } else { 0 },
-                score: score[j],
+                sign,
+                score: 0.5 * (score[j] + f64::from(u8::from(in_rule))),
                 max_abs_coef,
             });
         }
@@ -548,7 +551,6 @@ struct Design {
 fn screen_design(
     g: usize,
     screen: &Array2<f64>,
-    fixed: &Array2<f64>,
     lhs: &Array2<f64>,
     blocks: &[Range<usize>],
     pair: Option<(usize, usize, &Array1<f64>)>,
@@ -563,7 +565,7 @@ fn screen_design(
     let extra = usize::from(pair.is_some());
     let n_fixed = 2;
     let mut theta = Array2::zeros((lhs.nrows(), n_fixed + cols.len() + extra));
-    theta.column_mut(0).assign(&fixed.column(0));
+    theta.column_mut(0).fill(1.0);
     theta.column_mut(1).assign(&screen.column(g));
     for (k, &c) in cols.iter().enumerate() {
         theta.column_mut(n_fixed + k).assign(&screen.column(c));
@@ -584,11 +586,15 @@ fn screen_design(
 /// quadratic in a bounded number.
 const PAIR_POOL: usize = 40;
 
-/// The model-free pair screen of target `g`: the residual of the increments after the
-/// constant, the target's own level and its stable regulators (score ≥ 0.5) is regressed on
-/// `[1, H(a), H(b), H(a) H(b)]` for every pair of other genes and every Hill coefficient; the
-/// pair with the largest drop in residual sum of squares is returned with its product column
-/// (at the best coefficient). `None` with fewer than two other genes.
+/// The model-free pair screen of target `g`: for every pair of other genes and every Hill
+/// coefficient, how much `[H(a), H(b), H(a) H(b)]` lowers the residual sum of squares of the
+/// increments when added to the constant, the target's own level and its stable regulators
+/// (score ≥ 0.5). The drop is that of the joint fit (Frisch–Waugh–Lovell: the pair's
+/// columns are residualised on the base columns too), not of a fit to the base's residual:
+/// a gate's output follows its inputs, so the target's own level soaks up part of the
+/// gate's signal, and a screen of the residual alone would miss the gate's pair. The pair
+/// with the largest drop is returned with its product column (at the best coefficient).
+/// `None` with fewer than two other genes.
 fn best_pair(
     g: usize,
     score: &[f64],
@@ -603,10 +609,17 @@ fn best_pair(
     for (k, &j) in base.iter().enumerate() {
         z.column_mut(k + 1).assign(&screen.column(j));
     }
-    let y = lhs.column(g).insert_axis(Axis(1)).to_owned();
+    let ridge = 1e-10 * n as f64;
     let zt = z.t();
-    let beta = solve_spd(zt.dot(&z).view(), zt.dot(&y).view(), 1e-10 * n as f64)?;
-    let r: Array1<f64> = &y.column(0) - &z.dot(&beta).column(0);
+    let gram = zt.dot(&z);
+    // The part of a column the base columns do not explain.
+    let residualise = |v: ArrayView2<'_, f64>| -> Result<Array2<f64>> {
+        let beta = solve_spd(gram.view(), zt.dot(&v).view(), ridge)?;
+        Ok(&v - &z.dot(&beta))
+    };
+    let r = residualise(lhs.column(g).insert_axis(Axis(1)))?
+        .column(0)
+        .to_owned();
     let rss0 = r.dot(&r);
     if rss0.is_nan() || rss0 <= 0.0 {
         return Ok(None);
@@ -620,26 +633,26 @@ fn best_pair(
     }
     let mut best: Option<(f64, usize, usize, usize)> = None;
     for (hi, h) in hills.iter().enumerate() {
-        for (ia, &a) in pool.iter().enumerate() {
-            for &b in &pool[ia + 1..] {
-                let w = &h.column(a) * &h.column(b);
-                let cols = [h.column(a), h.column(b), w.view()];
-                let mut gram = Array2::<f64>::zeros((4, 4));
-                let mut rhs = Array2::<f64>::zeros((4, 1));
-                gram[(0, 0)] = n as f64;
-                rhs[(0, 0)] = r.sum();
+        let pooled = Array2::from_shape_fn((n, pool.len()), |(i, k)| h[(i, pool[k])]);
+        let main = residualise(pooled.view())?;
+        for ia in 0..pool.len() {
+            for ib in ia + 1..pool.len() {
+                let (a, b) = (pool[ia], pool[ib]);
+                let w = (&h.column(a) * &h.column(b)).insert_axis(Axis(1));
+                let w = residualise(w.view())?;
+                let cols = [main.column(ia), main.column(ib), w.column(0)];
+                let mut gram3 = Array2::<f64>::zeros((3, 3));
+                let mut rhs = Array2::<f64>::zeros((3, 1));
                 for i in 0..3 {
-                    gram[(0, i + 1)] = cols[i].sum();
-                    gram[(i + 1, 0)] = gram[(0, i + 1)];
-                    rhs[(i + 1, 0)] = cols[i].dot(&r);
+                    rhs[(i, 0)] = cols[i].dot(&r);
                     for j in i..3 {
-                        gram[(i + 1, j + 1)] = cols[i].dot(&cols[j]);
-                        gram[(j + 1, i + 1)] = gram[(i + 1, j + 1)];
+                        gram3[(i, j)] = cols[i].dot(&cols[j]);
+                        gram3[(j, i)] = gram3[(i, j)];
                     }
                 }
-                let c = solve_spd(gram.view(), rhs.view(), 1e-10 * n as f64)?;
-                // Explained sum of squares of a least-squares fit: cᵀ Zᵀr.
-                let explained = (0..4).map(|i| c[(i, 0)] * rhs[(i, 0)]).sum::<f64>();
+                let c = solve_spd(gram3.view(), rhs.view(), ridge)?;
+                // Explained sum of squares of a least-squares fit: cᵀ C̃ᵀr.
+                let explained = (0..3).map(|i| c[(i, 0)] * rhs[(i, 0)]).sum::<f64>();
                 if best.is_none_or(|bb| explained > bb.0) {
                     best = Some((explained, hi, a, b));
                 }
@@ -880,4 +893,41 @@ fn rule_for_target(
         selection: fit.selection.and_then(|mut s| s.pop()),
     };
     Ok((rule, trace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    /// The pair screen finds an XOR's inputs, whose levels alone explain nothing, when the
+    /// target's own level follows the gate (so the decay term takes part of its signal).
+    #[test]
+    fn pair_screen_finds_the_inputs_of_an_xor() {
+        let n = 2_000;
+        let mut rng = crate::rng::stream(3, 0, 0);
+        let mut x = Array2::from_shape_fn((n, 5), |_| rng.random::<f64>());
+        let h = |v: f64| v.powi(4) / (0.5f64.powi(4) + v.powi(4));
+        let gate: Vec<f64> = (0..n)
+            .map(|i| {
+                let (a, b) = (h(x[(i, 1)]), h(x[(i, 3)]));
+                a + b - 2.0 * a * b
+            })
+            .collect();
+        // Column 0 is the target: its level is the gate plus noise, its increment the gate's
+        // production minus decay.
+        let mut y = Array2::zeros((n, 5));
+        for i in 0..n {
+            x[(i, 0)] = gate[i] + 0.2 * (rng.random::<f64>() - 0.5);
+            y[(i, 0)] = 3.0 * gate[i] - 1.0 * x[(i, 0)];
+        }
+        let lib = HillLibrary::new(vec![0.5; 5], 4.0)
+            .unwrap()
+            .interactions(false);
+        let hills = vec![lib.transform(x.view()).unwrap()];
+        let score = vec![0.0; 5];
+        let (a, b, column) = best_pair(0, &score, &x, &hills, &y).unwrap().unwrap();
+        assert_eq!((a, b), (1, 3));
+        assert_eq!(column.len(), n);
+    }
 }

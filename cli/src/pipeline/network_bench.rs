@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use cellsindy::data::Trajectory;
 use cellsindy::error::{Error, Result};
+use cellsindy::forest::ForestParams;
 use cellsindy::networks::{
     beeline_topology, published_model, random_boolean_model, simulate_model, BooleanModel,
     Kinetics, NetworkSimParams, BEELINE_TOPOLOGIES, PUBLISHED_MODELS,
@@ -187,7 +188,11 @@ pub fn run_case(
     let (trajectories, truth) = simulate_case(case, cfg, seed)?;
     let fit = fit_dynamics(&trajectories, &params.clone().seed(seed))?;
     let mut methods = vec![("cellsindy", fit.rules.edges.clone())];
-    methods.extend(baseline_edges(&trajectories, &fit.genes, seed)?);
+    let forest = ForestParams {
+        seed,
+        ..ForestParams::default()
+    };
+    methods.extend(baseline_edges(&trajectories, &fit.genes, &forest)?);
     methods
         .into_iter()
         .map(|(name, edges)| {

@@ -57,6 +57,8 @@ pub struct DynamicsRunConfig {
     /// A truth file ([`TruthNetwork::load`]); `None` scores a simulation against its own
     /// network and user data against nothing.
     pub truth: Option<PathBuf>,
+    /// Trees of the GENIE3 baseline (a cost paid only when there is a truth to score).
+    pub genie3_trees: usize,
 }
 
 impl DynamicsRunConfig {
@@ -71,6 +73,7 @@ impl DynamicsRunConfig {
             }),
             params: DynamicsParams::default().seed(seed),
             truth: None,
+            genie3_trees: ForestParams::default().n_trees,
         }
     }
 
@@ -156,7 +159,7 @@ pub fn time_courses(source: &TimeCourseSource) -> Result<(Vec<Trajectory>, Optio
 pub fn baseline_edges(
     trajectories: &[Trajectory],
     genes: &[String],
-    seed: u64,
+    forest: &ForestParams,
 ) -> Result<Vec<(&'static str, Vec<ScoredEdge>)>> {
     let views: Vec<_> = trajectories.iter().map(|t| t.x()).collect();
     let x = concatenate(Axis(0), &views).map_err(|e| Error::Linalg(e.to_string()))?;
@@ -169,17 +172,7 @@ pub fn baseline_edges(
             "|spearman|",
             correlation_edges(x.view(), genes, CorrelationKind::Spearman)?,
         ),
-        (
-            "genie3",
-            genie3(
-                x.view(),
-                genes,
-                &ForestParams {
-                    seed,
-                    ..ForestParams::default()
-                },
-            )?,
-        ),
+        ("genie3", genie3(x.view(), genes, forest)?),
         ("lagged", lagged_regression(trajectories)?),
     ])
 }
@@ -212,13 +205,19 @@ pub fn dynamics(cfg: &DynamicsRunConfig) -> Result<(RulesReport, DynamicsFit)> {
             truth,
             true,
         )?);
-        for (name, edges) in baseline_edges(&trajectories, &fit.genes, cfg.params.seed)? {
+        let forest = ForestParams {
+            n_trees: cfg.genie3_trees,
+            seed: cfg.params.seed,
+            ..ForestParams::default()
+        };
+        for (name, edges) in baseline_edges(&trajectories, &fit.genes, &forest)? {
             evaluations.push(evaluate(name, &edges, None, truth, true)?);
         }
     }
     let settings = serde_json::json!({
         "source": cfg.source,
         "dynamics": cfg.params,
+        "genie3_trees": cfg.genie3_trees,
         "differentiator": fit.differentiator,
         "hill_k": fit.hill_k,
         "n_trajectories": trajectories.len(),

@@ -59,13 +59,23 @@ pub(super) fn synth_step(cells: usize, genes: usize, seed: u64) -> Result<(Synth
 }
 
 /// Step 6b's config, from its command line.
-pub(super) fn dynamics_step(trajectories: usize, seed: u64) -> Result<(DynamicsRunConfig, String)> {
-    let (n, seed) = (trajectories.to_string(), seed.to_string());
+pub(super) fn dynamics_step(
+    trajectories: usize,
+    genie3_trees: usize,
+    seed: u64,
+) -> Result<(DynamicsRunConfig, String)> {
+    let (n, trees, seed) = (
+        trajectories.to_string(),
+        genie3_trees.to_string(),
+        seed.to_string(),
+    );
     let (cmd, line) = step_command(&[
         "rules",
         "dynamics",
         "--trajectories",
         &n,
+        "--genie3-trees",
+        &trees,
         "--seed",
         &seed,
         "--out",
@@ -103,8 +113,10 @@ pub(super) mod command_tests {
             .seed(7);
         assert_eq!(d.params, params);
         assert!(d.timecourse.is_none());
-        let (r, line) = dynamics_step(12, 7).unwrap();
-        assert_eq!(r, DynamicsRunConfig::new(12, 7), "{line}");
+        let (r, line) = dynamics_step(12, 40, 7).unwrap();
+        let mut want = DynamicsRunConfig::new(12, 7);
+        want.genie3_trees = 40;
+        assert_eq!(r, want, "{line}");
         assert!(step_command(&["train", "--no-such-flag"]).is_err());
     }
 }

@@ -91,6 +91,8 @@ pub struct DemoConfig {
     pub distill_screen_cells: usize,
     /// Trajectories of the dynamics route (`rules dynamics --trajectories`).
     pub dynamics_trajectories: usize,
+    /// Trees of the dynamics route's GENIE3 baseline (`rules dynamics --genie3-trees`).
+    pub genie3_trees: usize,
     /// Run the activations route (sparse autoencoder) too.
     pub activations: bool,
     /// Cells of the activations route (`rules activations --cells`).
@@ -120,6 +122,7 @@ impl DemoConfig {
             distill_cells: DistillConfig::default().cells,
             distill_screen_cells: DistillConfig::default().screen_cells,
             dynamics_trajectories: crate::pipeline::rules::DEFAULT_TRAJECTORIES,
+            genie3_trees: cellsindy::forest::ForestParams::default().n_trees,
             activations: true,
             activation_cells: ActivationRulesConfig::default().max_cells,
             sae_steps: ActivationRulesConfig::default().sae.steps,
@@ -169,6 +172,7 @@ impl DemoConfig {
             ("distill_cells", self.distill_cells),
             ("distill_screen_cells", self.distill_screen_cells),
             ("dynamics_trajectories", self.dynamics_trajectories),
+            ("genie3_trees", self.genie3_trees),
         ] {
             if v == 0 {
                 return Err(Error::param(name, v, "must be at least 1"));
@@ -516,7 +520,7 @@ pub fn run_demo(
 
     // 6b. Rules from dynamics, as `cellsindy rules dynamics --trajectories N --seed S`.
     let st = stage(DemoStage::RulesDynamics, on_event);
-    let (dyn_cfg, line) = dynamics_step(cfg.dynamics_trajectories, seed)?;
+    let (dyn_cfg, line) = dynamics_step(cfg.dynamics_trajectories, cfg.genie3_trees, seed)?;
     let (dyn_report, _) = dynamics(&dyn_cfg)?;
     let files =
         crate::pipeline::rules::write_report(&dyn_report, &out.join("rules").join("dynamics"))?;
