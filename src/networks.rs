@@ -311,16 +311,7 @@ impl NetworkSimParams {
     /// # Errors
     /// [`Error::InvalidParam`] naming the first field out of range.
     pub fn validate(&self) -> Result<()> {
-        if self.n_trajectories == 0 {
-            return Err(Error::param("n_trajectories", 0, "must be at least 1"));
-        }
-        if self.n_samples < 2 {
-            return Err(Error::param(
-                "n_samples",
-                self.n_samples,
-                "must be at least 2",
-            ));
-        }
+        crate::data::check_sampling(self.n_trajectories, self.n_samples)?;
         if !(self.t_end.is_finite() && self.t_end > 0.0) {
             return Err(Error::param("t_end", self.t_end, "must be finite and > 0"));
         }

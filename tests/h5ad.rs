@@ -632,6 +632,58 @@ fn python_anndata_round_trip() {
     assert_eq!(read_h5ad(&theirs, &opts()).unwrap(), m);
 }
 
+/// A time-resolved file as a user has it, written by the real anndata (unsorted times, a
+/// replicate time point, a categorical lineage): `data::time_courses` splits it by lineage,
+/// orders by time and averages the replicates.
+#[test]
+fn time_courses_from_a_file_written_by_anndata() {
+    let Some(python) = crate::common::python_with("anndata") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tc.h5ad");
+    let script = r#"
+import sys, numpy as np, pandas as pd, anndata as ad
+X = np.array([[4, 1], [0, 3], [1, 5], [3, 7], [2, 2], [6, 0]], dtype=np.float32)
+obs = pd.DataFrame(
+    {"time": [2.0, 0.0, 1.0, 1.0, 1.5, 0.5],
+     "lineage": pd.Categorical(["A", "A", "A", "A", "B", "B"])},
+    index=[f"c{i}" for i in range(6)],
+)
+ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=["g1", "g2"])).write_h5ad(sys.argv[1])
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = read_expression(&path, &opts()).unwrap();
+    let trajs = cellsindy::data::time_courses(&m, "time", Some("lineage")).unwrap();
+    assert_eq!(trajs.len(), 2);
+    let (a, b) = (&trajs[0], &trajs[1]);
+    assert_eq!(a.names(), ["g1", "g2"]);
+    let times = |t: &cellsindy::data::Trajectory| -> Vec<f64> {
+        (0..t.n_samples()).map(|i| t.t().at(i)).collect()
+    };
+    assert_eq!(times(a), [0.0, 1.0, 2.0]);
+    // Time 1 is the mean of its two cells; the rows follow the times.
+    assert_eq!(a.x().row(0).to_vec(), [0.0, 3.0]);
+    assert_eq!(a.x().row(1).to_vec(), [2.0, 6.0]);
+    assert_eq!(a.x().row(2).to_vec(), [4.0, 1.0]);
+    assert_eq!(times(b), [0.5, 1.5]);
+    assert_eq!(b.x().row(0).to_vec(), [6.0, 0.0]);
+    // A column that is not there is named in the error.
+    let e = cellsindy::data::time_courses(&m, "pseudotime", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pseudotime"), "{e}");
+}
+
 // ---------- timing (release build): `CELLSINDY_H5AD_BENCH=file.h5ad cargo test --release ... -- --ignored` ----------
 
 #[test]

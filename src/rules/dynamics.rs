@@ -197,8 +197,9 @@ type RowsFn<'a> =
 /// The regression rows of every trajectory: `dx/dt` (weak or pointwise) and any library
 /// evaluated on the same rows.
 struct Rows {
-    diff: Box<dyn Differentiator>,
-    weak: bool,
+    /// The differentiator of the rows when they are weak-form (its test function integrates
+    /// every library column); `None` for pointwise rows.
+    weak: Option<Box<dyn Differentiator>>,
     /// Levels the library is built from (smoothed where the differentiator smooths).
     xs: Vec<Array2<f64>>,
     us: Vec<Array2<f64>>,
@@ -209,13 +210,50 @@ struct Rows {
 }
 
 impl Rows {
-    /// `forward`: one-step increments `(x(i+1) − x(i)) / Δt` on the levels `x(i)` (a
-    /// discrete-time step, no derivative estimate) instead of `diff`'s rows.
-    fn new(
-        trajectories: &[Trajectory],
-        diff: Box<dyn Differentiator>,
-        forward: bool,
-    ) -> Result<Self> {
+    /// One-step increments `(x(i+1) − x(i)) / Δt` on the levels `x(i)`: a discrete-time step,
+    /// no derivative estimate.
+    fn increments(trajectories: &[Trajectory]) -> Result<Self> {
+        let mut rows = Rows {
+            weak: None,
+            xs: Vec::new(),
+            us: Vec::new(),
+            ts: Vec::new(),
+            spans: Vec::new(),
+            lhs: Array2::zeros((0, 0)),
+        };
+        let mut lhs_parts = Vec::new();
+        let mut start = 0;
+        for t in trajectories {
+            let x = t.x();
+            let n = x.nrows();
+            if n < 2 {
+                return Err(Error::TooFewSamples {
+                    op: "one-step increments".into(),
+                    needed: 2,
+                    got: n,
+                });
+            }
+            let tt = t.t().to_vec();
+            let dx = Array2::from_shape_fn((n - 1, x.ncols()), |(i, j)| {
+                (x[(i + 1, j)] - x[(i, j)]) / (tt[i + 1] - tt[i])
+            });
+            rows.spans.push(start..start + n - 1);
+            start += n - 1;
+            lhs_parts.push(dx);
+            rows.xs.push(x.slice(s![..n - 1, ..]).to_owned());
+            rows.us.push(match t.u() {
+                Some(u) => u.slice(s![..n - 1, ..]).to_owned(),
+                None => Array2::zeros((n - 1, 0)),
+            });
+            rows.ts.push(t.t().slice(0, n - 1));
+        }
+        rows.lhs = stack(&lhs_parts)?;
+        Ok(rows)
+    }
+
+    /// `diff`'s rows: estimated derivatives, or weak-form rows when `diff` has a test
+    /// function (the library is then built from its smoothed levels and integrated).
+    fn derivatives(trajectories: &[Trajectory], diff: Box<dyn Differentiator>) -> Result<Self> {
         let mut weak = false;
         let mut xs = Vec::new();
         let mut us = Vec::new();
@@ -224,31 +262,6 @@ impl Rows {
         let mut spans = Vec::new();
         let mut start = 0;
         for t in trajectories {
-            if forward {
-                let x = t.x();
-                let n = x.nrows();
-                if n < 2 {
-                    return Err(Error::TooFewSamples {
-                        op: "one-step increments".into(),
-                        needed: 2,
-                        got: n,
-                    });
-                }
-                let tt = t.t().to_vec();
-                let dx = Array2::from_shape_fn((n - 1, x.ncols()), |(i, j)| {
-                    (x[(i + 1, j)] - x[(i, j)]) / (tt[i + 1] - tt[i])
-                });
-                spans.push(start..start + n - 1);
-                start += n - 1;
-                lhs_parts.push(dx);
-                xs.push(x.slice(s![..n - 1, ..]).to_owned());
-                us.push(match t.u() {
-                    Some(u) => u.slice(s![..n - 1, ..]).to_owned(),
-                    None => Array2::zeros((n - 1, 0)),
-                });
-                ts.push(t.t().slice(0, n - 1));
-                continue;
-            }
             let dx = diff.differentiate(t.x(), t.t())?;
             let x = diff
                 .smooth(t.x(), t.t())?
@@ -273,8 +286,7 @@ impl Rows {
         }
         let lhs = stack(&lhs_parts)?;
         Ok(Rows {
-            diff,
-            weak,
+            weak: weak.then_some(diff),
             xs,
             us,
             ts,
@@ -292,12 +304,13 @@ impl Rows {
             .zip(&self.ts)
             .map(|((x, u), t)| {
                 let theta = f(x.view(), u.view())?;
-                if self.weak {
-                    let w = self.diff.weak_integrate(theta.view(), t)?;
-                    let r = self.diff.radius();
-                    Ok(w.slice(s![r..w.nrows() - r, ..]).to_owned())
-                } else {
-                    Ok(theta)
+                match &self.weak {
+                    Some(diff) => {
+                        let w = diff.weak_integrate(theta.view(), t)?;
+                        let r = diff.radius();
+                        Ok(w.slice(s![r..w.nrows() - r, ..]).to_owned())
+                    }
+                    None => Ok(theta),
                 }
             })
             .collect::<Result<_>>()?;
@@ -308,11 +321,7 @@ impl Rows {
     /// at least one test-function width long.
     fn blocks(&self, n_blocks: usize) -> Vec<Range<usize>> {
         let total = self.lhs.nrows();
-        let min_len = if self.weak {
-            2 * self.diff.radius() + 1
-        } else {
-            1
-        };
+        let min_len = self.weak.as_ref().map_or(1, |d| 2 * d.radius() + 1);
         let len = (total / n_blocks.max(1)).max(min_len).max(1);
         let mut out = Vec::new();
         for sp in &self.spans {
@@ -404,8 +413,8 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
         Some(d) => d.clone(),
         None => auto_diff(trajectories),
     };
-    let rows = Rows::new(trajectories, diff_cfg.build()?, false)?;
-    let steps = Rows::new(trajectories, diff_cfg.build()?, true)?;
+    let rows = Rows::derivatives(trajectories, diff_cfg.build()?)?;
+    let steps = Rows::increments(trajectories)?;
     let d = genes.len();
     let hill_k = match &p.hill_k {
         Some(k) if k.len() != d => {

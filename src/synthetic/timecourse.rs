@@ -63,16 +63,7 @@ impl TimeCourseParams {
     /// # Errors
     /// [`Error::InvalidParam`] naming the first field out of range.
     pub fn validate(&self) -> Result<()> {
-        if self.n_trajectories == 0 {
-            return Err(Error::param("n_trajectories", 0, "must be at least 1"));
-        }
-        if self.n_samples < 2 {
-            return Err(Error::param(
-                "n_samples",
-                self.n_samples,
-                "must be at least 2",
-            ));
-        }
+        crate::data::check_sampling(self.n_trajectories, self.n_samples)?;
         if !(self.dt.is_finite() && self.dt > 0.0) {
             return Err(Error::param("dt", self.dt, "must be finite and > 0"));
         }
