@@ -478,8 +478,9 @@ pub fn fit_dynamics(trajectories: &[Trajectory], p: &DynamicsParams) -> Result<D
         .map(|(g, design)| {
             let (score, sign) = screen_target(g, design, &taus, d, p)?;
             // A gate whose inputs have no main effect (XOR) is invisible to the levels: the
-            // pair of genes whose Hill terms and product best explain what the stable
-            // regulators leave is offered to the stability selection as one more column.
+            // pair of genes whose Hill terms and product most lower the error of a joint fit
+            // with the stable regulators is offered to the stability selection as one more
+            // column.
             let (score, sign) = match best_pair(g, &score, &screen, &pair_hill, &steps.lhs)? {
                 Some((a, b, column)) => {
                     let d2 =

@@ -518,7 +518,8 @@ pub fn run_demo(
     let rules_distill = RulesSection::of(&distill_report);
     done(st, &distill_report.summary(), &mut timings, on_event);
 
-    // 6b. Rules from dynamics, as `cellsindy rules dynamics --trajectories N --seed S`.
+    // 6b. Rules from dynamics, as `cellsindy rules dynamics --trajectories N --genie3-trees T
+    // --seed S`.
     let st = stage(DemoStage::RulesDynamics, on_event);
     let (dyn_cfg, line) = dynamics_step(cfg.dynamics_trajectories, cfg.genie3_trees, seed)?;
     let (dyn_report, _) = dynamics(&dyn_cfg)?;
