@@ -98,6 +98,28 @@ impl Trajectory {
         Ok(self)
     }
 
+    /// One-step increments: the levels `x(i)` of every sample but the last, and
+    /// `(x(i+1) − x(i)) / Δtᵢ` beside them (a discrete-time step, no derivative estimate).
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] with fewer than two samples.
+    pub fn one_step(&self) -> Result<(ArrayView2<'_, f64>, Array2<f64>)> {
+        let x = self.x();
+        let n = x.nrows();
+        if n < 2 {
+            return Err(Error::TooFewSamples {
+                op: "one-step increments".into(),
+                needed: 2,
+                got: n,
+            });
+        }
+        let t = self.t().to_vec();
+        let dx = Array2::from_shape_fn((n - 1, x.ncols()), |(i, j)| {
+            (x[(i + 1, j)] - x[(i, j)]) / (t[i + 1] - t[i])
+        });
+        Ok((x.slice_move(ndarray::s![..n - 1, ..]), dx))
+    }
+
     /// States, `(n_samples, n_vars)`.
     pub fn x(&self) -> ArrayView2<'_, f64> {
         self.x.view()

@@ -224,23 +224,12 @@ impl Rows {
         let mut lhs_parts = Vec::new();
         let mut start = 0;
         for t in trajectories {
-            let x = t.x();
-            let n = x.nrows();
-            if n < 2 {
-                return Err(Error::TooFewSamples {
-                    op: "one-step increments".into(),
-                    needed: 2,
-                    got: n,
-                });
-            }
-            let tt = t.t().to_vec();
-            let dx = Array2::from_shape_fn((n - 1, x.ncols()), |(i, j)| {
-                (x[(i + 1, j)] - x[(i, j)]) / (tt[i + 1] - tt[i])
-            });
+            let (x, dx) = t.one_step()?;
+            let n = x.nrows() + 1;
             rows.spans.push(start..start + n - 1);
             start += n - 1;
             lhs_parts.push(dx);
-            rows.xs.push(x.slice(s![..n - 1, ..]).to_owned());
+            rows.xs.push(x.to_owned());
             rows.us.push(match t.u() {
                 Some(u) => u.slice(s![..n - 1, ..]).to_owned(),
                 None => Array2::zeros((n - 1, 0)),
