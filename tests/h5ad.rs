@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cellsindy::expression::io::h5ad::{
-    read_h5ad, write_h5ad, H5adChunks, H5adCompression, H5adWriteOptions,
+    h5ad_matrices, read_h5ad, write_h5ad, H5adChunks, H5adCompression, H5adWriteOptions,
 };
-use cellsindy::expression::io::{read_expression, stream_cells, CellChunks, ReadOptions};
+use cellsindy::expression::io::{
+    read_expression, stream_cells, CellChunks, MatrixChoice, ReadOptions,
+};
+use cellsindy::expression::kind::{to_model_scale, MatrixKind};
 use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, RawValues, Values};
 use cellsindy::Error;
 use ndarray::Array2;
@@ -822,4 +825,146 @@ fn csr_new_rejects_a_row_pointer_past_the_entries() {
     // Non-monotone indptr whose middle entry points past the data: an error, not a panic.
     let e = CsrMatrix::new(2, 3, vec![0, 9, 2], vec![0, 1], vec![1.0, 2.0]).unwrap_err();
     assert!(e.to_string().contains("row 0"), "{e}");
+}
+
+// ---------- processed files: choosing the matrix, and what it holds (issue 19) ----------
+
+fn with_matrix(matrix: MatrixChoice) -> ReadOptions {
+    ReadOptions {
+        matrix,
+        ..ReadOptions::default()
+    }
+}
+
+fn kind_name(k: MatrixKind) -> &'static str {
+    match k {
+        MatrixKind::Counts => "counts",
+        MatrixKind::Normalized => "normalized",
+        MatrixKind::LogNormalized => "log_normalized",
+        MatrixKind::Scaled => "scaled",
+    }
+}
+
+/// Every matrix the inventory lists has the kind the fixture's JSON says anndata wrote.
+fn assert_inventory(name: &str) {
+    let want = expected(name);
+    let listed = h5ad_matrices(&fixture(&format!("{name}.h5ad"))).unwrap();
+    let kinds = want["kinds"].as_object().unwrap();
+    assert_eq!(listed.len(), kinds.len(), "{name}: {listed:?}");
+    for m in &listed {
+        let k = m.kind.as_ref().unwrap_or_else(|| panic!("{name} {m:?}"));
+        assert_eq!(
+            Some(kind_name(k.kind)),
+            kinds[&m.choice.to_string()].as_str(),
+            "{name} {}: {}",
+            m.choice,
+            k.evidence
+        );
+        assert_eq!(m.n_cells, 12, "{name} {}", m.choice);
+    }
+}
+
+#[test]
+fn scaled_x_is_refused_with_the_matrices_that_work_and_raw_is_read_on_request() {
+    assert_inventory("processed_scaled");
+    let want = expected("processed_scaled");
+    let path = fixture("processed_scaled.h5ad");
+    let e = read_h5ad(&path, &opts()).unwrap_err().to_string();
+    assert!(
+        e.contains("scaled") && e.contains("--raw (log-normalised, 12 x 10)"),
+        "{e}"
+    );
+    let raw = read_h5ad(&path, &with_matrix(MatrixChoice::Raw)).unwrap();
+    assert_values("raw/X", raw.values(), &want["raw"]["X"]);
+    assert_eq!(raw.genes().symbols, strings(&want["raw"]["var_names"]));
+    assert!(
+        raw.raw().is_none(),
+        "raw read as the matrix is not attached again"
+    );
+    // Back to a linear scale: every cell sums to the 10,000 it was normalised to.
+    let mut m = raw.clone();
+    let kind = to_model_scale(&mut m).unwrap();
+    assert_eq!(kind.kind, MatrixKind::LogNormalized);
+    for s in m.library_sizes() {
+        assert!((s - 1e4).abs() < 1.0, "{s}");
+    }
+    // Streaming the same choice gives the same cells.
+    let mut s = H5adChunks::open(&path, 5, &with_matrix(MatrixChoice::Raw)).unwrap();
+    assert_eq!(s.genes(), raw.genes());
+    let (_, stacked, _) = collect_chunks(&mut s);
+    assert_eq!(stacked, raw.values().to_sparse());
+    // X streamed is refused at its first chunk; a CSV has no .raw.
+    let mut s = H5adChunks::open(&path, 5, &opts()).unwrap();
+    assert!(matches!(s.next(), Some(Err(Error::Negative { .. }))));
+    let e = read_expression(Path::new("x.csv"), &with_matrix(MatrixChoice::Raw)).unwrap_err();
+    assert!(matches!(e, Error::Unsupported(_)), "{e}");
+}
+
+#[test]
+fn a_counts_layer_beside_log_normalised_x() {
+    assert_inventory("processed_layers");
+    let want = expected("processed_layers");
+    let path = fixture("processed_layers.h5ad");
+    let counts = read_h5ad(&path, &with_matrix(MatrixChoice::Layer("counts".into()))).unwrap();
+    assert_values("layers/counts", counts.values(), &want["layers"]["counts"]);
+    assert_eq!(counts.genes().symbols, strings(&want["var_names"]));
+    assert_eq!(counts.cells(), strings(&want["obs_names"]));
+    let x = read_h5ad(&path, &opts()).unwrap();
+    assert_values("X", x.values(), &want["X"]);
+    // The log-normalised X brought back is the counts normalised to 10,000 per cell.
+    let mut lin = x.clone();
+    assert_eq!(
+        to_model_scale(&mut lin).unwrap().kind,
+        MatrixKind::LogNormalized
+    );
+    let (c, l) = (counts.values().to_dense(), lin.values().to_dense());
+    for (i, (cr, lr)) in c.outer_iter().zip(l.outer_iter()).enumerate() {
+        let total: f32 = cr.sum();
+        for (&cv, &lv) in cr.iter().zip(lr) {
+            let want = f64::from(cv / total * 1e4);
+            assert!(
+                (f64::from(lv) - want).abs() < 1e-3 * want.max(1.0),
+                "cell {i}"
+            );
+        }
+    }
+    let mut cm = counts.clone();
+    assert_eq!(to_model_scale(&mut cm).unwrap().kind, MatrixKind::Counts);
+    assert_eq!(cm, counts, "counts are kept as they are");
+    // An unknown layer names the ones there are.
+    let e = read_h5ad(&path, &with_matrix(MatrixChoice::Layer("spliced".into())))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no such layer") && e.contains("--layer counts"),
+        "{e}"
+    );
+}
+
+#[test]
+fn csc_x_and_chunked_compressed_layers() {
+    assert_inventory("processed_csc_chunked");
+    let want = expected("processed_csc_chunked");
+    let path = fixture("processed_csc_chunked.h5ad");
+    let x = read_h5ad(&path, &opts()).unwrap();
+    assert_values("X (csc)", x.values(), &want["X"]);
+    for layer in ["counts", "dense_counts"] {
+        let choice = with_matrix(MatrixChoice::Layer(layer.into()));
+        let m = read_h5ad(&path, &choice).unwrap();
+        assert_values(layer, m.values(), &want["layers"][layer]);
+        for chunk in [1, 5, 7, 12] {
+            let mut s = H5adChunks::open(&path, chunk, &choice).unwrap();
+            let (cells, stacked, _) = collect_chunks(&mut s);
+            assert_eq!(cells, m.cells());
+            assert_eq!(
+                stacked,
+                m.values().to_sparse(),
+                "{layer} in chunks of {chunk}"
+            );
+        }
+    }
+    // The CSC X streams too (read whole, then served by rows).
+    let mut s = stream_cells(&path, 5, &opts()).unwrap();
+    let (_, stacked, _) = collect_chunks(s.as_mut());
+    assert_eq!(stacked, x.values().to_sparse());
 }

@@ -425,6 +425,13 @@ pub struct ReadArgs {
     /// CSV/TSV orientation: cells are the rows (default: guess).
     #[arg(long)]
     pub cells_as_rows: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // flattened: its fields carry the help
+    pub matrix: MatrixArgs,
+    /// Run the model on data of another kind than it was trained on (counts vs normalised vs
+    /// log-normalised), which it otherwise refuses.
+    #[arg(long)]
+    pub any_kind: bool,
 }
 
 impl ReadArgs {
@@ -433,7 +440,32 @@ impl ReadArgs {
         cellsindy::expression::io::ReadOptions {
             make_unique: self.make_unique,
             cells_as_rows: self.cells_as_rows.then_some(true),
+            matrix: self.matrix.choice(),
+            any_kind: self.any_kind,
             ..Default::default()
+        }
+    }
+}
+
+/// Which matrix of an `.h5ad` to read.
+#[derive(Debug, Args, Clone)]
+pub struct MatrixArgs {
+    /// .h5ad: read `layers[NAME]` instead of X (e.g. `counts`); `data inspect` lists them.
+    #[arg(long, value_name = "NAME", conflicts_with = "raw")]
+    pub layer: Option<String>,
+    /// .h5ad: read `.raw.X`, with the genes of `.raw.var`, instead of X.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+impl MatrixArgs {
+    /// The chosen matrix.
+    pub fn choice(&self) -> cellsindy::expression::io::MatrixChoice {
+        use cellsindy::expression::io::MatrixChoice;
+        match (&self.layer, self.raw) {
+            (Some(name), _) => MatrixChoice::Layer(name.clone()),
+            (None, true) => MatrixChoice::Raw,
+            (None, false) => MatrixChoice::X,
         }
     }
 }
@@ -745,6 +777,9 @@ pub struct InspectArgs {
     /// `Gene Expression` (scanpy's `gex_only=False`).
     #[arg(long)]
     pub all_features: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // flattened: its fields carry the help
+    pub matrix: MatrixArgs,
 }
 
 impl InspectArgs {
@@ -760,6 +795,7 @@ impl InspectArgs {
                 None
             },
             gex_only: !self.all_features,
+            matrix: self.matrix.choice(),
             ..Default::default()
         }
     }

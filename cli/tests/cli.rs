@@ -424,3 +424,94 @@ fn transformer_commands_train_resume_impute_generate_capture_and_evaluate() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// A processed `.h5ad` as scanpy leaves it (issue 19): `data inspect` lists every matrix and
+/// their kinds without failing on a scaled X; a model trained on the counts layer records
+/// counts and refuses the log-normalised X unless told.
+#[test]
+fn processed_h5ad_inspect_layers_and_the_kind_a_model_was_trained_on() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/h5ad");
+    let scaled = fixtures.join("processed_scaled.h5ad");
+    let j: Value = serde_json::from_slice(
+        &cellsindy_ok(&["data", "inspect", "--json", scaled.to_str().unwrap()]).stdout,
+    )
+    .unwrap();
+    let kinds: Vec<(String, String)> = j["matrices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["kind"]["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("X".to_string(), "scaled".to_string()),
+            ("raw".to_string(), "log_normalized".to_string())
+        ]
+    );
+    assert!(j["note"].as_str().unwrap().contains("--raw"), "{j}");
+    assert!(j.get("n_cells").is_none(), "no summary of a scaled X: {j}");
+    let j: Value = serde_json::from_slice(
+        &cellsindy_ok(&[
+            "data",
+            "inspect",
+            "--json",
+            "--raw",
+            scaled.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        (j["n_cells"].as_u64(), j["n_genes"].as_u64()),
+        (Some(12), Some(10))
+    );
+    assert_eq!(j["kind"]["kind"], "log_normalized");
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let layers = fixtures.join("processed_layers.h5ad");
+    let data = layers.to_str().unwrap();
+    std::fs::write(
+        d("model.toml"),
+        "[model]\nd_model = 16\nn_layers = 1\nn_heads = 2\nd_ff = 32\n[tokenizer]\nn_top_genes = 0\nmax_genes = 16\n[train]\nsteps = 2\nbatch_size = 4\nwarmup_steps = 1\nval_cells = 2\n",
+    )
+    .unwrap();
+    cellsindy_ok(&[
+        "train",
+        "--data",
+        data,
+        "--layer",
+        "counts",
+        "--out",
+        &d("ckpt"),
+        "--config",
+        &d("model.toml"),
+    ]);
+    let tok: Value =
+        serde_json::from_str(&std::fs::read_to_string(d("ckpt/tokenizer.json")).unwrap()).unwrap();
+    assert_eq!(tok["input_kind"], "counts");
+    let ckpt = d("ckpt");
+    let impute = |extra: &[&str]| {
+        let mut args = vec![
+            "impute", "--ckpt", &ckpt, "--data", data, "--genes", "Gene1", "--cells", "3",
+        ];
+        args.extend_from_slice(extra);
+        cellsindy(&args)
+    };
+    let refused = impute(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && err.contains("trained on counts")
+            && err.contains("log-normalised"),
+        "{err}"
+    );
+    assert!(impute(&["--layer", "counts"]).status.success());
+    assert!(impute(&["--any-kind"]).status.success());
+}

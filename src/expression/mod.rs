@@ -4,6 +4,8 @@
 //!   cell ids, cell metadata and optional `.raw`; subsetting by cells and genes.
 //! - [`normalize`]: library-size normalisation, `log1p`, highly-variable genes (scanpy's
 //!   `normalize_total`, `log1p`, `highly_variable_genes(flavor="seurat" | "cell_ranger")`).
+//! - [`kind`]: what a matrix holds (counts, normalised, log-normalised, scaled), and undoing
+//!   `log1p`.
 //! - [`genes`]: matching a dataset's genes to a vocabulary, with a coverage report.
 //! - [`io`]: AnnData `.h5ad`, 10x Matrix Market and CSV/TSV readers and writers, and streaming
 //!   in chunks of cells.
@@ -16,6 +18,7 @@
 
 pub mod genes;
 pub mod io;
+pub mod kind;
 mod matrix;
 pub mod normalize;
 mod sparse;

@@ -26,6 +26,7 @@ use super::model::{pad_mask, ModelInput};
 use crate::error::{Error, Result};
 use crate::expression::genes::match_genes;
 use crate::expression::io::{stream_cells, CellChunks, ReadOptions};
+use crate::expression::kind::{to_linear_scale_sparse, MatrixKind};
 use crate::expression::CsrMatrix;
 use crate::rng::{splitmix64, stream};
 use crate::tokenize::{GeneTokenizer, PreparedCells, TokenizedCell, LIBRARY_TARGET};
@@ -94,6 +95,9 @@ pub enum TrainData {
         opts: ReadOptions,
         /// Vocabulary position of each file gene (`None`: not in the vocabulary).
         column_map: Vec<Option<u32>>,
+        /// What the file holds (the tokenizer's `input_kind`): log-normalised chunks are
+        /// brought to a linear scale as they are read.
+        kind: Option<MatrixKind>,
         /// Cells in the file.
         n_cells: usize,
         /// Validation rows (read once up front, at most `val_cells`).
@@ -173,6 +177,7 @@ impl TrainData {
             path: path.to_path_buf(),
             opts: opts.clone(),
             column_map,
+            kind: tokenizer.input_kind,
             n_cells: 0,
             val: Vec::new(),
         };
@@ -219,6 +224,7 @@ impl TrainData {
             path,
             opts,
             column_map,
+            kind,
             ..
         } = self
         else {
@@ -226,13 +232,19 @@ impl TrainData {
         };
         let chunks: Box<dyn CellChunks> = stream_cells(path, 1024, opts)?;
         let map = column_map.clone();
+        let kind = *kind;
         Ok(Box::new(chunks.flat_map(
             move |chunk| -> Vec<Result<CellRow>> {
                 match chunk {
                     Err(e) => vec![Err(e)],
-                    Ok(c) => (0..c.values.n_rows())
-                        .map(|r| Ok(remap_row(&c.values, r, c.start + r, &map)))
-                        .collect(),
+                    Ok(mut c) => {
+                        if let Some(k) = kind {
+                            to_linear_scale_sparse(&mut c.values, k);
+                        }
+                        (0..c.values.n_rows())
+                            .map(|r| Ok(remap_row(&c.values, r, c.start + r, &map)))
+                            .collect()
+                    }
                 }
             },
         )))

@@ -103,6 +103,11 @@ pub struct GeneTokenizer {
     pub sampling: GeneSampling,
     /// Condition fields (may be empty).
     pub conditions: Vec<ConditionField>,
+    /// What the training data held (counts, normalised, log-normalised; see
+    /// [`crate::expression::kind`]); inference refuses data of another kind unless told.
+    /// `None` for a tokenizer saved before kinds were recorded.
+    #[serde(default)]
+    pub input_kind: Option<crate::expression::kind::MatrixKind>,
 }
 
 /// One tokenized cell.
@@ -231,6 +236,7 @@ impl GeneTokenizer {
             binning,
             sampling,
             conditions,
+            input_kind: None,
         })
     }
 

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 
 use cellsindy::escape;
-use cellsindy::expression::io::{expression_output, read_expression, write_expression};
+use cellsindy::expression::io::{expression_output, write_expression};
 use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
 use cellsindy::io::output::Output;
 use cellsindy::nn::device::device;
@@ -117,7 +117,8 @@ fn load_cells(
     data: &Path,
     read: &cellsindy::expression::io::ReadOptions,
 ) -> anyhow::Result<PreparedCells> {
-    let x = read_expression(data, read).with_context(|| format!("reading {}", data.display()))?;
+    let x = cellsindy_cli::pipeline::read_for_model(data, read, m.tokenizer.input_kind)
+        .with_context(|| format!("reading {}", data.display()))?;
     let p = m
         .tokenizer
         .prepare(&x)

@@ -7,9 +7,12 @@ use serde::Serialize;
 
 use cellsindy::error::Result;
 use cellsindy::expression::genes::match_genes;
+use cellsindy::expression::io::h5ad::h5ad_matrices;
 use cellsindy::expression::io::{
-    expression_output, read_expression, write_expression, ExpressionFormat, ReadOptions,
+    expression_output, read_expression, write_expression, ExpressionFormat, MatrixChoice,
+    ReadOptions,
 };
+use cellsindy::expression::kind::{detect_values_kind, KindReport};
 use cellsindy::expression::{ExpressionMatrix, ObsColumn, Values};
 use cellsindy::io::output::Output;
 use cellsindy::synthetic::{
@@ -80,13 +83,53 @@ pub struct GroupPresence {
     pub missing: Vec<String>,
 }
 
-/// What `data inspect` reports.
+/// One matrix of an `.h5ad` as `data inspect` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixEntry {
+    /// `X`, `raw` or `layers/NAME`.
+    pub name: String,
+    /// The flag that reads it (`--raw`, `--layer NAME`).
+    pub flag: String,
+    /// Cells (rows).
+    pub n_cells: usize,
+    /// Genes (columns).
+    pub n_genes: usize,
+    /// `csr`, `csc` or `dense`.
+    pub storage: String,
+    /// Stored entries over all entries.
+    pub density: f64,
+    /// What it holds, from a sample of cells.
+    pub kind: Option<KindReport>,
+    /// Why it could not be read, if so.
+    pub problem: Option<String>,
+}
+
+/// What `data inspect` reports: the file's matrices (for `.h5ad`), and a summary of the chosen
+/// one when it holds expression.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InspectReport {
     /// The file.
     pub path: PathBuf,
     /// Detected format.
     pub format: String,
+    /// Every matrix of an `.h5ad` (X, raw, each layer); empty for other formats.
+    pub matrices: Vec<MatrixEntry>,
+    /// The matrix summarised (`X`, `raw`, `layers/NAME`).
+    pub matrix: String,
+    /// What the summarised matrix holds.
+    pub kind: Option<KindReport>,
+    /// The summary of the chosen matrix (absent when it cannot be read as expression).
+    #[serde(flatten)]
+    pub summary: Option<MatrixReport>,
+    /// Why there is no summary.
+    pub note: Option<String>,
+    /// Seconds spent reading the file.
+    pub read_seconds: f64,
+}
+
+/// The summary of one expression matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixReport {
     /// Cells (rows).
     pub n_cells: usize,
     /// Genes (columns).
@@ -114,13 +157,46 @@ pub struct InspectReport {
     /// Mean pairwise Spearman within the synaptic genes (`within_a`), within the
     /// mitochondrial genes (`within_b`) and between them, when all are present.
     pub module_spearman: Option<ModuleCorrelations>,
-    /// Seconds spent reading the file.
-    pub read_seconds: f64,
 }
 
 impl std::fmt::Display for InspectReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} ({})", self.path.display(), self.format)?;
+        if !self.matrices.is_empty() {
+            writeln!(f, "  matrices:")?;
+            for m in &self.matrices {
+                let what = match (&m.kind, &m.problem) {
+                    (Some(k), _) => format!("{}: {}", k.kind, k.evidence),
+                    (None, Some(p)) => format!("unreadable: {p}"),
+                    (None, None) => "?".into(),
+                };
+                writeln!(
+                    f,
+                    "    {:<16} {:>8} x {:<6} {:<5} {:>6.2}% stored  {}  [{}]",
+                    m.name,
+                    m.n_cells,
+                    m.n_genes,
+                    m.storage,
+                    100.0 * m.density,
+                    what,
+                    m.flag
+                )?;
+            }
+        }
+        writeln!(f, "  summary of {}:", self.matrix)?;
+        if let Some(k) = &self.kind {
+            writeln!(f, "  holds: {} ({})", k.kind, k.evidence)?;
+        }
+        match (&self.summary, &self.note) {
+            (Some(s), _) => write!(f, "{s}"),
+            (None, Some(n)) => writeln!(f, "  not summarised: {n}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Display for MatrixReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
             "  {} cells x {} genes, {} non-zero ({:.2}% sparse), {}",
@@ -187,29 +263,75 @@ impl std::fmt::Display for InspectReport {
     }
 }
 
-/// Reads `path` and summarises it.
+/// Reads `path` and summarises it: for an `.h5ad`, every matrix it holds (never failing on a
+/// valid file whose chosen matrix is scaled or absent: the report says so), then the matrix
+/// `opts.matrix` chooses.
 ///
 /// # Errors
-/// The reader's errors.
-pub fn inspect(path: &Path, opts: &ReadOptions) -> Result<(InspectReport, ExpressionMatrix)> {
+/// The reader's errors (a damaged file, an unknown layer).
+pub fn inspect(
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(InspectReport, Option<ExpressionMatrix>)> {
     let format = ExpressionFormat::detect(path)?;
     let start = Instant::now();
-    let m = read_expression(path, opts)?;
-    let read_seconds = start.elapsed().as_secs_f64();
-    let report = summarize(&m, path, &format!("{format:?}"), read_seconds)?;
-    Ok((report, m))
+    let matrices: Vec<MatrixEntry> = if format == ExpressionFormat::H5ad {
+        h5ad_matrices(path)?
+            .into_iter()
+            .map(|m| MatrixEntry {
+                name: m.choice.to_string(),
+                flag: m.choice.flag(),
+                n_cells: m.n_cells,
+                n_genes: m.n_genes,
+                storage: m.storage.to_string(),
+                density: m.density(),
+                kind: m.kind,
+                problem: m.problem,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let chosen = opts.matrix.to_string();
+    let listed = matrices.iter().find(|m| m.name == chosen);
+    let mut report = InspectReport {
+        path: path.to_path_buf(),
+        format: format!("{format:?}"),
+        kind: listed.and_then(|m| m.kind.clone()),
+        matrices: matrices.clone(),
+        matrix: chosen.clone(),
+        summary: None,
+        note: None,
+        read_seconds: 0.0,
+    };
+    // A valid AnnData may hold scaled values in the chosen matrix, or no X at all: list the
+    // matrices and say why there is no summary instead of failing.
+    let unreadable = match listed {
+        Some(m) => m.kind.as_ref().is_some_and(|k| !k.kind.is_usable()),
+        None => format == ExpressionFormat::H5ad && opts.matrix == MatrixChoice::X,
+    };
+    let m = match read_expression(path, opts) {
+        Ok(m) => m,
+        Err(e) if unreadable => {
+            report.note = Some(e.to_string());
+            report.read_seconds = start.elapsed().as_secs_f64();
+            return Ok((report, None));
+        }
+        Err(e) => return Err(e),
+    };
+    report.read_seconds = start.elapsed().as_secs_f64();
+    if report.kind.is_none() {
+        report.kind = Some(detect_values_kind(m.values()));
+    }
+    report.summary = Some(summarize(&m)?);
+    Ok((report, Some(m)))
 }
 
 /// Summarises an in-memory matrix (what `inspect` prints after reading).
 ///
 /// # Errors
 /// Never in practice (gene matching of a non-empty group list).
-pub fn summarize(
-    m: &ExpressionMatrix,
-    path: &Path,
-    format: &str,
-    read_seconds: f64,
-) -> Result<InspectReport> {
+pub fn summarize(m: &ExpressionMatrix) -> Result<MatrixReport> {
     let mut genes_per_cell = vec![0.0f64; m.n_cells()];
     let mut integer_values = true;
     m.values().for_each_nonzero(|r, _, v| {
@@ -245,9 +367,7 @@ pub fn summarize(
     } else {
         None
     };
-    Ok(InspectReport {
-        path: path.to_path_buf(),
-        format: format.to_string(),
+    Ok(MatrixReport {
         n_cells: m.n_cells(),
         n_genes: m.n_genes(),
         nnz: m.values().nnz(),
@@ -276,7 +396,6 @@ pub fn summarize(
         integer_values,
         probe_genes,
         module_spearman: module,
-        read_seconds,
     })
 }
 

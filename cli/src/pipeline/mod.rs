@@ -45,12 +45,29 @@ pub(crate) fn load_model_and_data(
         .as_ref()
         .map(|(s, _)| (s.train.seed, s.train.val_fraction));
     let model = cellsindy::nn::infer::InferenceModel::from_checkpoint(ckpt)?;
-    let matrix = cellsindy::expression::io::read_expression(data, read)?;
+    let matrix = read_for_model(data, read, model.tokenizer.input_kind)?;
     Ok(ModelAndData {
         model,
         split,
         matrix,
     })
+}
+
+/// Reads the expression a trained model runs on: the chosen matrix, its kind checked against
+/// the one the model was trained on (`trained`; a mismatch only with `read.any_kind`) and
+/// brought to the model's linear scale ([`cellsindy::expression::kind::to_model_scale`]).
+///
+/// # Errors
+/// Read errors; scaled values; a kind mismatch.
+pub fn read_for_model(
+    data: &std::path::Path,
+    read: &cellsindy::expression::io::ReadOptions,
+    trained: Option<cellsindy::expression::kind::MatrixKind>,
+) -> cellsindy::Result<cellsindy::expression::ExpressionMatrix> {
+    let mut matrix = cellsindy::expression::io::read_expression(data, read)?;
+    let kind = cellsindy::expression::kind::to_model_scale(&mut matrix)?;
+    cellsindy::expression::kind::check_model_kind(trained, kind.kind, read.any_kind)?;
+    Ok(matrix)
 }
 
 /// What [`load_model_and_data`] returns.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use cellsindy::error::{Error, Result};
 use cellsindy::expression::io::{read_expression, stream_cells, ReadOptions};
+use cellsindy::expression::kind::{check_model_kind, to_model_scale};
 use cellsindy::expression::{ExpressionMatrix, Values};
 use cellsindy::io::output::Output;
 use cellsindy::nn::checkpoint;
@@ -127,7 +128,8 @@ pub fn train(
     let matrix = if job.stream {
         None
     } else {
-        let m = read_expression(&job.data, &job.read)?;
+        let mut m = read_expression(&job.data, &job.read)?;
+        let kind = to_model_scale(&mut m)?;
         if m.values().nnz() == 0 {
             return Err(Error::Empty {
                 what: "expression data",
@@ -137,28 +139,40 @@ pub fn train(
                 ),
             });
         }
-        Some(m)
+        Some((m, kind.kind))
     };
     let mut trainer = if let Some(t) = resumed {
+        if let Some((_, kind)) = &matrix {
+            check_model_kind(t.tokenizer.input_kind, *kind, job.read.any_kind)?;
+        }
         t
     } else {
         let tok = match &matrix {
-            Some(m) => fit_tokenizer(m, &job.config.tokenizer)?.0,
+            Some((m, kind)) => {
+                let mut tok = fit_tokenizer(m, &job.config.tokenizer)?.0;
+                tok.input_kind = Some(*kind);
+                tok
+            }
             None => {
-                // The vocabulary from the first chunk of cells (highly variable genes need
-                // values).
+                // The vocabulary and the kind from the first chunk of cells (highly variable
+                // genes need values).
                 let mut chunks = stream_cells(&job.data, job.config.train.stream_chunk, &job.read)?;
                 let genes = chunks.genes().clone();
                 let first = chunks.next().ok_or_else(|| Error::Empty {
                     what: "expression file",
                     why: format!("{} has zero cells", job.data.display()),
                 })??;
-                let m = ExpressionMatrix::new(Values::Sparse(first.values), genes, first.cells)?;
-                fit_tokenizer(&m, &job.config.tokenizer)?.0
+                let mut m =
+                    ExpressionMatrix::new(Values::Sparse(first.values), genes, first.cells)?;
+                let kind = to_model_scale(&mut m)?;
+                let mut tok = fit_tokenizer(&m, &job.config.tokenizer)?.0;
+                tok.input_kind = Some(kind.kind);
+                tok
             }
         };
         Trainer::new(tok, &job.config.model, job.config.train.clone(), device)?
     };
+    let matrix = matrix.map(|(m, _)| m);
     let (data, n_cells, missing) = match matrix {
         Some(m) => {
             let prepared = trainer.tokenizer.prepare(&m)?;

@@ -76,6 +76,59 @@ pub struct ReadOptions {
     /// peaks of multi-modal runs (scanpy's `read_10x_mtx(gex_only=True)`, its default). Files
     /// without a feature-type column are unaffected.
     pub gex_only: bool,
+    /// Which matrix of an `.h5ad` to read (`X`, `.raw` or a layer); other formats hold one
+    /// matrix and take only [`MatrixChoice::X`].
+    pub matrix: MatrixChoice,
+    /// Run a model on data whose kind ([`crate::expression::kind`]) differs from the one it was
+    /// trained on (`--any-kind`). Not used by the readers: the steps that load a model check it.
+    pub any_kind: bool,
+}
+
+/// Which of an AnnData file's matrices to read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MatrixChoice {
+    /// `X`, with genes from `var` (and `.raw` attached when present).
+    #[default]
+    X,
+    /// `.raw.X`, with genes from `.raw.var` (where processed files keep log-normalised or
+    /// count values of all genes).
+    Raw,
+    /// `layers[NAME]`, with genes from `var` (scanpy tutorials keep counts in
+    /// `layers["counts"]`).
+    Layer(String),
+}
+
+impl std::fmt::Display for MatrixChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MatrixChoice::X => f.write_str("X"),
+            MatrixChoice::Raw => f.write_str("raw"),
+            MatrixChoice::Layer(n) => write!(f, "layers/{n}"),
+        }
+    }
+}
+
+impl MatrixChoice {
+    /// The command-line flag that selects it (`--raw`, `--layer NAME`, nothing for `X`).
+    pub fn flag(&self) -> String {
+        match self {
+            MatrixChoice::X => "(default X)".into(),
+            MatrixChoice::Raw => "--raw".into(),
+            MatrixChoice::Layer(n) => format!("--layer {n}"),
+        }
+    }
+
+    /// An error for formats with a single matrix, when something else was asked for.
+    fn only_x(&self, path: &Path) -> Result<()> {
+        if *self == MatrixChoice::X {
+            return Ok(());
+        }
+        Err(Error::Unsupported(format!(
+            "{}: `{}` asks for a matrix other than X, but only .h5ad files hold layers or .raw",
+            path.display(),
+            self.flag()
+        )))
+    }
 }
 
 impl Default for ReadOptions {
@@ -85,6 +138,8 @@ impl Default for ReadOptions {
             cells_as_rows: None,
             force_sparse: false,
             gex_only: true,
+            matrix: MatrixChoice::X,
+            any_kind: false,
         }
     }
 }
@@ -94,7 +149,11 @@ impl Default for ReadOptions {
 /// # Errors
 /// As the format's reader.
 pub fn read_expression(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
-    match ExpressionFormat::detect(path)? {
+    let format = ExpressionFormat::detect(path)?;
+    if format != ExpressionFormat::H5ad {
+        opts.matrix.only_x(path)?;
+    }
+    match format {
         ExpressionFormat::H5ad => h5ad::read_h5ad(path, opts),
         ExpressionFormat::TenX => mtx::read_10x(path, opts),
         ExpressionFormat::Mtx => mtx::read_10x_mtx_file(path, opts),
@@ -173,7 +232,11 @@ pub fn stream_cells(
     if chunk_cells == 0 {
         return Err(Error::param("chunk_cells", 0, "must be at least 1"));
     }
-    match ExpressionFormat::detect(path)? {
+    let format = ExpressionFormat::detect(path)?;
+    if format != ExpressionFormat::H5ad {
+        opts.matrix.only_x(path)?;
+    }
+    match format {
         ExpressionFormat::H5ad => Ok(Box::new(h5ad::H5adChunks::open(path, chunk_cells, opts)?)),
         ExpressionFormat::TenX | ExpressionFormat::Mtx => {
             Ok(Box::new(mtx::MtxChunks::open(path, chunk_cells, opts)?))

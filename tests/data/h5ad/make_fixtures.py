@@ -9,7 +9,10 @@ Run it once per anndata generation; it writes the fixtures of the generation it 
 
   anndata >= 0.8 (current layout; made with 0.12.19, h5py 3.16, numpy 2.4, pandas 2.3):
       /work/venv-ad/bin/python make_fixtures.py
-    -> csr, dense_gzip, csc_lzf, ensembl, and the bad-input files (see below)
+    -> csr, dense_gzip, csc_lzf, ensembl, the bad-input files (see below), and the processed
+       files of a scanpy workflow: processed_scaled (scaled X, log-normalised raw),
+       processed_layers (log-normalised X, counts layer), processed_csc_chunked (CSC X, chunked
+       and compressed layers)
 
   anndata 0.7 (categoricals as codes + `__categories`, made with anndata 0.7.8):
       python3 -m venv /tmp/venv-old07
@@ -233,6 +236,108 @@ def current():
         del f["X"]
 
 
+def log_cp10k(x):
+    """scanpy's normalize_total(target_sum=1e4) then log1p, in float32 as scanpy computes."""
+    x = np.asarray(x, dtype=np.float32)
+    sums = x.sum(axis=1, keepdims=True)
+    return np.log1p(x / np.where(sums > 0, sums, 1) * np.float32(1e4)).astype(np.float32)
+
+
+def processed_counts():
+    """12 cells x 10 genes of counts with a spread of library sizes (every cell expressed)."""
+    rng = np.random.default_rng(11)
+    depth = rng.uniform(0.5, 6.0, size=(12, 1))
+    x = rng.poisson(depth * rng.uniform(0.2, 3.0, size=(1, 10))).astype(np.float32)
+    x[:, 0] += 1  # no empty cell
+    return x
+
+
+def processed_expected(a, layers):
+    """What the reader must return for each matrix, and the kind each one holds."""
+    out = {
+        "anndata": AD_VERSION,
+        "obs_names": [str(v) for v in a.obs_names],
+        "var_names": [str(v) for v in a.var_names],
+        "X": dense(a.X),
+        "kinds": dict(layers),
+        "layers": {k: dense(v) for k, v in a.layers.items()},
+        "raw": None,
+    }
+    if a.raw is not None:
+        out["raw"] = {"X": dense(a.raw.X), "var_names": [str(v) for v in a.raw.var_names]}
+    return out
+
+
+def processed():
+    """Files as users have them after a scanpy workflow (issue 19)."""
+    counts = processed_counts()
+    obs = pd.DataFrame(index=["cell_%d" % i for i in range(12)])
+    var = pd.DataFrame(index=["Gene%d" % i for i in range(10)])
+    logn = log_cp10k(counts)
+
+    # The PBMC tutorial shape: log-normalised values of all genes in .raw, X subset to "highly
+    # variable" genes and scaled (negatives), as after sc.pp.scale.
+    full = ad.AnnData(sp.csr_matrix(logn), obs=obs.copy(), var=var.copy())
+    full.uns["log1p"] = {"base": None}
+    full.raw = full
+    a = full[:, :6].copy()
+    x = np.asarray(a.X.todense())
+    a.X = ((x - x.mean(axis=0)) / x.std(axis=0)).astype(np.float32)
+    save(
+        "processed_scaled",
+        a,
+        lambda a: processed_expected(a, {"X": "scaled", "raw": "log_normalized"}),
+        plain=True,
+    )
+
+    # The scanpy-tutorial shape: counts kept in layers["counts"], log-normalised X.
+    a = ad.AnnData(sp.csr_matrix(logn), obs=obs.copy(), var=var.copy())
+    a.layers["counts"] = sp.csr_matrix(counts)
+    save(
+        "processed_layers",
+        a,
+        lambda a: processed_expected(a, {"X": "log_normalized", "layers/counts": "counts"}),
+        plain=True,
+    )
+
+    # CSC X, and layers in chunked, compressed datasets (as h5py/anndata write with chunks=,
+    # the layout of files written for backed access): a CSR layer in chunks of 16 entries, a
+    # dense layer in chunks of 5 cells.
+    a = ad.AnnData(sp.csc_matrix(logn), obs=obs.copy(), var=var.copy())
+    a.layers["counts"] = sp.csr_matrix(counts)
+    a.layers["dense_counts"] = counts.copy()
+    p = path("processed_csc_chunked")
+    if os.path.exists(p):
+        os.remove(p)
+    plain = a.copy()
+    del plain.layers["counts"], plain.layers["dense_counts"]
+    with h5py.File(p, "w", libver=("v110", "v110")) as f:
+        ad.io.write_elem(f, "/", plain)
+        ad.io.write_elem(
+            f, "layers/counts", a.layers["counts"],
+            dataset_kwargs={"chunks": (16,), "compression": "gzip"},
+        )
+        ad.io.write_elem(
+            f, "layers/dense_counts", a.layers["dense_counts"],
+            dataset_kwargs={"chunks": (5, 10), "compression": "gzip"},
+        )
+    back = ad.read_h5ad(p)
+    for k in ["counts", "dense_counts"]:
+        assert np.array_equal(dense(back.layers[k]), dense(a.layers[k])), k
+    with h5py.File(p, "r") as f:
+        assert f["layers/counts/data"].chunks == (16,)
+        assert f["layers/dense_counts"].chunks == (5, 10)
+        assert f["X"].attrs["encoding-type"] == "csc_matrix"
+    with open(os.path.join(HERE, "processed_csc_chunked.json"), "w") as f:
+        exp = processed_expected(
+            a,
+            {"X": "log_normalized", "layers/counts": "counts", "layers/dense_counts": "counts"},
+        )
+        json.dump(exp, f, indent=1)
+        f.write("\n")
+    print("wrote", p, os.path.getsize(p), "bytes")
+
+
 def legacy(tag):
     x = counts(5, 6, seed=7)
     obs = obs_frame(5)
@@ -244,6 +349,7 @@ if __name__ == "__main__":
     print("anndata", AD_VERSION, "h5py", h5py.__version__, file=sys.stderr)
     if VERSION >= (0, 8):
         current()
+        processed()
     elif VERSION >= (0, 7):
         legacy("v07")
     else:

@@ -7,17 +7,18 @@ use ndarray::Array2;
 
 use super::dataframe::read_frame;
 use super::decode::{read_indptr, Column, Indices, ValuesF32};
-use super::read::{genes_of, open, Matrix, Storage};
+use super::read::{chosen, genes_of, open, Matrix, Storage};
 use crate::error::{Error, Result};
 use crate::expression::io::{CellChunk, CellChunks, ReadOptions};
 use crate::expression::{check_unique, CsrMatrix, GeneTable, Values};
 
 /// Iterates over an `.h5ad` file in blocks of at most `chunk_cells` cells.
 ///
-/// [`open`](Self::open) reads `X/indptr`, the cell ids and the genes; each chunk then reads only
-/// its rows' slices of `X/data` and `X/indices` (or its rows of a dense `X`), so memory stays
-/// at one chunk plus the index. A CSC `X` is the exception: it cannot be sliced by cells and is
-/// read whole (and converted to CSR) at `open`. `obs` columns and `raw` are not streamed.
+/// [`open`](Self::open) reads the chosen matrix's row pointer ([`ReadOptions::matrix`]: `X`,
+/// `.raw` or a layer), the cell ids and the genes; each chunk then reads only its rows' slices
+/// of `data` and `indices` (or its rows of a dense matrix), so memory stays at one chunk plus
+/// the index. A CSC matrix is the exception: it cannot be sliced by cells and is read whole
+/// (and converted to CSR) at `open`. `obs` columns and `raw` are not streamed.
 ///
 /// After an error the iterator ends.
 pub struct H5adChunks {
@@ -26,14 +27,14 @@ pub struct H5adChunks {
     cells: Vec<String>,
     chunk_cells: usize,
     next: usize,
-    source: Source,
+    source: RowSource,
     /// Keeps the file open for the datasets' lifetime.
     _file: File,
 }
 
-/// Where the chunks' values come from (one per iterator: size does not matter).
+/// Where a matrix's rows come from (one per reader: size does not matter).
 #[allow(clippy::large_enum_variant)]
-enum Source {
+pub(super) enum RowSource {
     /// CSR: the row pointer is in memory, values and indices are read per chunk.
     Sparse {
         data: Column,
@@ -71,36 +72,25 @@ impl H5adChunks {
             return Err(Error::param("chunk_cells", 0, "must be at least 1"));
         }
         let (file, src) = open(path)?;
-        let x = Matrix::locate(&file, &src, path, "X")?;
+        let (xname, varname) = chosen(&file, path, &opts.matrix)?;
+        let x = Matrix::locate(&file, &src, path, &xname)?;
         let obs = read_frame(&file, path, "obs")?;
-        let var = read_frame(&file, path, "var")?;
-        let genes = genes_of(path, "X", &x, obs.index.len(), var, "var", opts)?;
+        let var = read_frame(&file, path, &varname)?;
+        let genes = genes_of(path, &xname, &x, obs.index.len(), var, &varname, opts)?;
         check_unique(
             "gene",
             &genes.symbols,
             "; gene symbols must be unique (read with make_unique)",
         )?;
         check_unique("cell", &obs.index, "")?;
-        let (n_rows, n_cols, file_len) = (x.n_rows, x.n_cols, x.file_len);
-        let source = match x.storage {
-            Storage::Sparse { csc: true, .. } => {
-                let values = x.read(path, true)?;
+        let source = match RowSource::new(x, path)? {
+            // Read whole already: checked once here, not per chunk.
+            RowSource::Memory(m) => {
+                let values = Values::Sparse(m);
                 values.check_counts("expression values")?;
-                Source::Memory(values.to_sparse_owned())
+                RowSource::Memory(values.to_sparse_owned())
             }
-            Storage::Sparse {
-                csc: false,
-                data,
-                indices,
-                indptr,
-                nnz,
-            } => Source::Sparse {
-                indptr: read_indptr(&indptr, file_len, path, "X/indptr", n_rows, nnz)?,
-                data,
-                indices,
-                n_cols,
-            },
-            Storage::Dense(col) => Source::Dense { col, n_cols },
+            other => other,
         };
         Ok(H5adChunks {
             path: path.to_path_buf(),
@@ -115,10 +105,51 @@ impl H5adChunks {
 
     /// Cells `start..end` as CSR, checked.
     fn read_chunk(&self, start: usize, end: usize) -> Result<CsrMatrix> {
-        let path = self.path.as_path();
-        let what = || format!("X rows {start}..{end}");
-        let m = match &self.source {
-            Source::Sparse {
+        let m = self.source.rows(&self.path, start, end)?;
+        if matches!(self.source, RowSource::Memory(_)) {
+            return Ok(m);
+        }
+        let values = Values::Sparse(m);
+        values
+            .check_counts("expression values")
+            .map_err(|e| shift_rows(e, start))?;
+        Ok(values.to_sparse_owned())
+    }
+}
+
+impl RowSource {
+    /// A row reader for `x`: CSR reads its row pointer now, dense nothing, and CSC (which
+    /// cannot be sliced by cells) is read whole and converted.
+    pub(super) fn new(x: Matrix, path: &Path) -> Result<Self> {
+        let (n_rows, n_cols, file_len) = (x.n_rows, x.n_cols, x.file_len);
+        Ok(match x.storage {
+            Storage::Sparse { csc: true, .. } => {
+                RowSource::Memory(x.read(path, true)?.to_sparse_owned())
+            }
+            Storage::Sparse {
+                csc: false,
+                data,
+                indices,
+                indptr,
+                nnz,
+            } => {
+                let what = format!("{}/indptr", x.name);
+                RowSource::Sparse {
+                    indptr: read_indptr(&indptr, file_len, path, &what, n_rows, nnz)?,
+                    data,
+                    indices,
+                    n_cols,
+                }
+            }
+            Storage::Dense(col) => RowSource::Dense { col, n_cols },
+        })
+    }
+
+    /// Rows `start..end` as CSR, values unchecked (structure is checked).
+    pub(super) fn rows(&self, path: &Path, start: usize, end: usize) -> Result<CsrMatrix> {
+        let what = || format!("rows {start}..{end}");
+        Ok(match self {
+            RowSource::Sparse {
                 data,
                 indices,
                 indptr,
@@ -136,22 +167,17 @@ impl H5adChunks {
                 CsrMatrix::new(end - start, *n_cols, ptr, idx?, vals?)
                     .map_err(|e| Error::format(path, format!("{}: {e}", what())))?
             }
-            Source::Dense { col, n_cols } => {
+            RowSource::Dense { col, n_cols } => {
                 let v = col.read_rows(path, start, end - start, &ValuesF32)?;
                 let x = Array2::from_shape_vec((end - start, *n_cols), v)
                     .map_err(|e| Error::format(path, format!("{}: {e}", what())))?;
                 CsrMatrix::from_dense(x.view())
             }
-            Source::Memory(m) => {
+            RowSource::Memory(m) => {
                 let rows: Vec<usize> = (start..end).collect();
-                return m.select_rows(&rows);
+                m.select_rows(&rows)?
             }
-        };
-        let values = Values::Sparse(m);
-        values
-            .check_counts("expression values")
-            .map_err(|e| shift_rows(e, start))?;
-        Ok(values.to_sparse_owned())
+        })
     }
 }
 
@@ -185,7 +211,7 @@ fn shift_rows(e: Error, start: usize) -> Error {
 }
 
 /// Takes the CSR out of `Values::Sparse` without a copy.
-trait IntoSparse {
+pub(super) trait IntoSparse {
     fn to_sparse_owned(self) -> CsrMatrix;
 }
 

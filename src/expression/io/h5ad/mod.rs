@@ -20,7 +20,13 @@
 //! | `obs` columns | categoricals → [`ObsColumn::Categorical`](crate::expression::ObsColumn), numbers and booleans → `Numeric`, strings → `Text`, nullable integers/booleans → `Numeric` with NaN where masked, nullable strings → `Text` with `""` where masked; other encodings (2-D columns, awkward arrays, ...) are skipped without error |
 //! | `var` index and columns | [`GeneTable`](crate::expression::GeneTable) (see below) |
 //! | `raw/X` + `raw/var` | [`RawValues`](crate::expression::RawValues) |
-//! | `uns`, `obsm`, `varm`, `obsp`, `varp`, `layers` | ignored |
+//! | `layers/NAME` | read instead of `X` with [`ReadOptions::matrix`] (`--layer NAME`); `raw/X` likewise with `--raw`, genes from `raw/var` |
+//! | `uns`, `obsm`, `varm`, `obsp`, `varp` | ignored |
+//!
+//! [`h5ad_matrices`] lists every matrix of a file (X, raw, each layer) with its shape, storage
+//! and what it holds ([`crate::expression::kind`]) without reading any of them whole. A matrix
+//! with negative values (scaled, as after `sc.pp.scale`) is refused with an error that names
+//! the file's matrices that would work.
 //!
 //! Matrix values may be stored as float32, float64 or any signed or unsigned integer type and
 //! become `f32`. Integers above 2^24 (and float64 values needing more than 24 bits of mantissa)
@@ -94,12 +100,14 @@ mod chunks;
 mod dataframe;
 mod decode;
 mod frame;
+mod inventory;
 mod legacy;
 mod read;
 mod source;
 mod write;
 
 pub use chunks::H5adChunks;
+pub use inventory::{h5ad_matrices, MatrixSummary};
 pub use read::read_h5ad;
 pub use write::write_h5ad;
 

@@ -11,7 +11,7 @@ use super::decode::{check_alloc, h5err, len_1d, read_indptr, Column, Indices, Va
 use super::frame::{attr_str, encoding, gene_table, Frame};
 use super::source::{FileSource, Shared};
 use crate::error::{Error, Result};
-use crate::expression::io::{make_unique, ReadOptions};
+use crate::expression::io::{make_unique, MatrixChoice, ReadOptions};
 use crate::expression::{check_unique, CsrMatrix, ExpressionMatrix, GeneTable, RawValues, Values};
 
 /// Reads an AnnData file: `X`, cell ids and `obs` columns, genes from `var`, and `raw` when
@@ -27,27 +27,139 @@ use crate::expression::{check_unique, CsrMatrix, ExpressionMatrix, GeneTable, Ra
 /// - [`Error::NonFinite`] / [`Error::Negative`] for NaN, infinite or negative values.
 pub fn read_h5ad(path: &Path, opts: &ReadOptions) -> Result<ExpressionMatrix> {
     let (file, src) = open(path)?;
-    let x = Matrix::locate(&file, &src, path, "X")?;
+    let (xname, varname) = chosen(&file, path, &opts.matrix)?;
+    let x = Matrix::locate(&file, &src, path, &xname)?;
     let (values, frames) = rayon::join(
         || x.read(path, opts.force_sparse),
         || -> Result<(Frame, Frame)> {
             Ok((
                 read_frame(&file, path, "obs")?,
-                read_frame(&file, path, "var")?,
+                read_frame(&file, path, &varname)?,
             ))
         },
     );
     let values = values?;
+    if let Err(Error::Negative {
+        cell, gene, value, ..
+    }) = values.check_counts("expression values")
+    {
+        let what = scaled_matrix(path, &opts.matrix);
+        return Err(Error::Negative {
+            what,
+            cell,
+            gene,
+            value,
+        });
+    }
     let (obs, var) = frames?;
-    let genes = genes_of(path, "X", &x, obs.index.len(), var, "var", opts)?;
+    let genes = genes_of(path, &xname, &x, obs.index.len(), var, &varname, opts)?;
     let mut m = ExpressionMatrix::new(values, genes, obs.index)?;
     for (name, column) in obs.columns {
         m = m.with_obs(name, column)?;
     }
-    if let Some(raw) = read_raw(&file, &src, path, opts, m.n_cells())? {
-        m = m.with_raw(raw)?;
+    if opts.matrix != MatrixChoice::Raw {
+        if let Some(raw) = read_raw(&file, &src, path, opts, m.n_cells())? {
+            m = m.with_raw(raw)?;
+        }
     }
     Ok(m)
+}
+
+/// The matrix element and its gene frame for `choice`: `X` + `var`, `raw/X` + `raw/var` (or
+/// the ≤ 0.6 `raw.X` + `raw.var`), `layers/NAME` + `var`.
+///
+/// # Errors
+/// [`Error::Format`] naming what the file has when the chosen matrix is absent.
+pub(super) fn chosen(file: &File, path: &Path, choice: &MatrixChoice) -> Result<(String, String)> {
+    match choice {
+        MatrixChoice::X => Ok(("X".into(), "var".into())),
+        MatrixChoice::Raw => {
+            if exists(file, "raw/X") {
+                Ok(("raw/X".into(), "raw/var".into()))
+            } else if exists(file, "raw.X") {
+                Ok(("raw.X".into(), "raw.var".into()))
+            } else {
+                Err(Error::format(
+                    path,
+                    format!("`--raw`: the file has no .raw ({})", matrices_line(file)),
+                ))
+            }
+        }
+        MatrixChoice::Layer(name) => {
+            let element = format!("layers/{name}");
+            if exists(file, &element) {
+                Ok((element, "var".into()))
+            } else {
+                Err(Error::format(
+                    path,
+                    format!("`--layer {name}`: no such layer ({})", matrices_line(file)),
+                ))
+            }
+        }
+    }
+}
+
+/// The file's layer names, sorted (none when there is no `layers` group).
+pub(super) fn layer_names(file: &File) -> Vec<String> {
+    let Ok(g) = file.group("layers") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = g.groups().unwrap_or_default();
+    names.extend(g.datasets().unwrap_or_default());
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// "matrices: X, raw, layers counts, spliced" for messages.
+fn matrices_line(file: &File) -> String {
+    let mut have = Vec::new();
+    if exists(file, "X") {
+        have.push("X".to_string());
+    }
+    if exists(file, "raw/X") || exists(file, "raw.X") {
+        have.push("raw (--raw)".to_string());
+    }
+    for l in layer_names(file) {
+        have.push(format!("--layer {l}"));
+    }
+    if have.is_empty() {
+        "it has no matrices".into()
+    } else {
+        format!("it has: {}", have.join(", "))
+    }
+}
+
+/// What [`Error::Negative`] says of a matrix with negative values: it holds scaled values, and
+/// these matrices of the file would work (their kinds read from a sample of cells).
+fn scaled_matrix(path: &Path, choice: &MatrixChoice) -> String {
+    let usable: Vec<String> = super::inventory::h5ad_matrices(path)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.choice != *choice && s.kind.as_ref().is_some_and(|k| k.kind.is_usable()))
+        .map(|s| {
+            format!(
+                "{} ({}, {} x {})",
+                s.choice.flag(),
+                s.kind.as_ref().map_or("?", |k| k.kind.label()),
+                s.n_cells,
+                s.n_genes
+            )
+        })
+        .collect();
+    let alternatives = if usable.is_empty() {
+        "no other matrix of this file holds counts or (log-)normalised values".to_string()
+    } else {
+        format!(
+            "matrices of this file that would work: {}",
+            usable.join(", ")
+        )
+    };
+    format!(
+        "{}: `{choice}`, which holds scaled or centred values (they have lost the zero of 'not \
+         expressed' and cannot be binned; {alternatives}),",
+        path.display()
+    )
 }
 
 /// Opens an `.h5ad` for reading with clear errors for a missing, non-HDF5 or truncated file.
