@@ -968,3 +968,41 @@ fn csc_x_and_chunked_compressed_layers() {
     let (_, stacked, _) = collect_chunks(s.as_mut());
     assert_eq!(stacked, x.values().to_sparse());
 }
+
+#[test]
+fn extras_of_the_wrong_shape_or_name_are_errors_and_write_nothing() {
+    use cellsindy::expression::io::h5ad::{write_h5ad_with, AnnDataExtras, UnsValue};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.h5ad");
+    let m = synthetic(5, 4, 2);
+    let bad_layer = AnnDataExtras {
+        layers: vec![("l".into(), Values::Dense(Array2::zeros((5, 3))))],
+        ..Default::default()
+    };
+    let e = write_h5ad_with(&m, &bad_layer, &p, &H5adWriteOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    let bad_obsm = AnnDataExtras {
+        obsm: vec![("X_a".into(), Array2::zeros((4, 2)))],
+        ..Default::default()
+    };
+    assert!(write_h5ad_with(&m, &bad_obsm, &p, &H5adWriteOptions::default()).is_err());
+    let bad_name = AnnDataExtras {
+        uns: vec![("a/b".into(), UnsValue::Number(1.0))],
+        ..Default::default()
+    };
+    assert!(write_h5ad_with(&m, &bad_name, &p, &H5adWriteOptions::default()).is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // A good one reads back as the same matrix (extras are for anndata; the reader skips them).
+    let good = AnnDataExtras {
+        layers: vec![("twice".into(), Values::Dense(m.values().to_dense() * 2.0))],
+        obsm: vec![("X_a".into(), Array2::ones((5, 2)))],
+        uns: vec![(
+            "meta".into(),
+            UnsValue::Dict(vec![("k".into(), UnsValue::Text("v".into()))]),
+        )],
+    };
+    write_h5ad_with(&m, &good, &p, &H5adWriteOptions::default()).unwrap();
+    assert_eq!(read_h5ad(&p, &opts()).unwrap(), m);
+    let twice = read_h5ad(&p, &with_matrix(MatrixChoice::Layer("twice".into()))).unwrap();
+    assert_eq!(twice.values().to_dense(), m.values().to_dense() * 2.0);
+}

@@ -514,4 +514,85 @@ fn processed_h5ad_inspect_layers_and_the_kind_a_model_was_trained_on() {
     );
     assert!(impute(&["--layer", "counts"]).status.success());
     assert!(impute(&["--any-kind"]).status.success());
+
+    // Results back into AnnData, opened by the real anndata and plotted by scanpy.
+    let (imp, act, gen) = (d("imp.h5ad"), d("act.h5ad"), d("gen.h5ad"));
+    cellsindy_ok(&[
+        "impute",
+        "--ckpt",
+        &ckpt,
+        "--data",
+        data,
+        "--layer",
+        "counts",
+        "--genes",
+        "Gene1,Gene4",
+        "--cells",
+        "3",
+        "--out",
+        &imp,
+    ]);
+    cellsindy_ok(&[
+        "activations",
+        "--ckpt",
+        &ckpt,
+        "--data",
+        data,
+        "--layer",
+        "counts",
+        "--out",
+        &act,
+    ]);
+    cellsindy_ok(&["generate", "--ckpt", &ckpt, "--n", "5", "--out", &gen]);
+    let Some(python) = crate::common::python_with("scanpy") else {
+        return;
+    };
+    let script = d("check.py");
+    std::fs::write(&script, PY_RESULTS).unwrap();
+    let out = Command::new(&python)
+        .args([&script, &imp, &act, &gen, &d("figures")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_dir(d("figures")).unwrap().count() >= 2);
 }
+
+/// Opens the written results with anndata, checks their parts and plots them with scanpy.
+const PY_RESULTS: &str = r#"
+import os, sys, json
+import matplotlib
+matplotlib.use("Agg")
+import anndata as ad, numpy as np, scanpy as sc
+imp_path, act_path, gen_path, fig = sys.argv[1:5]
+os.makedirs(fig, exist_ok=True)
+sc.settings.figdir = fig
+
+imp = ad.read_h5ad(imp_path)
+assert imp.shape == (3, 2), imp.shape
+assert list(imp.var_names) == ["Gene1", "Gene4"], list(imp.var_names)
+assert set(imp.layers.keys()) == {"imputed", "sampled", "p_high"}, imp.layers.keys()
+p = np.asarray(imp.layers["p_high"])
+assert ((p >= 0) & (p <= 1)).all(), p
+u = imp.uns["cellsindy"]
+assert u["command"] == "impute" and u["input_kind"] == "counts", u
+assert list(u["genes"])[:2] == ["Gene0", "Gene1"], u["genes"]
+json.loads(u["model"]); json.loads(u["binning"])
+sc.pl.violin(imp, keys="Gene1", layer="imputed", show=False, save="_imputed.png")
+
+act = ad.read_h5ad(act_path)
+assert act.n_obs == 12 and act.n_vars == 10, act.shape
+keys = sorted(act.obsm.keys())
+assert keys and all(k.startswith("X_") for k in keys), keys
+assert all(act.obsm[k].shape[0] == 12 for k in keys)
+assert act.uns["cellsindy"]["command"] == "activations"
+sc.pl.embedding(act, basis=keys[0][2:], show=False, save="_activations.png")
+
+gen = ad.read_h5ad(gen_path)
+assert gen.n_obs == 5 and gen.uns["cellsindy"]["command"] == "generate", gen
+print("ok", keys)
+"#;

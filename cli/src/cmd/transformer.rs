@@ -17,6 +17,7 @@ use cellsindy::nn::evaluate::{evaluate, EvalConfig};
 use cellsindy::nn::infer::{capture, generate, impute, Context, GenerateParams, InferenceModel};
 use cellsindy::nn::{checkpoint, CaptureSpec, RunConfig, TrainEvent};
 use cellsindy::tokenize::{BinSchemeKind, PreparedCells};
+use cellsindy_cli::pipeline::anndata_out;
 use cellsindy_cli::pipeline::transformer::{train, TrainJob};
 
 use cellsindy_cli::args::{
@@ -167,7 +168,31 @@ pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
     };
     let rows = first_cells(&cells, a.cells);
     let imp = impute(&m, &cells, &rows, &pos, &context, a.on.seed, 64)?;
-    let n_bins = m.config.n_bins;
+    let Some(staged) = staged else {
+        std::io::stdout()
+            .lock()
+            .write_all(imputation_tsv(&imp, m.config.n_bins).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    if anndata_out::is_h5ad(staged.path()) {
+        let (x, extras) = anndata_out::imputation(&imp, &m, &a.on.ckpt)?;
+        anndata_out::write(&x, &extras, staged.path())?;
+    } else {
+        let text = imputation_tsv(&imp, m.config.n_bins);
+        cellsindy::io::write_atomic(staged.path(), text.as_bytes())?;
+    }
+    let p = staged.commit()?;
+    println!(
+        "imputed {} genes in {} cells → {}",
+        imp.genes.len(),
+        imp.cells.len(),
+        p.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The imputation as TSV: one row per cell and gene, bins and the bin probabilities.
+fn imputation_tsv(imp: &cellsindy::nn::infer::Imputation, n_bins: usize) -> String {
     let mut text = String::from("cell\tgene\tobserved_bin\texpected_bin\tsampled_bin\tp_high");
     for b in 0..n_bins {
         text.push_str(&format!("\tp_bin{b}"));
@@ -190,20 +215,7 @@ pub fn run_impute(a: &ImputeArgs) -> anyhow::Result<ExitCode> {
             text.push('\n');
         }
     }
-    match staged {
-        Some(staged) => {
-            cellsindy::io::write_atomic(staged.path(), text.as_bytes())?;
-            let p = staged.commit()?;
-            println!(
-                "imputed {} genes in {} cells → {}",
-                imp.genes.len(),
-                imp.cells.len(),
-                p.display()
-            );
-        }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
-    Ok(ExitCode::SUCCESS)
+    text
 }
 
 /// `cellsindy generate`.
@@ -257,7 +269,16 @@ pub fn run_generate(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    write_expression(&x, staged.path()).with_context(|| format!("writing {}", a.out.display()))?;
+    if anndata_out::is_h5ad(staged.path()) {
+        let extras = cellsindy::expression::io::h5ad::AnnDataExtras {
+            uns: vec![anndata_out::model_uns(&m, "generate", &a.ckpt)?],
+            ..Default::default()
+        };
+        anndata_out::write(&x, &extras, staged.path())
+    } else {
+        write_expression(&x, staged.path())
+    }
+    .with_context(|| format!("writing {}", a.out.display()))?;
     staged.commit()?;
     println!(
         "generated {} cells × {} genes (values are expression bins) → {}",
@@ -285,10 +306,19 @@ pub fn run_activations(a: &ActivationsArgs) -> anyhow::Result<ExitCode> {
     }
     let bar = ProgressBar::new_spinner().with_message(format!("capturing {} cells", rows.len()));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let h5ad = anndata_out::is_h5ad(&a.out);
+    if h5ad && a.per_token {
+        bail!("--per-token activations are 3-D and go to .safetensors; .h5ad takes the per-cell means (obsm)");
+    }
     let set = capture(&m, &cells, &rows, spec, a.per_token, a.on.seed, 64)?;
     bar.finish_and_clear();
-    set.save(staged.path())
-        .with_context(|| format!("writing {}", a.out.display()))?;
+    if h5ad {
+        let (x, extras) = anndata_out::activations(&set, &m, &a.on.ckpt)?;
+        anndata_out::write(&x, &extras, staged.path())
+    } else {
+        set.save(staged.path())
+    }
+    .with_context(|| format!("writing {}", a.out.display()))?;
     staged.commit()?;
     println!(
         "captured {} tensors for {} cells ({}) → {}",

@@ -16,6 +16,7 @@
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
 pub mod activations;
+pub mod anndata_out;
 pub mod data;
 #[cfg(feature = "bin")]
 pub mod demo;

@@ -109,7 +109,7 @@ mod write;
 pub use chunks::H5adChunks;
 pub use inventory::{h5ad_matrices, MatrixSummary};
 pub use read::read_h5ad;
-pub use write::write_h5ad;
+pub use write::{write_h5ad, write_h5ad_with, AnnDataExtras, UnsValue};
 
 #[cfg(doc)]
 use super::ReadOptions;

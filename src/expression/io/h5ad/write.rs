@@ -6,6 +6,8 @@ use hdf5_pure::{AttrValue, DatasetBuilder, FileBuilder, FinishedGroup, GroupBuil
 
 use super::{H5adCompression, H5adWriteOptions};
 use crate::error::{Error, Result};
+use ndarray::Array2;
+
 use crate::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
 
 /// Elements per chunk of a compressed 1-D dataset (compression needs chunked storage).
@@ -20,6 +22,78 @@ const CHUNK_ELEMS: u64 = 1 << 16;
 /// [`Error::Format`] if the HDF5 encoder fails; [`Error::Io`] if the file cannot be written or
 /// renamed.
 pub fn write_h5ad(m: &ExpressionMatrix, path: &Path, opts: &H5adWriteOptions) -> Result<()> {
+    write_h5ad_with(m, &AnnDataExtras::default(), path, opts)
+}
+
+/// What an `.h5ad` holds beside `X`, `obs`, `var` and `raw`: results written back for
+/// scanpy (imputed values as layers, activations in `obsm`, the model's settings in `uns`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnnDataExtras {
+    /// `layers[NAME]`: cells × genes, the shape of `X`.
+    pub layers: Vec<(String, Values)>,
+    /// `obsm[NAME]`: cells × d, one row per cell.
+    pub obsm: Vec<(String, Array2<f32>)>,
+    /// `uns[NAME]`.
+    pub uns: Vec<(String, UnsValue)>,
+}
+
+/// A value in `uns` (what anndata reads back as a Python `str`, `float`, numpy array or
+/// `dict`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum UnsValue {
+    /// A string (anndata's `string` scalar).
+    Text(String),
+    /// A number (anndata's `numeric-scalar`).
+    Number(f64),
+    /// An array of strings.
+    Texts(Vec<String>),
+    /// An array of numbers.
+    Numbers(Vec<f64>),
+    /// A nested dictionary.
+    Dict(Vec<(String, UnsValue)>),
+}
+
+/// [`write_h5ad`] with layers, `obsm` and `uns` (atomically, like it).
+///
+/// # Errors
+/// As [`write_h5ad`]; [`Error::Shape`] for a layer whose shape is not `X`'s or an `obsm`
+/// entry whose rows are not the cells; [`Error::Unsupported`] for an element name HDF5 cannot
+/// store (empty or with `/`).
+pub fn write_h5ad_with(
+    m: &ExpressionMatrix,
+    extras: &AnnDataExtras,
+    path: &Path,
+    opts: &H5adWriteOptions,
+) -> Result<()> {
+    let bad_name = |n: &str| n.is_empty() || n.contains('/') || n == ".";
+    let names = extras.layers.iter().map(|(n, _)| n.as_str());
+    let names = names.chain(extras.obsm.iter().map(|(n, _)| n.as_str()));
+    for n in names.chain(extras.uns.iter().map(|(n, _)| n.as_str())) {
+        if bad_name(n) {
+            return Err(Error::Unsupported(format!(
+                "{}: element name {n:?} cannot be stored in .h5ad (empty or contains '/')",
+                path.display()
+            )));
+        }
+    }
+    for (n, v) in &extras.layers {
+        if v.dim() != m.values().dim() {
+            return Err(Error::Shape {
+                op: "write_h5ad_with",
+                expected: format!("layer `{n}` of X's shape {:?}", m.values().dim()),
+                got: format!("{:?}", v.dim()),
+            });
+        }
+    }
+    for (n, v) in &extras.obsm {
+        if v.nrows() != m.n_cells() {
+            return Err(Error::Shape {
+                op: "write_h5ad_with",
+                expected: format!("obsm `{n}` with one row per cell ({})", m.n_cells()),
+                got: format!("{} rows", v.nrows()),
+            });
+        }
+    }
     for (name, column) in m.obs() {
         if name.is_empty() || name.contains('/') || name == "_index" || name == "." {
             return Err(Error::Unsupported(format!(
@@ -64,7 +138,22 @@ pub fn write_h5ad(m: &ExpressionMatrix, path: &Path, opts: &H5adWriteOptions) ->
         g.add_group(varm);
         b.add_group(g.finish());
     }
-    for name in ["layers", "obsm", "obsp", "uns", "varm", "varp"] {
+    let mut layers = dict(&mut b, "layers");
+    for (name, values) in &extras.layers {
+        write_matrix(&mut layers, name, values, comp);
+    }
+    b.add_group(layers.finish());
+    let mut obsm = dict(&mut b, "obsm");
+    for (name, x) in &extras.obsm {
+        write_matrix(&mut obsm, name, &Values::Dense(x.clone()), comp);
+    }
+    b.add_group(obsm.finish());
+    let mut uns = dict(&mut b, "uns");
+    for (name, v) in &extras.uns {
+        write_uns(&mut uns, name, v);
+    }
+    b.add_group(uns.finish());
+    for name in ["obsp", "varm", "varp"] {
         let g = empty_dict(&mut b, name);
         b.add_group(g);
     }
@@ -148,9 +237,43 @@ fn compress(d: &mut DatasetBuilder, shape: &[u64], comp: Option<H5adCompression>
 }
 
 fn empty_dict<P: Parent>(p: &mut P, name: &str) -> FinishedGroup {
+    dict(p, name).finish()
+}
+
+/// An open anndata `dict` group.
+fn dict<P: Parent>(p: &mut P, name: &str) -> GroupBuilder {
     let mut g = p.group(name);
     set_encoding(&mut g, "dict", "0.1.0");
-    g.finish()
+    g
+}
+
+/// One `uns` entry, in anndata's encodings (scalars are 0-d datasets).
+fn write_uns<P: Parent>(p: &mut P, name: &str, v: &UnsValue) {
+    match v {
+        UnsValue::Text(t) => {
+            let d = p.dataset(name);
+            d.with_vlen_strings(&[t.as_str()]).with_shape(&[]);
+            encoded(d, "string", "0.2.0");
+        }
+        UnsValue::Number(x) => {
+            let d = p.dataset(name);
+            d.with_f64_data(&[*x]).with_shape(&[]);
+            encoded(d, "numeric-scalar", "0.2.0");
+        }
+        UnsValue::Texts(t) => strings(p, name, t),
+        UnsValue::Numbers(x) => {
+            let d = p.dataset(name);
+            d.with_f64_data(x);
+            encoded(d, "array", "0.2.0");
+        }
+        UnsValue::Dict(entries) => {
+            let mut g = dict(p, name);
+            for (k, v) in entries {
+                write_uns(&mut g, k, v);
+            }
+            p.add(g.finish());
+        }
+    }
 }
 
 /// `X` (or `raw/X`): a `csr_matrix` group or a dense float32 array.
