@@ -633,56 +633,116 @@ fn default_vocabulary_keeps_the_network_switches_and_the_included_genes() {
     );
 }
 
-/// A masked gene's own value must not reach the model: per-cell bin edges are computed from the
-/// visible genes only, so changing the hidden value leaves every prediction bit-for-bit the
-/// same (with whole-row edges, the visible genes' bins left a gap at the hidden gene's rank).
+/// A masked gene's own count must not reach the model or the baselines (issue 19): bin edges
+/// come from the visible genes only, and a masked cell is normalised over its visible library,
+/// so changing the hidden count (0 -> non-zero, non-zero -> 0, scaled) leaves every prediction
+/// bit-for-bit the same, for every binning scheme. The vocabulary is a subset of the genes, so
+/// the library outside it takes part too.
 #[test]
-fn a_masked_genes_value_does_not_reach_the_model() {
-    // For both cell-relative binnings: ranks (per cell) and log ratios to the cell's median.
-    let (tok, m) = setup(200);
+fn a_masked_genes_count_does_not_reach_the_model_or_the_baselines() {
+    let m = brain(200);
+    let tok = tok_for(&m, 40);
+    assert!(tok.vocab.n_genes() < m.n_genes());
     let p = tok.prepare(&m).unwrap();
+    assert!(p.outside.iter().any(|&o| o > 0.0));
+    let n_bins = tok.binning.n_bins;
+    let mut per_gene = tok.clone();
+    per_gene.binning = Binning::fit_per_gene(n_bins, &p.values).unwrap();
     let mut log_ratio = tok.clone();
-    log_ratio.binning =
-        cellsindy::tokenize::Binning::fit_log_ratio(tok.binning.n_bins, &p.values).unwrap();
-    for tok in [tok, log_ratio] {
-        a_masked_value_stays_hidden(&tok, &p);
-    }
-}
+    log_ratio.binning = Binning::fit_log_ratio(n_bins, &p.values).unwrap();
 
-fn a_masked_value_stays_hidden(tok: &GeneTokenizer, p: &cellsindy::tokenize::PreparedCells) {
-    let model = trained_model(tok, p, 20);
-    // The vocabulary gene expressed in the most cells.
+    // A vocabulary gene expressed in about half the cells (both switches happen), and its
+    // column in the data.
     let mut counts = vec![0usize; p.values.n_cols()];
     for r in 0..p.n_cells() {
         for &c in p.values.row(r).0 {
             counts[c as usize] += 1;
         }
     }
-    let g = (0..counts.len()).max_by_key(|&c| counts[c]).unwrap() as u32;
+    let half = p.n_cells() / 2;
+    let g = (0..counts.len())
+        .min_by_key(|&c| counts[c].abs_diff(half))
+        .unwrap() as u32;
+    let col = m.genes().position(&tok.vocab.genes()[g as usize]).unwrap();
+    // The scored cells; the others are the baselines' training cells.
     let rows: Vec<usize> = (0..64).collect();
-    let ask = |cells: &cellsindy::tokenize::PreparedCells| {
-        impute(&model, cells, &rows, &[g], &Context::sampled(), 5, 16).unwrap()
-    };
-    let before = ask(p);
-    // The same cells with gene g's value multiplied by a different factor in each cell.
-    let (mut tr, mut tc, mut tv) = (Vec::new(), Vec::new(), Vec::new());
-    for r in 0..p.n_cells() {
-        let (cols, vals) = p.values.row(r);
-        for (&c, &v) in cols.iter().zip(vals) {
-            tr.push(r as u32);
-            tc.push(c);
-            tv.push(if c == g {
-                v * (1.0 + (r % 7) as f32 * 3.0)
-            } else {
-                v
-            });
-        }
+    let train: Vec<usize> = (64..200).collect();
+    let mut x = m.values().to_dense();
+    let mut switched = [0usize; 2];
+    for &r in &rows {
+        let v = &mut x[[r, col]];
+        *v = if *v == 0.0 {
+            switched[0] += 1;
+            5.0
+        } else if r % 2 == 0 {
+            switched[1] += 1;
+            0.0
+        } else {
+            *v * (1.0 + (r % 7) as f32 * 3.0)
+        };
     }
-    let mut changed = p.clone();
-    changed.values =
-        CsrMatrix::from_triplets(p.n_cells(), p.values.n_cols(), &tr, &tc, &tv).unwrap();
-    let after = ask(&changed);
-    assert_eq!(before.probs, after.probs);
-    // The targets did change (the comparison is not vacuous).
-    assert_ne!(before.observed, after.observed);
+    assert!(switched[0] > 0 && switched[1] > 0, "{switched:?}");
+    let changed =
+        ExpressionMatrix::new(Values::Dense(x), m.genes().clone(), m.cells().to_vec()).unwrap();
+
+    for tok in [tok.clone(), per_gene, log_ratio] {
+        let p = tok.prepare(&m).unwrap();
+        let q = tok.prepare(&changed).unwrap();
+        let model = trained_model(&tok, &p, 20);
+        let ask = |cells: &cellsindy::tokenize::PreparedCells| {
+            impute(&model, cells, &rows, &[g], &Context::sampled(), 5, 16).unwrap()
+        };
+        let (before, after) = (ask(&p), ask(&q));
+        let scheme = format!("{:?}", tok.binning.scheme)
+            .chars()
+            .take(12)
+            .collect::<String>();
+        assert_eq!(before.probs, after.probs, "{scheme}");
+        assert_eq!(before.expected, after.expected, "{scheme}");
+        assert_eq!(before.p_high, after.p_high, "{scheme}");
+        // The targets did change (the comparison is not vacuous).
+        assert_ne!(before.observed, after.observed, "{scheme}");
+    }
+
+    // The baselines: fitted on the training cells, their input for the scored cells is the
+    // same bit for bit, and so are their predictions.
+    let q = tok.prepare(&changed).unwrap();
+    let (xb, xa) = (
+        p.log_normalized_visible(&rows, &[g]),
+        q.log_normalized_visible(&rows, &[g]),
+    );
+    let x_train = p.log_normalized_visible(&train, &[g]);
+    assert_eq!(x_train, q.log_normalized_visible(&train, &[g]));
+    let visible: Vec<usize> = (0..xb.ncols()).filter(|&c| c != g as usize).collect();
+    assert_eq!(
+        xb.select(ndarray::Axis(1), &visible),
+        xa.select(ndarray::Axis(1), &visible)
+    );
+    assert_ne!(xb.column(g as usize), xa.column(g as usize));
+    let masked = [g as usize];
+    let pca = cellsindy::baselines::Pca::params(5)
+        .seed(0)
+        .fit(x_train.view())
+        .unwrap();
+    assert_eq!(
+        pca.impute(xb.view(), &masked).unwrap(),
+        pca.impute(xa.view(), &masked).unwrap()
+    );
+    let lin = cellsindy::baselines::LinearImputer::fit(x_train.view(), &masked).unwrap();
+    assert_eq!(
+        lin.predict(xb.view()).unwrap(),
+        lin.predict(xa.view()).unwrap()
+    );
+}
+
+fn tok_for(m: &ExpressionMatrix, n_top_genes: usize) -> GeneTokenizer {
+    fit_tokenizer(
+        m,
+        &TokenizerConfig {
+            n_top_genes,
+            ..tok_cfg()
+        },
+    )
+    .unwrap()
+    .0
 }

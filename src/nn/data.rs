@@ -57,8 +57,12 @@ pub struct CellRow {
     pub index: usize,
     /// Vocabulary positions of expressed genes, ascending.
     pub columns: Vec<u32>,
-    /// Their values.
+    /// Their values, normalised over the cell's whole library (see [`PreparedCells::values`]).
     pub values: Vec<f32>,
+    /// Their un-normalised values, for normalising a masked cell over its visible genes.
+    pub raw: Vec<f32>,
+    /// The cell's library outside the vocabulary.
+    pub outside: f64,
     /// Condition ids.
     pub conditions: Vec<u32>,
 }
@@ -67,12 +71,29 @@ impl CellRow {
     /// Row `i` of prepared cells.
     pub fn from_prepared(p: &PreparedCells, i: usize, n_fields: usize) -> Self {
         let (c, v) = p.values.row(i);
+        let (_, raw, outside) = p.raw_row(i);
         Self {
             index: i,
             columns: c.to_vec(),
             values: v.to_vec(),
+            raw: raw.to_vec(),
+            outside,
             conditions: p.conditions_of(i, n_fields).to_vec(),
         }
+    }
+
+    /// Re-bins `cell`, tokenized from this row, with the vocabulary positions `hidden` masked
+    /// ([`GeneTokenizer::withhold`]).
+    ///
+    /// # Errors
+    /// As [`GeneTokenizer::withhold`].
+    pub fn withhold(
+        &self,
+        tok: &GeneTokenizer,
+        cell: &mut TokenizedCell,
+        hidden: &[u32],
+    ) -> Result<()> {
+        tok.withhold(&self.columns, &self.raw, self.outside, cell, hidden)
     }
 }
 
@@ -318,7 +339,7 @@ impl TrainData {
 }
 
 /// Row `r` of a chunk of the file in vocabulary order, normalised over the file's whole row as
-/// [`PreparedCells::values`].
+/// [`PreparedCells::values`], with its raw values and the library outside the vocabulary.
 fn remap_row(x: &CsrMatrix, r: usize, index: usize, map: &[Option<u32>]) -> CellRow {
     let (c, v) = x.row(r);
     let size: f64 = v.iter().map(|&v| f64::from(v)).sum();
@@ -327,22 +348,25 @@ fn remap_row(x: &CsrMatrix, r: usize, index: usize, map: &[Option<u32>]) -> Cell
     } else {
         0.0
     };
-    let mut pairs: Vec<(u32, f32)> = c
-        .iter()
-        .zip(v)
-        .filter_map(|(&c, &v)| {
-            map.get(c as usize)
-                .copied()
-                .flatten()
-                .map(|p| (p, (f64::from(v) * scale) as f32))
-        })
-        .filter(|&(_, v)| v != 0.0)
-        .collect();
+    let mut outside = 0.0f64;
+    let mut pairs: Vec<(u32, f32)> = Vec::with_capacity(c.len());
+    for (&c, &v) in c.iter().zip(v) {
+        match map.get(c as usize).copied().flatten() {
+            Some(p) if v != 0.0 => pairs.push((p, v)),
+            Some(_) => {}
+            None => outside += f64::from(v),
+        }
+    }
     pairs.sort_unstable_by_key(|p| p.0);
     CellRow {
         index,
         columns: pairs.iter().map(|p| p.0).collect(),
-        values: pairs.iter().map(|p| p.1).collect(),
+        values: pairs
+            .iter()
+            .map(|p| (f64::from(p.1) * scale) as f32)
+            .collect(),
+        raw: pairs.iter().map(|p| p.1).collect(),
+        outside,
         conditions: Vec::new(),
     }
 }
@@ -567,7 +591,7 @@ pub fn withhold_masked(
             .filter(|(_, &m)| m)
             .map(|(&g, _)| g.saturating_sub(crate::tokenize::N_SPECIAL))
             .collect();
-        tok.withhold(&row.columns, &row.values, cell, &hidden)?;
+        row.withhold(tok, cell, &hidden)?;
     }
     Ok(())
 }

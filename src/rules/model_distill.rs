@@ -279,9 +279,7 @@ pub fn distill_model(
                 masked.extend(occluded);
                 let mut cell = ctx.clone();
                 let hidden: Vec<u32> = masked.iter().map(|&p| ctx.genes[p] - N_SPECIAL).collect();
-                model
-                    .tokenizer
-                    .withhold(&row.columns, &row.values, &mut cell, &hidden)?;
+                row.withhold(&model.tokenizer, &mut cell, &hidden)?;
                 variants.push((cell, masked));
                 meta.push((gi, occluded.map(|p| (ctx.genes[p] - N_SPECIAL) as usize)));
             }
@@ -367,9 +365,7 @@ pub fn distill_model(
                     .map(|&j| position_in(&ctx, tpos[j]))
                     .collect::<Result<Vec<_>>>()?;
                 let hidden: Vec<u32> = g.iter().map(|&j| tpos[j]).collect();
-                model
-                    .tokenizer
-                    .withhold(&row.columns, &row.values, &mut ctx, &hidden)?;
+                row.withhold(&model.tokenizer, &mut ctx, &hidden)?;
                 ctxs.push(ctx);
                 meta.push((chunk_no * rows_per_call + i, gi, gpos));
             }

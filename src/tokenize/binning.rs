@@ -338,8 +338,9 @@ impl Binning {
         Ok(self.bin_cell_withholding(columns, values, &withheld)?[k])
     }
 
-    /// [`Self::masked_bin`] of vocabulary position `g` in each cell `rows` of `cells`: the
-    /// bins a model's prediction for `g` is read against.
+    /// [`Self::masked_bin`] of vocabulary position `g` in each cell `rows` of `cells`, with the
+    /// cell normalised over its visible genes as a masked cell is
+    /// ([`super::normalize_visible`]): the bins a model's prediction for `g` is read against.
     ///
     /// # Errors
     /// As [`Binning::bin_cell`].
@@ -351,8 +352,8 @@ impl Binning {
     ) -> Result<Vec<u32>> {
         rows.iter()
             .map(|&r| {
-                let (cols, vals) = cells.values.row(r);
-                self.masked_bin(cols, vals, g)
+                let (cols, _) = cells.values.row(r);
+                self.masked_bin(cols, &cells.visible_values(r, &[g]), g)
             })
             .collect()
     }

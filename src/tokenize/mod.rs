@@ -127,8 +127,17 @@ pub struct PreparedCells {
     /// cells × vocabulary genes (CSR; missing genes are empty columns), normalised to
     /// [`LIBRARY_TARGET`] counts per cell: each cell's values are divided by its library size
     /// over **all** of the dataset's genes (not only the vocabulary's, which would make them
-    /// compositional) and multiplied by the target. Value bins are computed from these.
+    /// compositional) and multiplied by the target. Value bins of unmasked cells are computed
+    /// from these.
     pub values: CsrMatrix,
+    /// The un-normalised values (as read, on the linear scale), aligned with
+    /// `values.data()`: a masked cell is normalised over its visible genes only
+    /// ([`normalize_visible`]), so that no hidden value reaches the model through the library
+    /// size.
+    pub raw: Vec<f32>,
+    /// Per cell, the sum of the dataset's genes outside the vocabulary (never masked; part of
+    /// every visible library).
+    pub outside: Vec<f64>,
     /// Global condition ids, `n_cells × n_fields`, row-major.
     pub conditions: Vec<u32>,
     /// Cell ids.
@@ -144,6 +153,64 @@ impl PreparedCells {
     /// Number of cells.
     pub fn n_cells(&self) -> usize {
         self.values.n_rows()
+    }
+
+    /// Cell `i`'s vocabulary positions, un-normalised values and library outside the
+    /// vocabulary: what [`GeneTokenizer::withhold`] and [`normalize_visible`] take.
+    pub fn raw_row(&self, i: usize) -> (&[u32], &[f32], f64) {
+        let (cols, _) = self.values.row(i);
+        let start = self.values.indptr()[i];
+        (
+            cols,
+            &self.raw[start..start + cols.len()],
+            self.outside.get(i).copied().unwrap_or(0.0),
+        )
+    }
+
+    /// Cell `i`'s values normalised over its visible genes ([`normalize_visible`]).
+    pub fn visible_values(&self, i: usize, hidden: &[u32]) -> Vec<f32> {
+        let (cols, raw, outside) = self.raw_row(i);
+        normalize_visible(cols, raw, outside, hidden)
+    }
+
+    /// The baselines' input when the vocabulary positions `hidden` are masked in every cell:
+    /// `log1p` of each cell's values normalised over its **visible** library (as a masked cell
+    /// is for the model, [`normalize_visible`]) to the median visible library of all cells
+    /// (scanpy's default target), dense `(rows.len(), n_vocab)`. Hidden columns are on the same
+    /// scale (the truth a baseline is scored against); no visible entry depends on a hidden
+    /// value, in any cell.
+    pub fn log_normalized_visible(&self, rows: &[usize], hidden: &[u32]) -> ndarray::Array2<f64> {
+        let mut sorted = hidden.to_vec();
+        sorted.sort_unstable();
+        let visible_library = |i: usize| {
+            let (cols, raw, outside) = self.raw_row(i);
+            outside
+                + cols
+                    .iter()
+                    .zip(raw)
+                    .filter(|(c, _)| sorted.binary_search(c).is_err())
+                    .map(|(_, &v)| f64::from(v))
+                    .sum::<f64>()
+        };
+        let mut nz: Vec<f64> = (0..self.n_cells())
+            .map(visible_library)
+            .filter(|&s| s > 0.0)
+            .collect();
+        nz.sort_unstable_by(f64::total_cmp);
+        let target = if nz.is_empty() {
+            LIBRARY_TARGET
+        } else {
+            crate::stats::median_sorted(&nz)
+        };
+        let scale = target / LIBRARY_TARGET;
+        let mut x = ndarray::Array2::zeros((rows.len(), self.values.n_cols()));
+        for (&i, mut row) in rows.iter().zip(x.axis_iter_mut(ndarray::Axis(0))) {
+            let (cols, _, _) = self.raw_row(i);
+            for (&c, &v) in cols.iter().zip(&self.visible_values(i, hidden)) {
+                row[c as usize] = (f64::from(v) * scale).ln_1p();
+            }
+        }
+        x
     }
 
     /// Condition ids of cell `i`.
@@ -332,6 +399,17 @@ impl GeneTokenizer {
         }
         let mut values = matched.reindex(m)?;
         check_values(&values)?;
+        let raw = values.data().to_vec();
+        let mut in_vocab = vec![false; m.n_genes()];
+        for c in matched.columns.iter().flatten() {
+            in_vocab[*c] = true;
+        }
+        let mut outside = vec![0.0f64; m.n_cells()];
+        m.values().for_each_nonzero(|r, c, v| {
+            if !in_vocab[c] {
+                outside[r] += f64::from(v);
+            }
+        });
         normalize_rows(&mut values, &m.library_sizes());
         let n_fields = self.conditions.len();
         let mut conditions = Vec::with_capacity(m.n_cells() * n_fields);
@@ -370,6 +448,8 @@ impl GeneTokenizer {
         }
         Ok(PreparedCells {
             values,
+            raw,
+            outside,
             conditions,
             cells: m.cells().to_vec(),
             coverage: matched.report,
@@ -510,27 +590,38 @@ impl GeneTokenizer {
 }
 
 impl GeneTokenizer {
-    /// Re-bins `cell` (tokenized from the sparse row `columns`/`values`, as
-    /// [`GeneTokenizer::tokenize`] takes it) with the genes at vocabulary positions `hidden`
-    /// withheld from the cell's bin edges: every token's bin, hidden or not, is then computed
-    /// against the edges of the genes the model sees (see [`Binning::bin_cell_withholding`]).
-    /// Call it once the masked genes are known, before collation. A no-op for per-gene bins
-    /// and for an empty `hidden`.
+    /// Re-bins `cell` (tokenized from the sparse row `columns`, as [`GeneTokenizer::tokenize`]
+    /// takes it) once the genes at vocabulary positions `hidden` are masked: the row is
+    /// normalised over the visible genes only ([`normalize_visible`] of the un-normalised
+    /// `raw` values and the library `outside` the vocabulary), and every token's bin, hidden or
+    /// not, is computed from that row with the hidden genes withheld from the cell's edges
+    /// (see [`Binning::bin_cell_withholding`]). The visible tokens' bins then depend on the
+    /// visible values alone, bit for bit. Call it before collation; a no-op for an empty
+    /// `hidden`.
     ///
     /// # Errors
-    /// [`Error::InvalidParam`] for a hidden position past the vocabulary; the binning's errors
-    /// for bad values.
+    /// [`Error::InvalidParam`] for a hidden position past the vocabulary; [`Error::Shape`] for
+    /// `raw` and `columns` of different lengths; the binning's errors for bad values.
     pub fn withhold(
         &self,
         columns: &[u32],
-        values: &[f32],
+        raw: &[f32],
+        outside: f64,
         cell: &mut TokenizedCell,
         hidden: &[u32],
     ) -> Result<()> {
         self.check_positions("hidden gene", hidden)?;
-        if hidden.is_empty() || !self.binning.scheme.depends_on_cell() {
+        if hidden.is_empty() {
             return Ok(());
         }
+        if raw.len() != columns.len() {
+            return Err(Error::shape(
+                "withhold",
+                format!("{} values (one per column)", columns.len()),
+                raw.len().to_string(),
+            ));
+        }
+        let values = normalize_visible(columns, raw, outside, hidden);
         let mut withheld = vec![false; columns.len()];
         for g in hidden {
             if let Ok(k) = columns.binary_search(g) {
@@ -539,7 +630,7 @@ impl GeneTokenizer {
         }
         let bins = self
             .binning
-            .bin_cell_withholding(columns, values, &withheld)?;
+            .bin_cell_withholding(columns, &values, &withheld)?;
         for (token, bin) in cell.genes.iter().zip(cell.bins.iter_mut()) {
             let g = token.saturating_sub(N_SPECIAL);
             *bin = match columns.binary_search(&g) {
@@ -549,6 +640,29 @@ impl GeneTokenizer {
         }
         Ok(())
     }
+}
+
+/// A cell's row normalised to [`LIBRARY_TARGET`] over its **visible** library: `outside` (the
+/// genes beyond the vocabulary, never masked) plus the `raw` values of the columns not in
+/// `hidden`, summed in column order. Hidden values are scaled by the same factor, so a masked
+/// gene's target is on the scale of what the model sees; no visible value depends on a hidden
+/// one. A cell with nothing visible keeps its raw values.
+pub fn normalize_visible(columns: &[u32], raw: &[f32], outside: f64, hidden: &[u32]) -> Vec<f32> {
+    let mut sorted = hidden.to_vec();
+    sorted.sort_unstable();
+    let visible: f64 = outside
+        + columns
+            .iter()
+            .zip(raw)
+            .filter(|(c, _)| sorted.binary_search(c).is_err())
+            .map(|(_, &v)| f64::from(v))
+            .sum::<f64>();
+    let scale = if visible > 0.0 {
+        LIBRARY_TARGET / visible
+    } else {
+        1.0
+    };
+    raw.iter().map(|&v| (f64::from(v) * scale) as f32).collect()
 }
 
 /// Scales each row `r` of `x` to [`LIBRARY_TARGET`] over `library_sizes[r]` (rows of size 0

@@ -133,10 +133,16 @@ pub fn run_probes(
     let n_bins = model.tokenizer.binning.n_bins;
     let bs = cfg.batch_size;
 
-    // Baselines see the vocabulary genes of the training cells.
+    // Baselines see what the model sees: the vocabulary genes with the masked ones hidden, each
+    // cell normalised over its visible genes (so no masked value reaches them through the
+    // library size), fitted on the training cells under the same mask.
     let k = cfg.n_components.min(n_vocab).min(train.len());
-    let pca = Pca::params(k).seed(cfg.seed).fit(x_train.view())?;
-    let pca_explained_variance = pca.explained_variance_ratio().sum();
+    let baseline_inputs = |hidden: &[u32]| -> Result<(Array2<f64>, Array2<f64>, Pca)> {
+        let tr = cells.log_normalized_visible(&train, hidden);
+        let h = cells.log_normalized_visible(&held, hidden);
+        let pca = Pca::params(k).seed(cfg.seed).fit(tr.view())?;
+        Ok((tr, h, pca))
+    };
 
     // ── Covariance probe ──
     let cov_genes: Vec<String> = cfg.group_a.iter().chain(&cfg.group_b).cloned().collect();
@@ -173,16 +179,19 @@ pub fn run_probes(
             batch_size: bs,
         },
     )?;
-    let pca_cov = pca.impute(x_held.view(), &cov_cols)?;
-    let lin_cov = LinearImputer::fit(x_train.view(), &cov_cols)?.predict(x_held.view())?;
+    let (b_train, b_held, pca) = baseline_inputs(&cov_pos)?;
+    let pca_explained_variance = pca.explained_variance_ratio().sum();
+    let pca_cov = pca.impute(b_held.view(), &cov_cols)?;
+    let lin_cov = LinearImputer::fit(b_train.view(), &cov_cols)?.predict(b_held.view())?;
     // The model's bins are read back as expression through each cell's edges (the visible
     // genes', since all probe genes were masked): see `tokenize::BinDecoder`.
     let n_cov = cov_pos.len();
     let mut decoded = [(); 4].map(|()| Array2::<f64>::zeros((held.len(), n_cov)));
     for (c, &r) in held.iter().enumerate() {
-        let (cols, vals) = cells.values.row(r);
+        let (cols, _) = cells.values.row(r);
+        let vals = cells.visible_values(r, &cov_pos);
         let withheld: Vec<bool> = cols.iter().map(|g| cov_pos.contains(g)).collect();
-        let d = model.tokenizer.binning.decoder(cols, vals, &withheld)?;
+        let d = model.tokenizer.binning.decoder(cols, &vals, &withheld)?;
         for (j, &g) in cov_pos.iter().enumerate() {
             let probs: Vec<f32> = imp.probs.slice(ndarray::s![c, j, ..]).to_vec();
             decoded[0][[c, j]] = d.value(g, joint.observed[[c, j]]);
@@ -278,11 +287,12 @@ pub fn run_probes(
             .map(|(&a, &b)| xor_probability(a, b))
             .collect(),
     )];
-    let pca_tr = pca.impute(x_train.view(), &mcols)?;
-    let pca_h = pca.impute(x_held.view(), &mcols)?;
-    let lin = LinearImputer::fit(x_train.view(), &mcols)?;
-    let lin_tr = lin.predict(x_train.view())?;
-    let lin_h = lin.predict(x_held.view())?;
+    let (b_train, b_held, pca) = baseline_inputs(&mpos)?;
+    let pca_tr = pca.impute(b_train.view(), &mcols)?;
+    let pca_h = pca.impute(b_held.view(), &mcols)?;
+    let lin = LinearImputer::fit(b_train.view(), &mcols)?;
+    let lin_tr = lin.predict(b_train.view())?;
+    let lin_h = lin.predict(b_held.view())?;
     for (name, tr, h) in [("PCA", &pca_tr, &pca_h), ("linear", &lin_tr, &lin_h)] {
         let p1 = calibrated(&tr.column(0).to_vec(), &c1.train, &h.column(0).to_vec())?;
         let p2 = calibrated(&tr.column(1).to_vec(), &c2.train, &h.column(1).to_vec())?;
@@ -335,11 +345,12 @@ pub fn run_probes(
         "the model's P(bin ≥ bin threshold)".into(),
         p_model(&gimp.probs, 0, cg.bin_threshold),
     )];
-    let gp_tr = pca.impute(x_train.view(), &gcol)?;
-    let gp_h = pca.impute(x_held.view(), &gcol)?;
-    let gl = LinearImputer::fit(x_train.view(), &gcol)?;
-    let gl_tr = gl.predict(x_train.view())?;
-    let gl_h = gl.predict(x_held.view())?;
+    let (b_train, b_held, pca) = baseline_inputs(&[gpos])?;
+    let gp_tr = pca.impute(b_train.view(), &gcol)?;
+    let gp_h = pca.impute(b_held.view(), &gcol)?;
+    let gl = LinearImputer::fit(b_train.view(), &gcol)?;
+    let gl_tr = gl.predict(b_train.view())?;
+    let gl_h = gl.predict(b_held.view())?;
     for (name, tr, h) in [("PCA", &gp_tr, &gp_h), ("linear", &gl_tr, &gl_h)] {
         gate_probs.push((
             name.into(),

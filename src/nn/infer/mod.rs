@@ -181,8 +181,7 @@ pub(super) fn inference_cell(
         }
     };
     // The asked genes are masked: their values take no part in the bin edges.
-    m.tokenizer
-        .withhold(&r.columns, &r.values, &mut cell, asked)?;
+    r.withhold(&m.tokenizer, &mut cell, asked)?;
     Ok(cell)
 }
 
