@@ -991,9 +991,10 @@ pub struct RulesActivationsArgs {
     #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<String>>,
     /// Tensor the sparse autoencoder is trained on (default: the last block's `resid`;
-    /// `none` for no dictionary).
+    /// `none` for no dictionary). (`--layer` names the data's AnnData layer, as on every
+    /// command that reads expression.)
     #[arg(long)]
-    pub layer: Option<String>,
+    pub sae_layer: Option<String>,
     /// Dictionary size (default: four times the layer's width).
     #[arg(long)]
     pub features: Option<usize>,

@@ -21,7 +21,7 @@ pub fn run(a: &RulesActivationsArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         ..ActivationRulesConfig::default()
     };
-    match a.layer.as_deref() {
+    match a.sae_layer.as_deref() {
         Some("none") => config.sae_layer = None,
         Some(l) => config.sae_layer = Some(l.to_string()),
         None => {}

@@ -125,17 +125,16 @@ pub fn run_probes(
             ),
         });
     }
-    let x = cells.log_normalized(matrix);
-    let x_train = x.select(Axis(0), &train);
-    let x_held = x.select(Axis(0), &held);
-    let n_vocab = x.ncols();
+    let n_vocab = cells.values.n_cols();
     let pos = |g: &str| -> Result<u32> { Ok(model.positions(&[g])?[0]) };
     let n_bins = model.tokenizer.binning.n_bins;
     let bs = cfg.batch_size;
 
-    // Baselines see what the model sees: the vocabulary genes with the masked ones hidden, each
-    // cell normalised over its visible genes (so no masked value reaches them through the
-    // library size), fitted on the training cells under the same mask.
+    // One normalisation for every method and for the truth they are scored against: each cell
+    // over its visible genes, as the model sees a masked cell (so no masked value reaches a
+    // method through the library size, and a perfect prediction scores the truth exactly).
+    // The baselines see the vocabulary genes with the masked ones hidden and are fitted on the
+    // training cells under the same mask.
     let k = cfg.n_components.min(n_vocab).min(train.len());
     let baseline_inputs = |hidden: &[u32]| -> Result<(Array2<f64>, Array2<f64>, Pca)> {
         let tr = cells.log_normalized_visible(&train, hidden);
@@ -150,9 +149,11 @@ pub fn run_probes(
     let cov_cols: Vec<usize> = cov_pos.iter().map(|&p| p as usize).collect();
     let n_a = cfg.group_a.len();
     let dz = cfg.dead_zone;
+    let (b_train, b_held, pca) = baseline_inputs(&cov_pos)?;
+    let pca_explained_variance = pca.explained_variance_ratio().sum();
     let real = score_method(
         "real",
-        x_held.select(Axis(1), &cov_cols).view(),
+        b_held.select(Axis(1), &cov_cols).view(),
         &cov_genes,
         n_a,
         None,
@@ -179,8 +180,6 @@ pub fn run_probes(
             batch_size: bs,
         },
     )?;
-    let (b_train, b_held, pca) = baseline_inputs(&cov_pos)?;
-    let pca_explained_variance = pca.explained_variance_ratio().sum();
     let pca_cov = pca.impute(b_held.view(), &cov_cols)?;
     let lin_cov = LinearImputer::fit(b_train.view(), &cov_cols)?.predict(b_held.view())?;
     // The model's bins are read back as expression through each cell's edges (the visible
@@ -231,7 +230,7 @@ pub fn run_probes(
         held: Vec<bool>,
         train: Vec<bool>,
     }
-    let call = |g: &str, rule: Binarize| -> Result<Called> {
+    let call = |g: &str, rule: Binarize, x_train: &Array2<f64>, x_held: &Array2<f64>| {
         let c = pos(g)? as usize;
         let vh: Vec<f64> = x_held.column(c).to_vec();
         let threshold = rule.threshold(&vh)?;
@@ -241,7 +240,7 @@ pub fn run_probes(
             .tokenizer
             .binning
             .masked_bins(&cells, &train, c as u32)?;
-        Ok(Called {
+        Ok::<_, Error>(Called {
             threshold,
             bin_threshold: bin_threshold(&bins, &train_calls, threshold, n_bins),
             held: held_calls,
@@ -262,8 +261,12 @@ pub fn run_probes(
 
     // Markers: both masked together.
     let [m1, m2] = &cfg.markers;
-    let (c1, c2) = (call(m1, cfg.marker_rule)?, call(m2, cfg.marker_rule)?);
     let mpos = [pos(m1)?, pos(m2)?];
+    let (b_train, b_held, pca) = baseline_inputs(&mpos)?;
+    let (c1, c2) = (
+        call(m1, cfg.marker_rule, &b_train, &b_held)?,
+        call(m2, cfg.marker_rule, &b_train, &b_held)?,
+    );
     let mcols = [mpos[0] as usize, mpos[1] as usize];
     let truth: Vec<bool> = c1.held.iter().zip(&c2.held).map(|(a, b)| a != b).collect();
     let mimp = impute(
@@ -287,7 +290,6 @@ pub fn run_probes(
             .map(|(&a, &b)| xor_probability(a, b))
             .collect(),
     )];
-    let (b_train, b_held, pca) = baseline_inputs(&mpos)?;
     let pca_tr = pca.impute(b_train.view(), &mcols)?;
     let pca_h = pca.impute(b_held.view(), &mcols)?;
     let lin = LinearImputer::fit(b_train.view(), &mcols)?;
@@ -328,8 +330,9 @@ pub fn run_probes(
 
     // Gate: masked alone, everything else visible.
     let gate = &cfg.gate;
-    let cg = call(gate, cfg.gate_rule)?;
     let gpos = pos(gate)?;
+    let (b_train, b_held, pca) = baseline_inputs(&[gpos])?;
+    let cg = call(gate, cfg.gate_rule, &b_train, &b_held)?;
     let gcol = [gpos as usize];
     let gimp = impute(
         model,
@@ -345,7 +348,6 @@ pub fn run_probes(
         "the model's P(bin ≥ bin threshold)".into(),
         p_model(&gimp.probs, 0, cg.bin_threshold),
     )];
-    let (b_train, b_held, pca) = baseline_inputs(&[gpos])?;
     let gp_tr = pca.impute(b_train.view(), &gcol)?;
     let gp_h = pca.impute(b_held.view(), &gcol)?;
     let gl = LinearImputer::fit(b_train.view(), &gcol)?;
