@@ -284,6 +284,9 @@ pub struct RulesDynamicsArgs {
     /// Trees of the GENIE3 baseline scored beside the fit when there is a truth.
     #[arg(long, default_value_t = cellsindy::forest::ForestParams::default().n_trees, value_parser = parse_count)]
     pub genie3_trees: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)] // flattened: its fields carry the help
+    pub matrix: MatrixArgs,
 }
 
 impl TryFrom<&RulesDynamicsArgs> for crate::pipeline::rules::DynamicsRunConfig {
@@ -319,6 +322,7 @@ impl TryFrom<&RulesDynamicsArgs> for crate::pipeline::rules::DynamicsRunConfig {
                     path: one.clone(),
                     time,
                     trajectory: a.trajectory_column.clone(),
+                    matrix: a.matrix.choice(),
                 };
             }
             files if files.iter().any(is_h5ad) => {

@@ -187,6 +187,7 @@ fn rules_dynamics_reads_user_time_courses() {
             path: h5.clone(),
             time: "time".into(),
             trajectory: Some("lineage".into()),
+            matrix: Default::default(),
         };
         let (r2, fit) = dynamics(&cfg).unwrap();
         assert_eq!(r2.settings["n_trajectories"], 4);
@@ -195,6 +196,7 @@ fn rules_dynamics_reads_user_time_courses() {
             path: h5,
             time: "pseudotime".into(),
             trajectory: None,
+            matrix: Default::default(),
         };
         let e = dynamics(&cfg).unwrap_err().to_string();
         assert!(e.contains("pseudotime") && e.contains("time"), "{e}");

@@ -44,6 +44,8 @@ pub enum TimeCourseSource {
         time: String,
         /// `obs` column of trajectory / lineage labels.
         trajectory: Option<String>,
+        /// Which of its matrices (X, raw, a layer).
+        matrix: cellsindy::expression::io::MatrixChoice,
     },
 }
 
@@ -141,8 +143,13 @@ pub fn time_courses(source: &TimeCourseSource) -> Result<(Vec<Trajectory>, Optio
             path,
             time,
             trajectory,
+            matrix,
         } => {
-            let m = read_expression(path, &ReadOptions::default())?;
+            let read = ReadOptions {
+                matrix: matrix.clone(),
+                ..ReadOptions::default()
+            };
+            let m = read_expression(path, &read)?;
             Ok((
                 cellsindy::data::time_courses(&m, time, trajectory.as_deref())?,
                 None,

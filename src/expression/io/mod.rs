@@ -85,7 +85,8 @@ pub struct ReadOptions {
 }
 
 /// Which of an AnnData file's matrices to read.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MatrixChoice {
     /// `X`, with genes from `var` (and `.raw` attached when present).
     #[default]
