@@ -122,7 +122,7 @@ pub use network::{
     PolyTerm, Production, SignedEdge, TargetRule, NETWORK_DISPERSION,
 };
 pub use params::{BrainParams, CellType, ModuleModel, PerType};
-pub use stats::{module_spearman, ModuleCorrelations};
+pub use stats::{module_spearman, module_spearman_with_totals, ModuleCorrelations};
 pub use timecourse::{simulate_timecourse, TimeCourse, TimeCourseParams};
 pub use truth::{GeneGroups, GroundTruth};
 

@@ -39,6 +39,28 @@ pub fn module_spearman(
     group_a: &[&str],
     group_b: &[&str],
 ) -> Result<ModuleCorrelations> {
+    module_spearman_with_totals(m, &m.library_sizes(), group_a, group_b)
+}
+
+/// [`module_spearman`] with each cell's library size given (`totals`, one per cell), for a
+/// matrix that holds only some of the genes (a file summarised chunk by chunk keeps the group
+/// genes' columns and the libraries, not the whole matrix).
+///
+/// # Errors
+/// As [`module_spearman`]; [`Error::Shape`] if `totals` is not one per cell.
+pub fn module_spearman_with_totals(
+    m: &ExpressionMatrix,
+    totals: &[f64],
+    group_a: &[&str],
+    group_b: &[&str],
+) -> Result<ModuleCorrelations> {
+    if totals.len() != m.n_cells() {
+        return Err(Error::shape(
+            "module_spearman_with_totals",
+            format!("{} library sizes (one per cell)", m.n_cells()),
+            totals.len().to_string(),
+        ));
+    }
     let index: HashMap<&str, usize> = m
         .genes()
         .symbols
@@ -88,7 +110,6 @@ pub fn module_spearman(
             slot[c] = k;
         }
     }
-    let totals = m.library_sizes();
     let mut cols = vec![vec![0.0f64; n]; genes.len()];
     m.values().for_each_nonzero(|r, c, v| {
         if let Some(&k) = slot.get(c) {

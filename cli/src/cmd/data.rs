@@ -33,7 +33,7 @@ fn run_synth(a: &SynthArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
-    let (report, _) = inspect(&a.file, &a.read_options())
+    let report = inspect(&a.file, &a.read_options())
         .with_context(|| format!("reading {}", a.file.display()))?;
     let mut out = std::io::stdout().lock();
     if a.json {

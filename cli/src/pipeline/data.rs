@@ -7,17 +7,17 @@ use serde::Serialize;
 
 use cellsindy::error::Result;
 use cellsindy::expression::genes::match_genes;
-use cellsindy::expression::io::h5ad::h5ad_matrices;
+use cellsindy::expression::io::h5ad::{h5ad_matrices, h5ad_obs_columns};
 use cellsindy::expression::io::{
-    expression_output, read_expression, write_expression, ExpressionFormat, MatrixChoice,
-    ReadOptions,
+    expression_output, read_expression, stream_cells, write_expression, CellChunk, CellChunks,
+    ExpressionFormat, MatrixChoice, ReadOptions,
 };
 use cellsindy::expression::kind::{detect_values_kind, KindReport};
-use cellsindy::expression::{ExpressionMatrix, ObsColumn, Values};
+use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
 use cellsindy::io::output::Output;
 use cellsindy::synthetic::{
-    generate, module_spearman, simulate_timecourse, BrainParams, ModuleCorrelations,
-    TimeCourseParams, MITO_GENES, SYNAPTIC_GENES,
+    generate, module_spearman, module_spearman_with_totals, simulate_timecourse, BrainParams,
+    ModuleCorrelations, TimeCourseParams, MITO_GENES, SYNAPTIC_GENES,
 };
 
 /// Gene groups the probes use, checked by `data inspect` (symbols; matched case-insensitively
@@ -269,10 +269,7 @@ impl std::fmt::Display for MatrixReport {
 ///
 /// # Errors
 /// The reader's errors (a damaged file, an unknown layer).
-pub fn inspect(
-    path: &Path,
-    opts: &ReadOptions,
-) -> Result<(InspectReport, Option<ExpressionMatrix>)> {
+pub fn inspect(path: &Path, opts: &ReadOptions) -> Result<InspectReport> {
     let format = ExpressionFormat::detect(path)?;
     let start = Instant::now();
     let matrices: Vec<MatrixEntry> = if format == ExpressionFormat::H5ad {
@@ -310,47 +307,140 @@ pub fn inspect(
         Some(m) => m.kind.as_ref().is_some_and(|k| !k.kind.is_usable()),
         None => format == ExpressionFormat::H5ad && opts.matrix == MatrixChoice::X,
     };
-    let m = match read_expression(path, opts) {
-        Ok(m) => m,
+    // Streamable formats are summarised chunk by chunk (memory: one chunk plus per-cell
+    // totals), text is read whole.
+    let summary = if matches!(format, ExpressionFormat::Csv | ExpressionFormat::Tsv) {
+        read_expression(path, opts).and_then(|m| {
+            let obs = m.obs().to_vec();
+            let has_raw = m.raw().is_some();
+            let storage = match m.values() {
+                Values::Sparse(_) => "sparse (CSR)",
+                Values::Dense(_) => "dense",
+            };
+            let mut one = OneChunk::new(m);
+            summarize_chunks(&mut one, obs, has_raw, storage)
+        })
+    } else {
+        stream_cells(path, INSPECT_CHUNK, opts).and_then(|mut chunks| {
+            let (obs, has_raw) = if format == ExpressionFormat::H5ad {
+                let has_raw = opts.matrix != MatrixChoice::Raw
+                    && matrices
+                        .iter()
+                        .any(|m| m.name == MatrixChoice::Raw.to_string());
+                (h5ad_obs_columns(path)?, has_raw)
+            } else {
+                (Vec::new(), false)
+            };
+            summarize_chunks(
+                chunks.as_mut(),
+                obs,
+                has_raw,
+                "sparse (CSR), read in chunks",
+            )
+        })
+    };
+    let summary = match summary {
+        Ok(s) => s,
         Err(e) if unreadable => {
             report.note = Some(e.to_string());
             report.read_seconds = start.elapsed().as_secs_f64();
-            return Ok((report, None));
+            return Ok(report);
         }
         Err(e) => return Err(e),
     };
     report.read_seconds = start.elapsed().as_secs_f64();
     if report.kind.is_none() {
-        report.kind = Some(detect_values_kind(m.values()));
+        report.kind = Some(summary.kind.clone());
     }
-    report.summary = Some(summarize(&m)?);
-    Ok((report, Some(m)))
+    report.summary = Some(summary.report);
+    Ok(report)
 }
 
-/// Summarises an in-memory matrix (what `inspect` prints after reading).
+/// Cells per chunk when `inspect` streams a file.
+const INSPECT_CHUNK: usize = 4096;
+
+/// An in-memory matrix as a single chunk, so that one summary serves every format.
+struct OneChunk {
+    genes: GeneTable,
+    n_cells: usize,
+    chunk: Option<CellChunk>,
+}
+
+impl OneChunk {
+    fn new(m: ExpressionMatrix) -> Self {
+        let n_cells = m.n_cells();
+        let (values, genes, cells) = m.into_parts();
+        OneChunk {
+            genes,
+            n_cells,
+            chunk: Some(CellChunk {
+                start: 0,
+                cells,
+                values: values.to_sparse(),
+            }),
+        }
+    }
+}
+
+impl Iterator for OneChunk {
+    type Item = Result<CellChunk>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chunk.take().map(Ok)
+    }
+}
+
+impl CellChunks for OneChunk {
+    fn genes(&self) -> &GeneTable {
+        &self.genes
+    }
+    fn n_cells(&self) -> Option<usize> {
+        Some(self.n_cells)
+    }
+}
+
+/// A summary and the kind of values it saw.
+pub struct Summarized {
+    /// The summary.
+    pub report: MatrixReport,
+    /// What the first cells hold.
+    pub kind: KindReport,
+}
+
+/// Summarises a matrix chunk by chunk: shape, sparsity, library sizes, genes per cell, whether
+/// values are integers, which probe genes are present and, when all are, the module figures
+/// (from the probe genes' columns, kept as the chunks pass). `obs` and `has_raw` come from the
+/// file beside the chunks.
 ///
 /// # Errors
-/// Never in practice (gene matching of a non-empty group list).
-pub fn summarize(m: &ExpressionMatrix) -> Result<MatrixReport> {
-    let mut genes_per_cell = vec![0.0f64; m.n_cells()];
-    let mut integer_values = true;
-    m.values().for_each_nonzero(|r, _, v| {
-        genes_per_cell[r] += 1.0;
-        integer_values &= v.fract() == 0.0;
-    });
+/// The chunks' read errors; gene matching errors.
+pub fn summarize_chunks(
+    chunks: &mut dyn CellChunks,
+    obs: Vec<(String, ObsColumn)>,
+    has_raw: bool,
+    storage: &str,
+) -> Result<Summarized> {
+    let genes = chunks.genes().clone();
     let mut probe_genes = Vec::new();
     let mut all_present = true;
-    for (group, genes) in PROBE_GROUPS {
-        let vocab: Vec<String> = genes.iter().map(|g| (*g).to_string()).collect();
-        let matched = match_genes(m.genes(), &vocab)?;
+    let mut keep = vec![usize::MAX; genes.len()];
+    let mut kept: Vec<String> = Vec::new();
+    for (group, group_genes) in PROBE_GROUPS {
+        let vocab: Vec<String> = group_genes.iter().map(|g| (*g).to_string()).collect();
+        let matched = match_genes(&genes, &vocab)?;
         all_present &= matched.report.missing.is_empty() && matched.report.ambiguous.is_empty();
+        for &c in matched.columns.iter().flatten() {
+            if keep[c] == usize::MAX {
+                keep[c] = kept.len();
+                kept.push(genes.symbols[c].clone());
+            }
+        }
         probe_genes.push(GroupPresence {
             group: (*group).to_string(),
             found: matched
                 .columns
                 .iter()
                 .flatten()
-                .map(|&c| m.genes().symbols[c].clone())
+                .map(|&c| genes.symbols[c].clone())
                 .collect(),
             missing: vocab
                 .iter()
@@ -360,43 +450,80 @@ pub fn summarize(m: &ExpressionMatrix) -> Result<MatrixReport> {
                 .collect(),
         });
     }
+    let (mut library, mut genes_per_cell) = (Vec::new(), Vec::new());
+    let (mut cells, mut nnz, mut integer_values) = (Vec::new(), 0usize, true);
+    let (mut kr, mut kc, mut kv) = (Vec::new(), Vec::new(), Vec::new());
+    let mut kind: Option<KindReport> = None;
+    for chunk in chunks {
+        let chunk = chunk?;
+        if kind.is_none() {
+            kind = Some(detect_values_kind(&Values::Sparse(chunk.values.clone())));
+        }
+        let x = &chunk.values;
+        nnz += x.nnz();
+        for r in 0..x.n_rows() {
+            let (cols, vals) = x.row(r);
+            let row = cells.len() + r;
+            library.push(vals.iter().map(|&v| f64::from(v)).sum::<f64>());
+            genes_per_cell.push(cols.len() as f64);
+            for (&c, &v) in cols.iter().zip(vals) {
+                integer_values &= v.fract() == 0.0;
+                if let Some(&k) = keep.get(c as usize).filter(|&&k| k != usize::MAX) {
+                    kr.push(row as u32);
+                    kc.push(k as u32);
+                    kv.push(v);
+                }
+            }
+        }
+        cells.extend(chunk.cells);
+    }
+    let n_cells = cells.len();
     // The module figures need the exact symbols; files that name them otherwise (case, ids)
     // are reported as present above but not correlated here.
     let module = if all_present {
-        module_spearman(m, &SYNAPTIC_GENES, &MITO_GENES).ok()
+        CsrMatrix::from_triplets(n_cells, kept.len(), &kr, &kc, &kv)
+            .and_then(|x| {
+                ExpressionMatrix::new(Values::Sparse(x), GeneTable::from_symbols(kept), cells)
+            })
+            .and_then(|m| module_spearman_with_totals(&m, &library, &SYNAPTIC_GENES, &MITO_GENES))
+            .ok()
     } else {
         None
     };
-    Ok(MatrixReport {
-        n_cells: m.n_cells(),
-        n_genes: m.n_genes(),
-        nnz: m.values().nnz(),
-        sparsity: m.sparsity(),
-        storage: match m.values() {
-            Values::Sparse(_) => "sparse (CSR)".into(),
-            Values::Dense(_) => "dense".into(),
+    let all = n_cells as f64 * genes.len() as f64;
+    let report = MatrixReport {
+        n_cells,
+        n_genes: genes.len(),
+        nnz,
+        sparsity: if all > 0.0 {
+            1.0 - nnz as f64 / all
+        } else {
+            0.0
         },
-        has_gene_ids: m.genes().ids.is_some(),
-        has_raw: m.raw().is_some(),
-        obs: m
-            .obs()
+        storage: storage.to_string(),
+        has_gene_ids: genes.ids.is_some(),
+        has_raw,
+        obs: obs
             .iter()
             .map(|(n, c)| {
                 let k = match c {
-                    cellsindy::expression::ObsColumn::Categorical { categories, .. } => {
-                        Some(categories.len())
-                    }
+                    ObsColumn::Categorical { categories, .. } => Some(categories.len()),
                     _ => None,
                 };
                 (n.clone(), k)
             })
             .collect(),
-        library_size: Summary::of(&m.library_sizes()),
+        library_size: Summary::of(&library),
         genes_per_cell: Summary::of(&genes_per_cell),
         integer_values,
         probe_genes,
         module_spearman: module,
-    })
+    };
+    // No cells at all: nothing contradicts counts.
+    let kind = kind.unwrap_or_else(|| {
+        detect_values_kind(&Values::Dense(ndarray::Array2::zeros((0, genes.len()))))
+    });
+    Ok(Summarized { report, kind })
 }
 
 /// What `data synth` makes.

@@ -7,9 +7,9 @@ use ndarray::Array2;
 
 use super::dataframe::read_frame;
 use super::decode::{read_indptr, Column, Indices, ValuesF32};
-use super::read::{chosen, genes_of, open, Matrix, Storage};
+use super::read::{chosen, genes_of, open, scaled_matrix, Matrix, Storage};
 use crate::error::{Error, Result};
-use crate::expression::io::{CellChunk, CellChunks, ReadOptions};
+use crate::expression::io::{CellChunk, CellChunks, MatrixChoice, ReadOptions};
 use crate::expression::{check_unique, CsrMatrix, GeneTable, Values};
 
 /// Iterates over an `.h5ad` file in blocks of at most `chunk_cells` cells.
@@ -28,6 +28,8 @@ pub struct H5adChunks {
     chunk_cells: usize,
     next: usize,
     source: RowSource,
+    /// The matrix read (for messages).
+    matrix: MatrixChoice,
     /// Keeps the file open for the datasets' lifetime.
     _file: File,
 }
@@ -87,7 +89,9 @@ impl H5adChunks {
             // Read whole already: checked once here, not per chunk.
             RowSource::Memory(m) => {
                 let values = Values::Sparse(m);
-                values.check_counts("expression values")?;
+                values
+                    .check_counts("expression values")
+                    .map_err(|e| explain_negative(e, path, &opts.matrix))?;
                 RowSource::Memory(values.to_sparse_owned())
             }
             other => other,
@@ -99,6 +103,7 @@ impl H5adChunks {
             chunk_cells,
             next: 0,
             source,
+            matrix: opts.matrix.clone(),
             _file: file,
         })
     }
@@ -112,7 +117,7 @@ impl H5adChunks {
         let values = Values::Sparse(m);
         values
             .check_counts("expression values")
-            .map_err(|e| shift_rows(e, start))?;
+            .map_err(|e| explain_negative(shift_rows(e, start), &self.path, &self.matrix))?;
         Ok(values.to_sparse_owned())
     }
 }
@@ -178,6 +183,22 @@ impl RowSource {
                 m.select_rows(&rows)?
             }
         })
+    }
+}
+
+/// A negative value means a scaled matrix: the error says which matrices of the file would
+/// work (as a whole read does).
+fn explain_negative(e: Error, path: &Path, matrix: &MatrixChoice) -> Error {
+    match e {
+        Error::Negative {
+            cell, gene, value, ..
+        } => Error::Negative {
+            what: scaled_matrix(path, matrix),
+            cell,
+            gene,
+            value,
+        },
+        other => other,
     }
 }
 

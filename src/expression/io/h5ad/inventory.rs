@@ -108,3 +108,13 @@ pub fn h5ad_matrices(path: &Path) -> Result<Vec<MatrixSummary>> {
     }
     Ok(out)
 }
+
+/// The `obs` columns of an AnnData file (cell metadata), without reading any matrix: what a
+/// summary of a streamed file lists beside its chunks.
+///
+/// # Errors
+/// As [`super::read_h5ad`] for `obs`.
+pub fn h5ad_obs_columns(path: &Path) -> Result<Vec<(String, crate::expression::ObsColumn)>> {
+    let (file, _) = open(path)?;
+    Ok(super::dataframe::read_frame(&file, path, "obs")?.columns)
+}

@@ -132,7 +132,7 @@ fn matrices_line(file: &File) -> String {
 
 /// What [`Error::Negative`] says of a matrix with negative values: it holds scaled values, and
 /// these matrices of the file would work (their kinds read from a sample of cells).
-fn scaled_matrix(path: &Path, choice: &MatrixChoice) -> String {
+pub(super) fn scaled_matrix(path: &Path, choice: &MatrixChoice) -> String {
     let usable: Vec<String> = super::inventory::h5ad_matrices(path)
         .unwrap_or_default()
         .into_iter()
