@@ -464,7 +464,8 @@ pub fn summarize_chunks(
         for r in 0..x.n_rows() {
             let (cols, vals) = x.row(r);
             let row = cells.len() + r;
-            library.push(vals.iter().map(|&v| f64::from(v)).sum::<f64>());
+            // A fold from +0: an empty row's library prints as 0, not -0.
+            library.push(vals.iter().fold(0.0, |a, &v| a + f64::from(v)));
             genes_per_cell.push(cols.len() as f64);
             for (&c, &v) in cols.iter().zip(vals) {
                 integer_values &= v.fract() == 0.0;
