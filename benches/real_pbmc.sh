@@ -3,7 +3,7 @@
 # ships in the `celltypist` wheel on PyPI, trained and probed with immune gene sets given on
 # the command line, PCA and linear regression beside the model, on several training seeds.
 #
-#   bash benches/real_pbmc.sh            # seeds 0 1 2, 3000 steps each
+#   bash benches/real_pbmc.sh            # seeds 0 1 2, 1500 steps each
 #   SEEDS="0 1 2 3 4" STEPS=6000 bash benches/real_pbmc.sh
 #
 # Needs python3 with pip (only to download the wheel; nothing is installed). Writes
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SEEDS=${SEEDS:-"0 1 2"}
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-1500}
 OUT=target/real_pbmc
 mkdir -p "$OUT"
 
@@ -40,7 +40,7 @@ n_layers = 2
 n_heads = 4
 d_ff = 128
 [tokenizer]
-n_top_genes = 1000
+n_top_genes = 300
 max_genes = 256
 include_genes = ["HLA-DRA", "HLA-DPA1", "HLA-DQA1", "CD74", "GZMB", "PRF1", "NKG7", "GNLY", "CD3E", "CD14", "MS4A1"]
 [train]
@@ -53,6 +53,11 @@ cargo build --release -q
 BIN=target/release/cellsindy
 $BIN data inspect "$OUT/sample.csv" --cells-as-rows | tee "$OUT/inspect.txt"
 for s in $SEEDS; do
+  if [ -s "$OUT/probe_$s/report.json" ] && [ -z "${FRESH:-}" ]; then
+    echo "seed $s: reusing $OUT/probe_$s (FRESH=1 retrains)"
+    continue
+  fi
+  rm -rf "$OUT/ckpt_$s" "$OUT/probe_$s"
   start=$SECONDS
   $BIN train --data "$OUT/sample.csv" --cells-as-rows --config "$OUT/model.toml" --seed "$s" \
     --out "$OUT/ckpt_$s" --json > "$OUT/train_$s.json"

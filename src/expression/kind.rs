@@ -11,7 +11,7 @@
 //!
 //! On the rows given (readers pass a sample of the first cells):
 //! 1. any negative value → [`MatrixKind::Scaled`];
-//! 2. every value an integer → [`MatrixKind::Counts`] (an empty matrix counts as counts: nothing
+//! 2. every value an integer (within [`INTEGER_TOL`]) → [`MatrixKind::Counts`] (an empty matrix counts as counts: nothing
 //!    contradicts it);
 //! 3. per-cell sums of `expm1(x)` equal across cells (relative spread below
 //!    [`EQUAL_SUMS`]) → [`MatrixKind::LogNormalized`] with that sum as its target (log1p of
@@ -29,6 +29,11 @@ use crate::error::{Error, Result};
 /// Cells read to decide a matrix's kind: the first this many (enough to see negatives,
 /// non-integers and per-cell sums, and cheap on an atlas).
 pub const KIND_SAMPLE_CELLS: usize = 2000;
+
+/// Distance from the nearest integer below which a value counts as an integer: counts that
+/// went through float64 arithmetic (`2.9999999999`) are still counts; normalised values are
+/// almost never all this close to integers.
+pub const INTEGER_TOL: f64 = 1e-3;
 
 /// Relative spread (standard deviation over mean) of per-cell sums below which the sums count
 /// as one normalisation target. Normalisation in float32 leaves spreads near 1e-7; real
@@ -106,7 +111,7 @@ pub fn detect_kind(x: &CsrMatrix) -> KindReport {
         let v = f64::from(v);
         min = min.min(v);
         max = max.max(v);
-        integer &= v.fract() == 0.0;
+        integer &= (v - v.round()).abs() <= INTEGER_TOL;
     }
     let report = |kind, target_sum, evidence: String| KindReport {
         kind,
@@ -310,6 +315,9 @@ mod tests {
         let counts: [&[f32]; 3] = [&[0., 3., 1., 7.], &[2., 0., 0., 1.], &[5., 5., 0., 40.]];
         let c = detect_kind(&csr(&counts));
         assert_eq!(c.kind, MatrixKind::Counts);
+        // Counts that went through float arithmetic are still counts.
+        let noisy: [&[f32]; 2] = [&[0., 2.9996, 1.0004], &[7.0, 0., 1.]];
+        assert_eq!(detect_kind(&csr(&noisy)).kind, MatrixKind::Counts);
 
         let logn = log_cp10k(&counts);
         let rows: Vec<&[f32]> = logn.iter().map(|r| r.as_slice()).collect();

@@ -182,26 +182,10 @@ impl PreparedCells {
     pub fn log_normalized_visible(&self, rows: &[usize], hidden: &[u32]) -> ndarray::Array2<f64> {
         let mut sorted = hidden.to_vec();
         sorted.sort_unstable();
-        let visible_library = |i: usize| {
+        let target = median_library((0..self.n_cells()).map(|i| {
             let (cols, raw, outside) = self.raw_row(i);
-            outside
-                + cols
-                    .iter()
-                    .zip(raw)
-                    .filter(|(c, _)| sorted.binary_search(c).is_err())
-                    .map(|(_, &v)| f64::from(v))
-                    .sum::<f64>()
-        };
-        let mut nz: Vec<f64> = (0..self.n_cells())
-            .map(visible_library)
-            .filter(|&s| s > 0.0)
-            .collect();
-        nz.sort_unstable_by(f64::total_cmp);
-        let target = if nz.is_empty() {
-            LIBRARY_TARGET
-        } else {
-            crate::stats::median_sorted(&nz)
-        };
+            visible_library(cols, raw, outside, &sorted)
+        }));
         let scale = target / LIBRARY_TARGET;
         let mut x = ndarray::Array2::zeros((rows.len(), self.values.n_cols()));
         for (&i, mut row) in rows.iter().zip(x.axis_iter_mut(ndarray::Axis(0))) {
@@ -235,14 +219,7 @@ impl PreparedCells {
         m: &ExpressionMatrix,
         rows: &[usize],
     ) -> ndarray::Array2<f64> {
-        let mut nz: Vec<f64> = m.library_sizes().into_iter().filter(|&s| s > 0.0).collect();
-        nz.sort_unstable_by(f64::total_cmp);
-        let target = if nz.is_empty() {
-            LIBRARY_TARGET
-        } else {
-            crate::stats::median_sorted(&nz)
-        };
-        let scale = target / LIBRARY_TARGET;
+        let scale = median_library(m.library_sizes().into_iter()) / LIBRARY_TARGET;
         let mut x = ndarray::Array2::zeros((rows.len(), self.values.n_cols()));
         for (&i, mut row) in rows.iter().zip(x.axis_iter_mut(ndarray::Axis(0))) {
             let (cols, vals) = self.values.row(i);
@@ -650,19 +627,36 @@ impl GeneTokenizer {
 pub fn normalize_visible(columns: &[u32], raw: &[f32], outside: f64, hidden: &[u32]) -> Vec<f32> {
     let mut sorted = hidden.to_vec();
     sorted.sort_unstable();
-    let visible: f64 = outside
-        + columns
-            .iter()
-            .zip(raw)
-            .filter(|(c, _)| sorted.binary_search(c).is_err())
-            .map(|(_, &v)| f64::from(v))
-            .sum::<f64>();
+    let visible = visible_library(columns, raw, outside, &sorted);
     let scale = if visible > 0.0 {
         LIBRARY_TARGET / visible
     } else {
         1.0
     };
     raw.iter().map(|&v| (f64::from(v) * scale) as f32).collect()
+}
+
+/// `outside` plus the `raw` values of the columns not in `sorted_hidden` (ascending), summed in
+/// column order: a cell's visible library.
+fn visible_library(columns: &[u32], raw: &[f32], outside: f64, sorted_hidden: &[u32]) -> f64 {
+    outside
+        + columns
+            .iter()
+            .zip(raw)
+            .filter(|(c, _)| sorted_hidden.binary_search(c).is_err())
+            .fold(0.0, |a, (_, &v)| a + f64::from(v))
+}
+
+/// The median of the non-zero libraries (scanpy's default `target_sum`); [`LIBRARY_TARGET`]
+/// when every library is zero.
+fn median_library(libraries: impl Iterator<Item = f64>) -> f64 {
+    let mut nz: Vec<f64> = libraries.filter(|&s| s > 0.0).collect();
+    nz.sort_unstable_by(f64::total_cmp);
+    if nz.is_empty() {
+        LIBRARY_TARGET
+    } else {
+        crate::stats::median_sorted(&nz)
+    }
 }
 
 /// Scales each row `r` of `x` to [`LIBRARY_TARGET`] over `library_sizes[r]` (rows of size 0
