@@ -6,6 +6,7 @@
 #
 #   bash benches/atlas.sh                    # 100,000 x 30,000, ~800 non-zeros per cell
 #   CELLS=20000 GENES=30000 NNZ=800 STEPS=100 bash benches/atlas.sh
+#   GENERATE_ONLY=1 bash benches/atlas.sh    # write the file and stop (time the steps alone)
 #
 # Creates .venv-bench/ with anndata and scipy if missing; writes target/atlas/.
 set -euo pipefail
@@ -54,6 +55,7 @@ a.write_h5ad(path)
 print(f"wrote {path}: {n} x {g}, {counts.nnz} non-zeros, {time.time() - t0:.0f} s")
 PY
 fi
+if [[ -n "${GENERATE_ONLY:-}" ]]; then exit 0; fi
 
 cargo build --release -q
 BIN=target/release/cellsindy
