@@ -7,6 +7,7 @@
 #   bash benches/atlas.sh                    # 100,000 x 30,000, ~800 non-zeros per cell
 #   CELLS=20000 GENES=30000 NNZ=800 STEPS=100 bash benches/atlas.sh
 #   GENERATE_ONLY=1 bash benches/atlas.sh    # write the file and stop (time the steps alone)
+#   STEP_TIMEOUT=300 bash benches/atlas.sh   # stop any step after 300 s (default 900)
 #
 # Creates .venv-bench/ with anndata and scipy if missing; writes target/atlas/.
 set -euo pipefail
@@ -78,7 +79,10 @@ TOML
 run() {
   local name=$1; shift
   local start=$SECONDS
-  /usr/bin/time -v "$@" > "$OUT/$name.out" 2> "$OUT/$name.time"
+  # A step that runs past STEP_TIMEOUT seconds (default 900) is stopped and reported as such.
+  local rc=0
+  /usr/bin/time -v timeout "${STEP_TIMEOUT:-900}" "$@" > "$OUT/$name.out" 2> "$OUT/$name.time" || rc=$?
+  if [[ $rc -ne 0 ]]; then name="$name (exit $rc: stopped or failed)"; fi
   local rss
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/$name.time")
   printf '%s\t%d\t%.0f\n' "$name" $((SECONDS - start)) "$((rss / 1024))" | tee -a "$OUT/steps.tsv"
