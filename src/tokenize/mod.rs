@@ -159,12 +159,11 @@ impl PreparedCells {
     /// vocabulary: what [`GeneTokenizer::withhold`] and [`normalize_visible`] take.
     pub fn raw_row(&self, i: usize) -> (&[u32], &[f32], f64) {
         let (cols, _) = self.values.row(i);
-        let start = self.values.indptr()[i];
-        (
-            cols,
-            &self.raw[start..start + cols.len()],
-            self.outside.get(i).copied().unwrap_or(0.0),
-        )
+        let start = self.values.indptr().get(i).copied().unwrap_or(0);
+        // A `raw` that does not match `values` (fields set by hand) gives an empty slice, which
+        // `withhold` reports as a shape error instead of panicking here.
+        let raw = self.raw.get(start..start + cols.len()).unwrap_or(&[]);
+        (cols, raw, self.outside.get(i).copied().unwrap_or(0.0))
     }
 
     /// Cell `i`'s values normalised over its visible genes ([`normalize_visible`]).
