@@ -82,9 +82,9 @@ run() {
   # A step that runs past STEP_TIMEOUT seconds (default 900) is stopped and reported as such.
   local rc=0
   /usr/bin/time -v timeout "${STEP_TIMEOUT:-900}" "$@" > "$OUT/$name.out" 2> "$OUT/$name.time" || rc=$?
-  if [[ $rc -ne 0 ]]; then name="$name (exit $rc: stopped or failed)"; fi
   local rss
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/$name.time")
+  if [[ $rc -ne 0 ]]; then name="$name (exit $rc: stopped or failed)"; fi
   printf '%s\t%d\t%.0f\n' "$name" $((SECONDS - start)) "$((rss / 1024))" | tee -a "$OUT/steps.tsv"
 }
 rm -rf "$OUT/ckpt" "$OUT/probe" "$OUT/rules"

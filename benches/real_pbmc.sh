@@ -5,9 +5,11 @@
 #
 #   bash benches/real_pbmc.sh            # seeds 0 1 2, 1500 steps each
 #   SEEDS="0 1 2 3 4" STEPS=6000 bash benches/real_pbmc.sh
+#   NOTEBOOK=0 bash benches/real_pbmc.sh # skip the notebook
 #
-# Needs python3 with pip (only to download the wheel; nothing is installed). Writes
-# target/real_pbmc/{sample.csv, ckpt_S/, probe_S/, table.md}.
+# Needs python3 with pip. Writes target/real_pbmc/{sample.csv, ckpt_S/, probe_S/, table.md},
+# then executes notebooks/python/real_pbmc.ipynb (scanpy reads the results back) in a venv
+# under target/real_pbmc/venv, writing the executed copy over the committed one.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SEEDS=${SEEDS:-"0 1 2"}
@@ -105,3 +107,14 @@ for j, m in enumerate([cov["real"]] + cov["methods"]):
     score = mean_sd([get(r)["score"] for r in reports])
     print(f"| {m['method']} | " + " | ".join(cells) + f" | {score} |")
 PY
+
+if [ "${NOTEBOOK:-1}" != 0 ]; then
+  VENV="$OUT/venv"
+  if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'anndata>=0.10' 'scanpy>=1.10' \
+    'nbconvert>=7' 'nbclient>=0.10' ipykernel
+  "$VENV/bin/jupyter" nbconvert --to notebook --execute --ExecutePreprocessor.timeout=600 \
+    --ExecutePreprocessor.kernel_name=python3 --output-dir "$OUT" notebooks/python/real_pbmc.ipynb
+  cp "$OUT/real_pbmc.ipynb" notebooks/python/real_pbmc.ipynb
+  echo "executed notebooks/python/real_pbmc.ipynb"
+fi

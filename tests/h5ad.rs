@@ -10,7 +10,7 @@ use cellsindy::expression::io::h5ad::{
     h5ad_matrices, read_h5ad, write_h5ad, H5adChunks, H5adCompression, H5adWriteOptions,
 };
 use cellsindy::expression::io::{
-    read_expression, stream_cells, CellChunks, MatrixChoice, ReadOptions,
+    read_expression, read_picked_cells, stream_cells, CellChunks, MatrixChoice, ReadOptions,
 };
 use cellsindy::expression::kind::{to_model_scale, MatrixKind};
 use cellsindy::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, RawValues, Values};
@@ -390,6 +390,56 @@ fn streaming_chunks_stack_to_the_whole() {
         H5adChunks::open(&big, 0, &opts()),
         Err(Error::InvalidParam { .. })
     ));
+}
+
+#[test]
+fn picked_cells_are_the_whole_reads_rows_at_any_chunk_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.h5ad");
+    let m = synthetic(203, 17, 3);
+    write_h5ad(&m, &big, &H5adWriteOptions::default()).unwrap();
+    let picks: [&[usize]; 3] = [&[0, 1, 49, 50, 51, 150, 202], &[], &[202]];
+    for chunk in [1, 7, 50, 1000] {
+        for want in picks {
+            let p = read_picked_cells(&big, &opts(), chunk, &mut |n| {
+                assert_eq!(n, 203);
+                Ok(want.to_vec())
+            })
+            .unwrap();
+            assert_eq!(p.n_cells, 203);
+            assert_eq!(p.index, want);
+            let whole = m.select_cells(want).unwrap();
+            assert_eq!(p.matrix.cells(), whole.cells(), "chunk {chunk}");
+            assert_eq!(p.matrix.values().to_sparse(), whole.values().to_sparse());
+            // The kind sample is the file's first cells, whatever was picked.
+            let first: Vec<usize> = (0..203).collect();
+            let sample = m.select_cells(&first).unwrap().values().to_sparse();
+            assert_eq!(p.kind_sample, sample);
+        }
+    }
+    // A layer, streamed.
+    let layered = fixture("processed_layers.h5ad");
+    let o = ReadOptions {
+        matrix: MatrixChoice::Layer("counts".into()),
+        ..opts()
+    };
+    let whole = read_h5ad(&layered, &o).unwrap();
+    let last = whole.n_cells() - 1;
+    let p = read_picked_cells(&layered, &o, 3, &mut |_| Ok(vec![1, last])).unwrap();
+    assert_eq!(
+        p.matrix.values().to_sparse(),
+        whole.select_cells(&[1, last]).unwrap().values().to_sparse()
+    );
+    // Picks out of order or range are errors, as are the picker's own.
+    for bad in [vec![5, 5], vec![9, 3], vec![203]] {
+        let e = read_picked_cells(&big, &opts(), 50, &mut |_| Ok(bad.clone())).unwrap_err();
+        assert!(matches!(e, Error::InvalidParam { .. }), "{e}");
+    }
+    let e = read_picked_cells(&big, &opts(), 50, &mut |_| {
+        Err(Error::param("pick", 0, "no"))
+    })
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidParam { .. }), "{e}");
 }
 
 // ---------- bad inputs: an error that says what is wrong, never a panic ----------

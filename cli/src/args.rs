@@ -669,10 +669,14 @@ pub struct ProbeArgs {
     /// PCA components.
     #[arg(long)]
     pub components: Option<usize>,
-    /// Held-out cells to score (0 = all).
+    /// Held-out cells to score, a seeded uniform sample (0 = all).
     #[arg(long)]
     pub cells: Option<usize>,
-    /// Seed of contexts, draws and the randomized SVD.
+    /// Training cells the PCA and linear baselines are fitted on, a seeded uniform sample
+    /// (0 = all; memory: cells × vocabulary × 8 bytes).
+    #[arg(long)]
+    pub baseline_cells: Option<usize>,
+    /// Seed of contexts, draws, cell samples and the randomized SVD.
     #[arg(long)]
     pub seed: Option<u64>,
     /// `cpu`, `cuda` or `cuda:N`.

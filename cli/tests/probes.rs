@@ -1,9 +1,11 @@
 //! The probe workflow end to end on a tiny model: every method reported, missing genes named.
 
+use cellsindy::expression::io::{write_expression, ReadOptions};
 use cellsindy::probes::{ProbeConfig, ProbeReport, Sign};
 use cellsindy::tokenize::BinSchemeKind;
 use cellsindy::Error;
-use cellsindy_cli::pipeline::probe::{run_probes, write_report};
+use cellsindy_cli::pipeline::probe::{probe_rows, run_probes, run_probes_on, write_report};
+use cellsindy_cli::pipeline::read_cells_for_model;
 
 use crate::common::gene::{brain, tiny_model, tiny_model_binned};
 
@@ -97,6 +99,34 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A sample of each side, read whole or streamed from an .h5ad (only the sampled cells are
+    // kept): the same report.
+    let sampled = ProbeConfig {
+        max_cells: 40,
+        baseline_cells: 150,
+        ..cfg.clone()
+    };
+    let whole = run_probes(&model, &m, tc.seed, tc.val_fraction, &sampled).unwrap();
+    assert_eq!((whole.n_scored, whole.n_train), (40, 150));
+    let path = dir.path().join("brain.h5ad");
+    write_expression(&m, &path).unwrap();
+    let mut rows = None;
+    let (cells, n) =
+        read_cells_for_model(&path, &ReadOptions::default(), &model.tokenizer, &mut |n| {
+            let r = probe_rows(n, tc.seed, tc.val_fraction, &sampled)?;
+            let all = r.union();
+            rows = Some(r);
+            Ok(all)
+        })
+        .unwrap();
+    assert_eq!((n, cells.n_cells()), (400, 190));
+    let (held, train) = rows.unwrap().positions();
+    let streamed = run_probes_on(&model, &cells, &held, &train, &sampled).unwrap();
+    assert_eq!(streamed.covariance, whole.covariance);
+    assert_eq!(streamed.xor_markers, whole.xor_markers);
+    assert_eq!(streamed.xor_gate, whole.xor_gate);
+    // The held-out sample is a subset of the full run's scored cells, not its first 40.
+    assert_ne!(whole.covariance, r.covariance);
     // Missing genes are named.
     let bad = ProbeConfig {
         gate: "NOPE".into(),

@@ -318,6 +318,28 @@ fn rules_distill_runs_end_to_end_on_a_tiny_model_and_is_seeded() {
     )
     .unwrap();
     assert_eq!(again.rules, report.rules);
+    // Streamed from an .h5ad, keeping only the distilled cells: the same rules.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("brain.h5ad");
+    cellsindy::expression::io::write_expression(&m, &path).unwrap();
+    let (cells, _) = cellsindy_cli::pipeline::read_cells_for_model(
+        &path,
+        &cellsindy::expression::io::ReadOptions::default(),
+        &model.tokenizer,
+        &mut |n| distill_rows(n, None, &cfg),
+    )
+    .unwrap();
+    assert_eq!(cells.n_cells(), 60);
+    let (streamed, _) = cellsindy_cli::pipeline::distill::run_distill_on(
+        &model,
+        &cells,
+        false,
+        Some((&truth, "truth")),
+        &cfg,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(streamed.rules, report.rules);
     let bad = DistillConfig {
         targets: Some(vec!["NOPE".into()]),
         ..cfg.clone()

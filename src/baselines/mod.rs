@@ -6,7 +6,7 @@
 //! | type | method |
 //! |---|---|
 //! | [`Pca`] | `Pca::params(k).fit(x)`; [`Pca::impute`]: least squares of the visible genes on the loadings, then reconstruct the masked ones |
-//! | [`LinearImputer`] | one OLS regression per masked gene (linfa-linear) |
+//! | [`LinearImputer`] | OLS of every masked gene on the visible ones, one solve for all (faer) |
 
 mod linear;
 mod pca;

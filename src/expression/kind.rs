@@ -258,6 +258,15 @@ pub fn detect_values_kind(values: &Values) -> KindReport {
 /// [`Error::Unsupported`] for scaled values (negatives), which cannot be binned.
 pub fn to_model_scale(m: &mut ExpressionMatrix) -> Result<KindReport> {
     let report = detect_values_kind(m.values());
+    apply_model_scale(m, report)
+}
+
+/// [`to_model_scale`] with the kind already decided (`report`, e.g. from the first cells of a
+/// streamed file while `m` holds only some of its cells).
+///
+/// # Errors
+/// As [`to_model_scale`].
+pub fn apply_model_scale(m: &mut ExpressionMatrix, report: KindReport) -> Result<KindReport> {
     if !report.kind.is_usable() {
         return Err(Error::Unsupported(format!(
             "the matrix holds scaled values ({}); use counts or (log-)normalised values \

@@ -37,6 +37,7 @@ const DOMAIN_SAMPLE: u64 = 0x73616d70_6c000023;
 const DOMAIN_MASK: u64 = 0x6d61736b_00000024;
 const DOMAIN_VAL: u64 = 0x76616c00_00000025;
 const DOMAIN_SHUFFLE: u64 = 0x73687566_66000026;
+const DOMAIN_SAMPLE_ROWS: u64 = 0x726f7773_00000027;
 
 /// Whether cell `i` is held out for validation.
 pub fn is_validation(seed: u64, i: usize, val_fraction: f64) -> bool {
@@ -48,6 +49,21 @@ pub fn is_validation(seed: u64, i: usize, val_fraction: f64) -> bool {
 /// Every workflow that scores a model on "its held-out cells" uses this one split.
 pub fn split_cells(n: usize, seed: u64, val_fraction: f64) -> (Vec<usize>, Vec<usize>) {
     (0..n).partition(|&i| is_validation(seed, i, val_fraction))
+}
+
+/// At most `cap` of `rows` (all of them when `cap` is 0 or not smaller), a uniform choice by
+/// `(seed, stream_id)` returned in data order: a sample of cells that does not depend on how the
+/// file is sorted (atlases are often sorted by donor or cell type), and that is known from the
+/// number of cells alone, before any value is read. `stream_id` keeps two samples drawn with one
+/// seed independent.
+pub fn sample_rows(mut rows: Vec<usize>, cap: usize, seed: u64, stream_id: u64) -> Vec<usize> {
+    if cap == 0 || rows.len() <= cap {
+        return rows;
+    }
+    rows.shuffle(&mut stream(seed, DOMAIN_SAMPLE_ROWS, stream_id));
+    rows.truncate(cap);
+    rows.sort_unstable();
+    rows
 }
 
 /// One cell's sparse row in vocabulary order plus its condition ids.
@@ -73,7 +89,7 @@ impl CellRow {
         let (c, v) = p.values.row(i);
         let (_, raw, outside) = p.raw_row(i);
         Self {
-            index: i,
+            index: p.dataset_index(i),
             columns: c.to_vec(),
             values: v.to_vec(),
             raw: raw.to_vec(),

@@ -53,9 +53,10 @@ use crate::synthetic::{MITO_GENES, SYNAPTIC_GENES};
 /// | `gate` | `"TGXOR"` | XOR-gate probe's gene (masked alone) | |
 /// | `gate_rule` | `TwoMeans` | how the gate is called ON (a cut between its modes) | |
 /// | `n_components` | 20 | PCA components | ≥ 1 |
-/// | `max_cells` | 0 | held-out cells scored (0 = all) | |
+/// | `max_cells` | 0 | held-out cells scored, a seeded uniform sample (0 = all) | |
+/// | `baseline_cells` | 10,000 | training cells the baselines are fitted on, a seeded uniform sample (0 = all): bounds the dense baseline input (cells × vocabulary) on an atlas | |
 /// | `joint_steps` | 64 | unmasking rounds of the model's joint draw (≥ the number of covariance genes: exact, one gene per round) | ≥ 1 |
-/// | `seed` | 0 | contexts, draws, randomized SVD | |
+/// | `seed` | 0 | contexts, draws, cell samples, randomized SVD | |
 /// | `batch_size` | 64 | cells per forward pass | ≥ 1 |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -82,6 +83,8 @@ pub struct ProbeConfig {
     pub n_components: usize,
     /// Held-out cells scored (0 = all).
     pub max_cells: usize,
+    /// Training cells the baselines are fitted on (0 = all).
+    pub baseline_cells: usize,
     /// Unmasking steps of the joint draw.
     pub joint_steps: usize,
     /// Seed.
@@ -104,6 +107,7 @@ impl Default for ProbeConfig {
             gate_rule: Binarize::TwoMeans,
             n_components: 20,
             max_cells: 0,
+            baseline_cells: 10_000,
             joint_steps: 64,
             seed: 0,
             batch_size: 64,

@@ -44,7 +44,10 @@ pub use extract::{edge_sign, extract_rules, FeatureTerms};
 pub use ground_truth::{parse_boolean_rule, BoolExpr, TruthEdge, TruthNetwork};
 pub use libraries::{binarize, boolean_library, HillLibrary, HillMode};
 #[cfg(feature = "nn")]
-pub use model_distill::{distill_model, DistillConfig, DistillRun, DistillStage, Distillation};
+pub use model_distill::{
+    distill_cells, distill_model, distill_rows, DistillConfig, DistillRun, DistillStage,
+    Distillation,
+};
 pub use network_baselines::{genie3, lagged_regression};
 
 use std::collections::BTreeSet;

@@ -46,12 +46,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::expression::ExpressionMatrix;
-use crate::nn::data::{split_cells, tokenize_fixed_cell, CellRow};
+use crate::nn::data::{sample_rows, split_cells, tokenize_fixed_cell, CellRow};
 use crate::nn::infer::InferenceModel;
 use crate::nn::masked::{query_masked, MaskedQuery};
 use crate::probes::{bin_threshold, Binarize};
 use crate::rng::stream;
-use crate::tokenize::{TokenizedCell, N_SPECIAL};
+use crate::tokenize::{PreparedCells, TokenizedCell, N_SPECIAL};
 
 use super::{fit_distilled, DistillFit, DistillParams, DistilledTarget, ScoredEdge, TruthNetwork};
 
@@ -182,7 +182,8 @@ pub struct DistillRun {
     pub candidate_positions: Vec<Vec<usize>>,
 }
 
-/// Distils `model`'s predictions on `matrix` (raw counts) into rules (see the module docs).
+/// Distils `model`'s predictions on `matrix` (on the model's scale) into rules (see the module
+/// docs): the cells of [`distill_rows`], then [`distill_cells`].
 /// `split` is the checkpoint's `(seed, val_fraction)`: its held-out cells are used when given.
 /// `truth` chooses the default targets (see [`DistillConfig::targets`]).
 /// `progress(stage, done, total)` is called after every cell.
@@ -199,7 +200,49 @@ pub fn distill_model(
     progress: &mut dyn FnMut(DistillStage, usize, usize),
 ) -> Result<DistillRun> {
     cfg.validate()?;
-    let cells = model.tokenizer.prepare(matrix)?;
+    let rows = distill_rows(matrix.n_cells(), split, cfg)?;
+    let cells = model.tokenizer.prepare_rows(matrix, &rows)?;
+    distill_cells(model, &cells, truth, cfg, progress)
+}
+
+/// The cells a distillation reads among `n_cells`, ascending: the held-out cells of `split`
+/// (all cells without one), a seeded uniform sample of at most `cfg.cells` of them, known
+/// before any value is read (so a file can be streamed for just these cells).
+///
+/// # Errors
+/// [`Error::Empty`] with fewer than 8 cells.
+pub fn distill_rows(
+    n_cells: usize,
+    split: Option<(u64, f64)>,
+    cfg: &DistillConfig,
+) -> Result<Vec<usize>> {
+    let rows: Vec<usize> = match split {
+        Some((s, f)) => split_cells(n_cells, s, f).0,
+        None => (0..n_cells).collect(),
+    };
+    let rows = sample_rows(rows, cfg.cells, cfg.seed, DOMAIN_CELLS);
+    if rows.len() < 8 {
+        return Err(Error::Empty {
+            what: "cells to distil",
+            why: format!("{} cells (at least 8 are needed)", rows.len()),
+        });
+    }
+    Ok(rows)
+}
+
+/// Distils `model`'s predictions on every cell of `cells` (e.g. those of [`distill_rows`],
+/// prepared with their file indices) into rules; see [`distill_model`].
+///
+/// # Errors
+/// As [`distill_model`].
+pub fn distill_cells(
+    model: &InferenceModel,
+    cells: &PreparedCells,
+    truth: Option<&TruthNetwork>,
+    cfg: &DistillConfig,
+    progress: &mut dyn FnMut(DistillStage, usize, usize),
+) -> Result<DistillRun> {
+    cfg.validate()?;
     let genes: Vec<String> = model.tokenizer.vocab.genes().to_vec();
     let n_vocab = genes.len();
     let n_bins = model.tokenizer.binning.n_bins;
@@ -207,22 +250,14 @@ pub fn distill_model(
     let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
     let tpos = model.positions(&refs)?;
     let n_t = targets.len();
-
-    // Cells: held-out if known, a seeded subset, in data order.
-    let mut rows: Vec<usize> = match split {
-        Some((s, f)) => split_cells(cells.n_cells(), s, f).0,
-        None => (0..cells.n_cells()).collect(),
-    };
-    rows.shuffle(&mut stream(cfg.seed, DOMAIN_CELLS, 0));
-    rows.truncate(cfg.cells);
-    rows.sort_unstable();
+    let rows: Vec<usize> = (0..cells.n_cells()).collect();
     if rows.len() < 8 {
         return Err(Error::Empty {
             what: "cells to distil",
             why: format!("{} cells (at least 8 are needed)", rows.len()),
         });
     }
-    let x = cells.log_normalized_rows(matrix, &rows);
+    let x = cells.log_normalized_visible(&rows, &[]);
     let thresholds = x
         .columns()
         .into_iter()
@@ -233,7 +268,7 @@ pub fn distill_model(
         .map(|&p| {
             let c = p as usize;
             let labels: Vec<bool> = x.column(c).iter().map(|&v| v > thresholds[c]).collect();
-            let b = model.tokenizer.binning.masked_bins(&cells, &rows, p)?;
+            let b = model.tokenizer.binning.masked_bins(cells, &rows, p)?;
             Ok(bin_threshold(&b, &labels, thresholds[c], n_bins))
         })
         .collect::<Result<_>>()?;
@@ -251,9 +286,13 @@ pub fn distill_model(
     let mut n_screen_queries = 0;
     for (done, &r) in screen.iter().enumerate() {
         let mut order: Vec<usize> = (0..n_t).collect();
-        order.shuffle(&mut stream(cfg.seed, DOMAIN_GROUPS, r as u64));
+        order.shuffle(&mut stream(
+            cfg.seed,
+            DOMAIN_GROUPS,
+            cells.dataset_index(r) as u64,
+        ));
         let groups: Vec<&[usize]> = order.chunks(m).collect();
-        let row = CellRow::from_prepared(&cells, r, n_fields);
+        let row = CellRow::from_prepared(cells, r, n_fields);
         // Each variant is re-binned with its masked genes (the group's targets, and the
         // occluded gene) withheld from the cell's bin edges, as in training.
         let mut variants: Vec<(TokenizedCell, Vec<usize>)> = Vec::new();
@@ -353,7 +392,7 @@ pub fn distill_model(
         let mut ctxs: Vec<TokenizedCell> = Vec::new();
         let mut meta: Vec<(usize, usize, Vec<usize>)> = Vec::new(); // (cell, group, positions)
         for (i, &r) in chunk.iter().enumerate() {
-            let row = CellRow::from_prepared(&cells, r, n_fields);
+            let row = CellRow::from_prepared(cells, r, n_fields);
             for (gi, g) in groups.iter().enumerate() {
                 let mut forced: Vec<u32> = g.iter().map(|&j| tpos[j]).collect();
                 forced.extend(g.iter().flat_map(|&j| cand[j].iter().map(|&v| v as u32)));

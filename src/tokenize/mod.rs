@@ -142,6 +142,11 @@ pub struct PreparedCells {
     pub conditions: Vec<u32>,
     /// Cell ids.
     pub cells: Vec<String>,
+    /// Each cell's index in its dataset: `0..n` from [`GeneTokenizer::prepare`], the file's
+    /// indices for cells picked from a larger file ([`PreparedCells::with_index`]). A cell's
+    /// random context is keyed by this index, so it does not depend on which other cells were
+    /// read with it.
+    pub index: Vec<usize>,
     /// How the dataset's genes matched the vocabulary (missing genes are listed, never
     /// silently dropped).
     pub coverage: CoverageReport,
@@ -153,6 +158,27 @@ impl PreparedCells {
     /// Number of cells.
     pub fn n_cells(&self) -> usize {
         self.values.n_rows()
+    }
+
+    /// These cells with their indices in a larger dataset (`index[i]` for row `i`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `index` does not have one entry per cell.
+    pub fn with_index(mut self, index: Vec<usize>) -> Result<Self> {
+        if index.len() != self.n_cells() {
+            return Err(Error::shape(
+                "PreparedCells::with_index",
+                format!("{} indices", self.n_cells()),
+                format!("{}", index.len()),
+            ));
+        }
+        self.index = index;
+        Ok(self)
+    }
+
+    /// Row `i`'s index in its dataset (`i` itself when [`Self::index`] does not say).
+    pub fn dataset_index(&self, i: usize) -> usize {
+        self.index.get(i).copied().unwrap_or(i)
     }
 
     /// Cell `i`'s vocabulary positions, un-normalised values and library outside the
@@ -428,9 +454,21 @@ impl GeneTokenizer {
             outside,
             conditions,
             cells: m.cells().to_vec(),
+            index: (0..m.n_cells()).collect(),
             coverage: matched.report,
             unknown_conditions: unknown,
         })
+    }
+
+    /// Cells `rows` of `m` laid out for this tokenizer ([`Self::prepare`]), each keeping its
+    /// index in `m` ([`PreparedCells::index`]), so that its random context is the one it has
+    /// when all of `m` is prepared.
+    ///
+    /// # Errors
+    /// As [`ExpressionMatrix::select_cells`] and [`Self::prepare`].
+    pub fn prepare_rows(&self, m: &ExpressionMatrix, rows: &[usize]) -> Result<PreparedCells> {
+        self.prepare(&m.select_cells(rows)?)?
+            .with_index(rows.to_vec())
     }
 
     /// Tokenizes one cell given its vocabulary-ordered sparse row (`columns` are vocabulary

@@ -40,6 +40,7 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
     config.dead_zone = a.dead_zone.unwrap_or(config.dead_zone);
     config.n_components = a.components.unwrap_or(config.n_components);
     config.max_cells = a.cells.unwrap_or(config.max_cells);
+    config.baseline_cells = a.baseline_cells.unwrap_or(config.baseline_cells);
     config.seed = a.seed.unwrap_or(config.seed);
     let job = ProbeJob {
         model: a.model.clone(),

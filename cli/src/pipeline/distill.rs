@@ -14,9 +14,10 @@ use cellsindy::expression::io::ReadOptions;
 use cellsindy::expression::ExpressionMatrix;
 use cellsindy::nn::infer::InferenceModel;
 use cellsindy::rules::{
-    correlation_edges, distill_model, evaluate, CorrelationKind, DistillConfig, DistillRun,
-    DistillStage, Distillation, ScoredEdge, TruthNetwork,
+    correlation_edges, distill_cells, distill_rows, evaluate, CorrelationKind, DistillConfig,
+    DistillRun, DistillStage, Distillation, ScoredEdge, TruthNetwork,
 };
+use cellsindy::tokenize::PreparedCells;
 
 use super::rules::RulesReport;
 
@@ -35,28 +36,31 @@ pub struct DistillJob {
     pub read: ReadOptions,
 }
 
-/// Loads the checkpoint, the data and the truth, and runs [`run_distill`].
+/// Loads the checkpoint and the truth, reads the cells the distillation uses
+/// ([`distill_rows`], streamed from an `.h5ad`/10x file so that memory does not grow with the
+/// file) and runs [`run_distill_on`].
 ///
 /// # Errors
-/// Read, checkpoint, truth and [`run_distill`] errors.
+/// Read, checkpoint, truth and [`run_distill_on`] errors.
 pub fn distill(
     job: &DistillJob,
     device: &Device,
     progress: &mut dyn FnMut(DistillStage, usize, usize),
 ) -> Result<(RulesReport, Distillation)> {
-    let super::ModelAndData {
-        model,
-        split,
-        matrix,
-    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    job.config.validate()?;
+    let (model, split) = super::load_model(&job.model, device)?;
     let truth = match &job.truth {
         Some(p) => Some((TruthNetwork::load(p)?, p.display().to_string())),
         None => None,
     };
-    let (mut report, d) = run_distill(
+    let (cells, _) =
+        super::read_cells_for_model(&job.data, &job.read, &model.tokenizer, &mut |n| {
+            distill_rows(n, split, &job.config)
+        })?;
+    let (mut report, d) = run_distill_on(
         &model,
-        &matrix,
-        split,
+        &cells,
+        split.is_some(),
         truth.as_ref().map(|(t, s)| (t, s.as_str())),
         &job.config,
         progress,
@@ -68,18 +72,38 @@ pub fn distill(
     Ok((report, d))
 }
 
-/// Distils `model`'s predictions on `matrix` (raw counts) into rules
-/// ([`cellsindy::rules::distill_model`]) and scores them against `truth` (with its source's name)
-/// beside the occlusion screen's own ranking and the |Pearson| and |Spearman| baselines on the
-/// same cells and pairs. `split` is the checkpoint's `(seed, val_fraction)`: its held-out cells
-/// are used when given. `progress(stage, done, total)` is called after every cell.
+/// Distils `model`'s predictions on `matrix` (on the model's scale) into rules: the cells of
+/// [`distill_rows`] (the held-out cells of `split`, the checkpoint's `(seed, val_fraction)`,
+/// when given), then [`run_distill_on`].
 ///
 /// # Errors
-/// As [`cellsindy::rules::distill_model`]; evaluation errors.
+/// As [`run_distill_on`].
 pub fn run_distill(
     model: &InferenceModel,
     matrix: &ExpressionMatrix,
     split: Option<(u64, f64)>,
+    truth: Option<(&TruthNetwork, &str)>,
+    cfg: &DistillConfig,
+    progress: &mut dyn FnMut(DistillStage, usize, usize),
+) -> Result<(RulesReport, Distillation)> {
+    cfg.validate()?;
+    let rows = distill_rows(matrix.n_cells(), split, cfg)?;
+    let cells = model.tokenizer.prepare_rows(matrix, &rows)?;
+    run_distill_on(model, &cells, split.is_some(), truth, cfg, progress)
+}
+
+/// Distils `model`'s predictions on every cell of `cells` into rules
+/// ([`cellsindy::rules::distill_cells`]) and scores them against `truth` (with its source's
+/// name) beside the occlusion screen's own ranking and the |Pearson| and |Spearman| baselines
+/// on the same cells and pairs. `held_out` says whether the cells are the checkpoint's
+/// held-out cells (for the report). `progress(stage, done, total)` is called after every cell.
+///
+/// # Errors
+/// As [`cellsindy::rules::distill_cells`]; evaluation errors.
+pub fn run_distill_on(
+    model: &InferenceModel,
+    cells: &PreparedCells,
+    held_out: bool,
     truth: Option<(&TruthNetwork, &str)>,
     cfg: &DistillConfig,
     progress: &mut dyn FnMut(DistillStage, usize, usize),
@@ -90,7 +114,7 @@ pub fn run_distill(
         levels: x,
         bin_thresholds: bstar,
         candidate_positions: cand,
-    } = distill_model(model, matrix, split, truth.map(|t| t.0), cfg, progress)?;
+    } = distill_cells(model, cells, truth.map(|t| t.0), cfg, progress)?;
     let (targets, genes, m) = (&d.targets, &d.genes, d.targets_per_pass);
     let n_t = targets.len();
     let mut evaluations = Vec::new();
@@ -143,7 +167,7 @@ pub fn run_distill(
         "distill": cfg,
         "n_cells": d.n_cells,
         "n_screen_cells": d.n_screen_cells,
-        "cells_from": if split.is_some() { "held-out split of the checkpoint" } else { "all cells" },
+        "cells_from": if held_out { "held-out split of the checkpoint" } else { "all cells" },
         "targets_per_pass": m,
         "n_queries": { "screen": d.n_queries.0, "distill": d.n_queries.1 },
         "seconds": { "screen": d.seconds.0, "distill": d.seconds.1, "regression": d.seconds.2 },

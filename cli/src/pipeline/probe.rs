@@ -6,6 +6,10 @@
 //! and the linear baseline are fitted on the training cells of that split, on
 //! `normalize_total` (median library) + `log1p` values of the model's vocabulary genes, so
 //! all methods see the same genes and none has seen the scored cells.
+//!
+//! **Memory.** Only the cells used are read: a seeded sample of at most `max_cells` held-out
+//! cells and `baseline_cells` training cells ([`probe_rows`]), streamed from `.h5ad`/10x files,
+//! so an atlas costs the sample, not the file.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,7 +22,7 @@ use cellsindy::error::{Error, Result};
 use cellsindy::expression::io::ReadOptions;
 use cellsindy::expression::ExpressionMatrix;
 use cellsindy::io::write_atomic;
-use cellsindy::nn::data::split_cells;
+use cellsindy::nn::data::{sample_rows, split_cells};
 use cellsindy::nn::infer::{impute, impute_joint, Context, InferenceModel, JointParams};
 use cellsindy::probes::{
     bin_threshold, roc_curve, score_binary, score_method, xor_probability, Binarize,
@@ -39,17 +43,16 @@ pub struct ProbeJob {
     pub read: ReadOptions,
 }
 
-/// Loads the checkpoint and the data and runs [`run_probes`].
+/// Loads the checkpoint and reads the cells the probes use ([`probe_rows`]: a sample of the
+/// held-out cells and of the training cells, streamed from an `.h5ad`/10x file so that memory
+/// does not grow with the file), then runs [`run_probes_on`].
 ///
 /// # Errors
 /// [`Error::InvalidParam`] when the checkpoint has no training state (its split is unknown);
 /// read, checkpoint and probe errors.
 pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
-    let super::ModelAndData {
-        model,
-        split,
-        matrix,
-    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
+    job.config.validate()?;
+    let (model, split) = super::load_model(&job.model, device)?;
     let (seed, val_fraction) = split.ok_or_else(|| {
         Error::param(
             "model",
@@ -57,10 +60,90 @@ pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
             "no training state in the checkpoint, so its held-out split is unknown",
         )
     })?;
-    let mut report = run_probes(&model, &matrix, seed, val_fraction, &job.config)?;
+    let mut rows = None;
+    let (cells, _) =
+        super::read_cells_for_model(&job.data, &job.read, &model.tokenizer, &mut |n| {
+            let r = probe_rows(n, seed, val_fraction, &job.config)?;
+            let all = r.union();
+            rows = Some(r);
+            Ok(all)
+        })?;
+    let rows = rows.ok_or_else(|| Error::Empty {
+        what: "probe cells",
+        why: "no cell was picked".into(),
+    })?;
+    let (held, train) = rows.positions();
+    let mut report = run_probes_on(&model, &cells, &held, &train, &job.config)?;
     report.model = job.model.display().to_string();
     report.data = job.data.display().to_string();
     Ok(report)
+}
+
+/// The cells a probe reads, by index in the data (ascending): the held-out cells it scores and
+/// the training cells its baselines are fitted on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRows {
+    /// Held-out cells of the split, at most `max_cells` of them.
+    pub held: Vec<usize>,
+    /// Training cells of the split, at most `baseline_cells` of them.
+    pub train: Vec<usize>,
+}
+
+impl ProbeRows {
+    /// Both sets, merged in data order.
+    pub fn union(&self) -> Vec<usize> {
+        let mut all: Vec<usize> = self.held.iter().chain(&self.train).copied().collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// `(held, train)` as positions in [`Self::union`].
+    pub fn positions(&self) -> (Vec<usize>, Vec<usize>) {
+        let all = self.union();
+        let at = |rows: &[usize]| -> Vec<usize> {
+            rows.iter()
+                .map(|r| all.partition_point(|a| a < r))
+                .collect()
+        };
+        (at(&self.held), at(&self.train))
+    }
+}
+
+/// The probe's cells among `n_cells`: the split `(split_seed, val_fraction)` of the model's
+/// training, then a seeded uniform sample of each side ([`sample_rows`]; `cfg.max_cells` held-out
+/// cells, `cfg.baseline_cells` training cells, 0 = all), known before any value is read.
+///
+/// # Errors
+/// [`Error::Empty`] if fewer than two cells are left on either side.
+pub fn probe_rows(
+    n_cells: usize,
+    split_seed: u64,
+    val_fraction: f64,
+    cfg: &ProbeConfig,
+) -> Result<ProbeRows> {
+    let (held, train) = split_cells(n_cells, split_seed, val_fraction);
+    let held = sample_rows(held, cfg.max_cells, cfg.seed, 0);
+    let train = sample_rows(train, cfg.baseline_cells, cfg.seed, 1);
+    enough_cells(
+        held.len(),
+        train.len(),
+        &format!(" (val_fraction {val_fraction})"),
+    )?;
+    Ok(ProbeRows { held, train })
+}
+
+/// At least two held-out and two training cells, or [`Error::Empty`] (`context` follows the
+/// counts in the message).
+fn enough_cells(n_held: usize, n_train: usize, context: &str) -> Result<()> {
+    if n_held < 2 || n_train < 2 {
+        return Err(Error::Empty {
+            what: "held-out split",
+            why: format!(
+                "{n_held} held-out and {n_train} training cells{context}; the probes need at least two of each"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Names of the probe genes missing from the model's vocabulary or from the data.
@@ -93,13 +176,14 @@ fn calibrated(train_imputed: &[f64], train_labels: &[bool], scored: &[f64]) -> R
     Ok(scored.iter().map(|&v| l.predict(v)).collect())
 }
 
-/// Runs the probes of `cfg` for `model` on `matrix` (raw counts), scoring the held-out cells
-/// of the split `(split_seed, val_fraction)`.
+/// Runs the probes of `cfg` for `model` on `matrix` (on the model's scale), scoring the held-out
+/// cells of the split `(split_seed, val_fraction)`: the cells of [`probe_rows`], then
+/// [`run_probes_on`] (what [`probe`] does with a file).
 ///
 /// # Errors
 /// [`Error::UnknownGenes`] naming every probe gene missing from the vocabulary or the data;
-/// [`Error::Empty`] if the split leaves no held-out or no training cell; config, inference,
-/// baseline and probe errors.
+/// [`Error::Empty`] if the split leaves fewer than two held-out or training cells; config,
+/// inference, baseline and probe errors.
 pub fn run_probes(
     model: &InferenceModel,
     matrix: &ExpressionMatrix,
@@ -107,24 +191,40 @@ pub fn run_probes(
     val_fraction: f64,
     cfg: &ProbeConfig,
 ) -> Result<ProbeReport> {
+    cfg.validate()?;
+    let rows = probe_rows(matrix.n_cells(), split_seed, val_fraction, cfg)?;
+    let all = rows.union();
+    let cells = model.tokenizer.prepare_rows(matrix, &all)?;
+    let (held, train) = rows.positions();
+    run_probes_on(model, &cells, &held, &train, cfg)
+}
+
+/// Runs the probes of `cfg` for `model` on prepared cells: `held` (positions in `cells`) are
+/// scored, the baselines are fitted on `train`.
+///
+/// # Errors
+/// [`Error::UnknownGenes`] naming every probe gene missing from the vocabulary or the data;
+/// [`Error::Empty`] with fewer than two held-out or training cells; config, inference, baseline
+/// and probe errors.
+pub fn run_probes_on(
+    model: &InferenceModel,
+    cells: &PreparedCells,
+    held: &[usize],
+    train: &[usize],
+    cfg: &ProbeConfig,
+) -> Result<ProbeReport> {
     let start = Instant::now();
     cfg.validate()?;
-    let cells = model.tokenizer.prepare(matrix)?;
-    check_genes(model, &cells, cfg)?;
-    let (mut held, train) = split_cells(cells.n_cells(), split_seed, val_fraction);
-    if cfg.max_cells > 0 {
-        held.truncate(cfg.max_cells);
+    check_genes(model, cells, cfg)?;
+    enough_cells(held.len(), train.len(), "")?;
+    if let Some(&r) = held.iter().chain(train).find(|&&r| r >= cells.n_cells()) {
+        return Err(Error::param(
+            "probe cells",
+            r,
+            format!("only {} cells were prepared", cells.n_cells()),
+        ));
     }
-    if held.len() < 2 || train.len() < 2 {
-        return Err(Error::Empty {
-            what: "held-out split",
-            why: format!(
-                "{} held-out and {} training cells (val_fraction {val_fraction}); the probes need at least two of each",
-                held.len(),
-                train.len()
-            ),
-        });
-    }
+    let (held, train) = (held.to_vec(), train.to_vec());
     let n_vocab = cells.values.n_cols();
     let pos = |g: &str| -> Result<u32> { Ok(model.positions(&[g])?[0]) };
     let n_bins = model.tokenizer.binning.n_bins;
@@ -161,7 +261,7 @@ pub fn run_probes(
     )?;
     let imp = impute(
         model,
-        &cells,
+        cells,
         &held,
         &cov_pos,
         &Context::sampled(),
@@ -170,7 +270,7 @@ pub fn run_probes(
     )?;
     let joint = impute_joint(
         model,
-        &cells,
+        cells,
         &held,
         &cov_pos,
         &Context::sampled(),
@@ -221,6 +321,9 @@ pub fn run_probes(
         methods,
     };
 
+    // One set of dense baseline inputs at a time (cells × vocabulary each).
+    drop((b_train, b_held, pca));
+
     // ── XOR probes ──
     // One binarised gene: its truth on the scored and training cells, the model's P(HIGH) with
     // the mapped bin threshold, and the baselines' imputed values (filled in by the callers).
@@ -239,7 +342,7 @@ pub fn run_probes(
         let bins = model
             .tokenizer
             .binning
-            .masked_bins(&cells, &train, c as u32)?;
+            .masked_bins(cells, &train, c as u32)?;
         Ok::<_, Error>(Called {
             threshold,
             bin_threshold: bin_threshold(&bins, &train_calls, threshold, n_bins),
@@ -271,7 +374,7 @@ pub fn run_probes(
     let truth: Vec<bool> = c1.held.iter().zip(&c2.held).map(|(a, b)| a != b).collect();
     let mimp = impute(
         model,
-        &cells,
+        cells,
         &held,
         &mpos,
         &Context::sampled(),
@@ -328,6 +431,8 @@ pub fn run_probes(
         marker_probs,
     )?;
 
+    drop((b_train, b_held, pca));
+
     // Gate: masked alone, everything else visible.
     let gate = &cfg.gate;
     let gpos = pos(gate)?;
@@ -336,7 +441,7 @@ pub fn run_probes(
     let gcol = [gpos as usize];
     let gimp = impute(
         model,
-        &cells,
+        cells,
         &held,
         &[gpos],
         &Context::sampled(),

@@ -249,6 +249,113 @@ pub fn stream_cells(
     }
 }
 
+/// Cells of a file picked by index ([`read_picked_cells`]).
+#[derive(Debug, Clone)]
+pub struct PickedCells {
+    /// The picked cells, in file order, with all of the file's genes (no `obs`: chunks carry
+    /// none).
+    pub matrix: ExpressionMatrix,
+    /// Their indices in the file (ascending).
+    pub index: Vec<usize>,
+    /// The file's first [`crate::expression::kind::KIND_SAMPLE_CELLS`] cells, whichever were
+    /// picked: the sample [`crate::expression::kind::detect_kind`] reads, so that a streamed
+    /// read tells what the matrix holds from the same cells as a whole read.
+    pub kind_sample: CsrMatrix,
+    /// Number of cells in the file.
+    pub n_cells: usize,
+}
+
+/// Streams `path` once, holding one chunk of `chunk_cells` cells at a time, and keeps the cells
+/// whose indices `pick(n_cells)` returns: a workflow that runs a model on a sample of cells
+/// (the probes, distillation) reads an atlas-size file in the memory of that sample.
+///
+/// # Errors
+/// As [`stream_cells`]; [`Error::InvalidParam`] when `pick` returns an index out of range or
+/// out of order; `pick`'s own errors.
+pub fn read_picked_cells(
+    path: &Path,
+    opts: &ReadOptions,
+    chunk_cells: usize,
+    pick: &mut dyn FnMut(usize) -> Result<Vec<usize>>,
+) -> Result<PickedCells> {
+    let mut chunks = stream_cells(path, chunk_cells, opts)?;
+    let n_cells = match chunks.n_cells() {
+        Some(n) => n,
+        None => {
+            // A format that does not say up front: count in a first pass.
+            let mut n = 0;
+            for c in stream_cells(path, chunk_cells, opts)? {
+                n += c?.values.n_rows();
+            }
+            n
+        }
+    };
+    let index = pick(n_cells)?;
+    if let Some(w) = index.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(Error::param(
+            "picked cells",
+            format!("{} then {}", w[0], w[1]),
+            "must be ascending without repeats",
+        ));
+    }
+    if let Some(&last) = index.last().filter(|&&l| l >= n_cells) {
+        return Err(Error::param(
+            "picked cells",
+            last,
+            format!("the file has {n_cells} cells"),
+        ));
+    }
+    let genes = chunks.genes().clone();
+    let sample_len = n_cells.min(crate::expression::kind::KIND_SAMPLE_CELLS);
+    let (mut parts, mut cells, mut sample) = (Vec::new(), Vec::new(), Vec::new());
+    let mut next = 0; // position in `index` of the next cell to keep
+    let mut seen = 0;
+    while next < index.len() || seen < sample_len {
+        let Some(chunk) = chunks.next() else { break };
+        let chunk = chunk?;
+        let (start, rows) = (chunk.start, chunk.values.n_rows());
+        let kept: Vec<usize> = index[next..]
+            .iter()
+            .take_while(|&&i| i < start + rows)
+            .map(|&i| i - start)
+            .collect();
+        next += kept.len();
+        if !kept.is_empty() {
+            parts.push(chunk.values.select_rows(&kept)?);
+            cells.extend(kept.iter().map(|&r| chunk.cells[r].clone()));
+        }
+        if start < sample_len {
+            let upto: Vec<usize> = (0..rows.min(sample_len - start)).collect();
+            sample.push(chunk.values.select_rows(&upto)?);
+        }
+        seen = start + rows;
+    }
+    if next < index.len() {
+        return Err(Error::Empty {
+            what: "picked cells",
+            why: format!(
+                "{} ended after {seen} of the {n_cells} cells its header announces",
+                path.display()
+            ),
+        });
+    }
+    let n_genes = genes.len();
+    let stack = |parts: &[CsrMatrix]| -> Result<CsrMatrix> {
+        if parts.is_empty() {
+            CsrMatrix::new(0, n_genes, vec![0], Vec::new(), Vec::new())
+        } else {
+            CsrMatrix::vstack(parts)
+        }
+    };
+    let matrix = ExpressionMatrix::new(super::Values::Sparse(stack(&parts)?), genes, cells)?;
+    Ok(PickedCells {
+        matrix,
+        index,
+        kind_sample: stack(&sample)?,
+        n_cells,
+    })
+}
+
 /// Appends `-1`, `-2`, ... to repeated names, in place (scanpy's `make_unique` convention: the
 /// first occurrence keeps its name).
 pub fn make_unique(names: &mut [String]) {

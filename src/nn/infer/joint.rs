@@ -108,7 +108,7 @@ pub fn impute_joint(
         }
         let mut rngs: Vec<_> = chunk
             .iter()
-            .map(|&r| stream(seed, DOMAIN_JOINT, r as u64))
+            .map(|&r| stream(seed, DOMAIN_JOINT, cells.dataset_index(r) as u64))
             .collect();
         unmask(
             m,
