@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Atlas-size AnnData through the gene side (issue 19): a sparse .h5ad of 100,000 cells x 30,000
 # genes with counts in layers["counts"] and log-normalised X, written by the real anndata, then
-# `data inspect`, `train --stream` (highly variable genes from the first chunk), `probe` and
-# `rules distill`, each timed with its peak RSS (/usr/bin/time -v).
+# `data inspect`, `train --stream` (highly variable genes from the first chunk), `probe`,
+# `rules distill` and `rules activations`, each timed with its peak RSS (/usr/bin/time -v).
 #
 #   bash benches/atlas.sh                    # 100,000 x 30,000, ~800 non-zeros per cell
 #   CELLS=20000 GENES=30000 NNZ=800 STEPS=100 bash benches/atlas.sh
@@ -87,12 +87,13 @@ run() {
   if [[ $rc -ne 0 ]]; then name="$name (exit $rc: stopped or failed)"; fi
   printf '%s\t%d\t%.0f\n' "$name" $((SECONDS - start)) "$((rss / 1024))" | tee -a "$OUT/steps.tsv"
 }
-rm -rf "$OUT/ckpt" "$OUT/probe" "$OUT/rules"
+rm -rf "$OUT/ckpt" "$OUT/probe" "$OUT/rules" "$OUT/activations"
 run inspect $BIN data inspect "$FILE"
 run inspect_counts $BIN data inspect "$FILE" --layer counts
 run train_stream $BIN train --data "$FILE" --layer counts --stream --config "$OUT/model.toml" --out "$OUT/ckpt"
 run probe $BIN probe --model "$OUT/ckpt" --data "$FILE" --layer counts --cells 2000 --out "$OUT/probe"
 run rules_distill $BIN rules distill --model "$OUT/ckpt" --data "$FILE" --layer counts --targets TGXOR --out "$OUT/rules"
+run rules_activations $BIN rules activations --model "$OUT/ckpt" --data "$FILE" --layer counts --target TGXOR --out "$OUT/activations"
 echo
 echo "| step | seconds | peak RSS (MB) |"
 echo "|---|---|---|"

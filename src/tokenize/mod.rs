@@ -226,34 +226,6 @@ impl PreparedCells {
     pub fn conditions_of(&self, i: usize, n_fields: usize) -> &[u32] {
         &self.conditions[i * n_fields..(i + 1) * n_fields]
     }
-
-    /// `log1p(normalize_total(x))` of the vocabulary genes, dense `(n_cells, n_vocab)`: the
-    /// input of the baselines (PCA, linear regression) beside a model. Library sizes are over
-    /// **all** genes of `m` (the matrix these cells were prepared from) and the target is the
-    /// median non-zero library (scanpy's default); [`Self::values`] are already normalised to
-    /// [`LIBRARY_TARGET`], so only the target changes.
-    pub fn log_normalized(&self, m: &ExpressionMatrix) -> ndarray::Array2<f64> {
-        let all: Vec<usize> = (0..self.n_cells()).collect();
-        self.log_normalized_rows(m, &all)
-    }
-
-    /// [`Self::log_normalized`] of cells `rows` only, `(rows.len(), n_vocab)` (same target
-    /// library: the median over **all** cells), so a large dataset need not be densified whole.
-    pub fn log_normalized_rows(
-        &self,
-        m: &ExpressionMatrix,
-        rows: &[usize],
-    ) -> ndarray::Array2<f64> {
-        let scale = median_library(m.library_sizes().into_iter()) / LIBRARY_TARGET;
-        let mut x = ndarray::Array2::zeros((rows.len(), self.values.n_cols()));
-        for (&i, mut row) in rows.iter().zip(x.axis_iter_mut(ndarray::Axis(0))) {
-            let (cols, vals) = self.values.row(i);
-            for (&c, &v) in cols.iter().zip(vals) {
-                row[c as usize] = (f64::from(v) * scale).ln_1p();
-            }
-        }
-        x
-    }
 }
 
 impl GeneTokenizer {

@@ -5,7 +5,8 @@
 //!    tokenizer's rule (as in imputation), and the residual stream and MLP hidden units of
 //!    every block are captured **at the target's token**: where the model must compute the
 //!    target from the genes it sees. Cells are the checkpoint's held-out split (as the probes
-//!    use), up to `max_cells`.
+//!    use), topped up with training cells to `max_cells` ([`activation_rows`]); only they are
+//!    read from a streamable file.
 //! 2. Genes are binarised as the probes do (`log1p(normalize_total)`, then
 //!    [`Binarize`], two-means by default: a cut between an on/off gene's modes), over the same
 //!    cells; the masked target is not a candidate (the model cannot see it).
@@ -32,6 +33,7 @@ use cellsindy::nn::sae::{SaeMetrics, SaeParams, SparseAutoencoder};
 use cellsindy::nn::CaptureSpec;
 use cellsindy::probes::Binarize;
 use cellsindy::rules::{explain_units, ExplainParams, UnitKind, UnitRule};
+use cellsindy::tokenize::PreparedCells;
 
 /// Settings of [`activation_rules`].
 ///
@@ -94,6 +96,24 @@ impl Default for ActivationRulesConfig {
     }
 }
 
+impl ActivationRulesConfig {
+    /// Checks the settings that do not need the model (targets and layers are checked
+    /// against it later).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] when `max_cells` is below 10.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_cells < 10 {
+            return Err(Error::param(
+                "max_cells",
+                self.max_cells,
+                "must be at least 10",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A job: checkpoint, data, settings.
 #[derive(Debug, Clone)]
 pub struct ActivationJob {
@@ -152,59 +172,69 @@ pub struct ActivationReport {
     pub seconds: f64,
 }
 
-/// Loads the checkpoint and data and runs [`activation_rules`].
+/// Loads the checkpoint, reads the cells route 2 uses ([`activation_rows`], streamed from an
+/// `.h5ad`/10x file so that memory does not grow with the file) and runs [`activation_rules`].
 ///
 /// # Errors
 /// Read and checkpoint errors, and those of [`activation_rules`].
 pub fn activations(job: &ActivationJob, device: &Device) -> Result<ActivationReport> {
-    let super::ModelAndData {
-        model,
-        split,
-        matrix,
-    } = super::load_model_and_data(&job.model, &job.data, &job.read, device)?;
-    let mut r = activation_rules(&model, &matrix, split, &job.config, device)?;
+    let (model, split) = super::load_model(&job.model, device)?;
+    let (cells, _) =
+        super::read_cells_for_model(&job.data, &job.read, &model.tokenizer, &mut |n| {
+            activation_rows(n, split, &job.config)
+        })?;
+    let mut r = activation_rules(&model, &cells, &job.config, device)?;
     r.model = job.model.display().to_string();
     r.data = job.data.display().to_string();
     Ok(r)
 }
 
-/// Route 2 on a loaded model and its data (see the module docs). `split` is the checkpoint's
-/// `(seed, val_fraction)`: its held-out cells come first.
+/// The cells route 2 reads among `n_cells`, ascending: the held-out cells of `split` (the
+/// checkpoint's `(seed, val_fraction)`), topped up with training cells, `cfg.max_cells` in all
+/// (every cell when there is no split); known before any value is read.
+///
+/// # Errors
+/// [`Error::InvalidParam`] when `max_cells` is below 10.
+pub fn activation_rows(
+    n_cells: usize,
+    split: Option<(u64, f64)>,
+    cfg: &ActivationRulesConfig,
+) -> Result<Vec<usize>> {
+    cfg.validate()?;
+    let mut rows: Vec<usize> = match split {
+        Some((seed, f)) => {
+            let (held, train) = split_cells(n_cells, seed, f);
+            held.into_iter().chain(train).collect()
+        }
+        None => (0..n_cells).collect(),
+    };
+    rows.truncate(cfg.max_cells);
+    rows.sort_unstable();
+    Ok(rows)
+}
+
+/// Route 2 on a loaded model and every cell of `cells` (e.g. those of [`activation_rows`],
+/// prepared with their file indices; see the module docs).
 ///
 /// # Errors
 /// [`Error::UnknownGenes`] for a target or layer the model does not have;
 /// [`Error::InvalidParam`] for bad settings; inference, dictionary and regression errors.
 pub fn activation_rules(
     model: &InferenceModel,
-    matrix: &cellsindy::expression::ExpressionMatrix,
-    split: Option<(u64, f64)>,
+    cells: &PreparedCells,
     cfg: &ActivationRulesConfig,
     device: &Device,
 ) -> Result<ActivationReport> {
     let start = Instant::now();
-    if cfg.max_cells < 10 {
-        return Err(Error::param(
-            "max_cells",
-            cfg.max_cells,
-            "must be at least 10",
-        ));
-    }
-    let cells = model.tokenizer.prepare(matrix)?;
-    let target_pos = model.positions(&[cfg.target.as_str()])?[0];
-    let mut rows: Vec<usize> = match split {
-        Some((seed, f)) => {
-            let (held, train) = split_cells(cells.n_cells(), seed, f);
-            held.into_iter().chain(train).collect()
-        }
-        None => (0..cells.n_cells()).collect(),
-    };
-    rows.truncate(cfg.max_cells);
+    cfg.validate()?;
+    let rows: Vec<usize> = (0..cells.n_cells().min(cfg.max_cells)).collect();
     let n = rows.len();
+    let target_pos = model.positions(&[cfg.target.as_str()])?[0];
 
     // Activations at the masked target.
     let acts = capture_masked(
         model,
-        &cells,
+        cells,
         &rows,
         &[target_pos],
         &Context::sampled(),
@@ -239,7 +269,7 @@ pub fn activation_rules(
     };
 
     // Binarised genes (all vocabulary genes but the target).
-    let x = cells.log_normalized(matrix).select(Axis(0), &rows);
+    let x = cells.log_normalized_visible(&rows, &[]);
     let vocab = model.tokenizer.vocab.genes();
     let mut calls = Vec::new();
     let mut cols = Vec::new();

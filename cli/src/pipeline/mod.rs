@@ -28,27 +28,6 @@ pub mod scaling;
 pub mod sindy;
 pub mod transformer;
 
-/// A trained model, its held-out split `(seed, val_fraction)` (`None` when the checkpoint has
-/// no training state) and the data to run it on: where every workflow that reads a model
-/// starts.
-///
-/// # Errors
-/// Checkpoint and read errors.
-pub(crate) fn load_model_and_data(
-    model: &std::path::Path,
-    data: &std::path::Path,
-    read: &cellsindy::expression::io::ReadOptions,
-    device: &candle_core::Device,
-) -> cellsindy::Result<ModelAndData> {
-    let (model, split) = load_model(model, device)?;
-    let matrix = read_for_model(data, read, model.tokenizer.input_kind)?;
-    Ok(ModelAndData {
-        model,
-        split,
-        matrix,
-    })
-}
-
 /// A trained model and its held-out split `(seed, val_fraction)` (`None` when the checkpoint
 /// has no training state).
 ///
@@ -129,12 +108,4 @@ pub fn read_for_model(
     let kind = cellsindy::expression::kind::to_model_scale(&mut matrix)?;
     cellsindy::expression::kind::check_model_kind(trained, kind.kind, read.any_kind)?;
     Ok(matrix)
-}
-
-/// What [`load_model_and_data`] returns.
-pub(crate) struct ModelAndData {
-    pub(crate) model: cellsindy::nn::infer::InferenceModel,
-    /// `(seed, val_fraction)` of the training run.
-    pub(crate) split: Option<(u64, f64)>,
-    pub(crate) matrix: cellsindy::expression::ExpressionMatrix,
 }
