@@ -5,7 +5,7 @@ use cellsindy::expression::normalize::{log1p, normalize_total};
 use cellsindy::expression::ExpressionMatrix;
 use cellsindy::nn::infer::{impute, impute_joint, Context, JointParams};
 use cellsindy::probes::{
-    mean_pairwise_spearman, score_binary, score_method, spearman, Binarize, Sign,
+    mean_pairwise_spearman, score_binary, score_method, spearman, Binarize, Role, Sign,
 };
 use cellsindy::synthetic::{module_spearman, MITO_GENES, SYNAPTIC_GENES};
 use cellsindy::Error;
@@ -155,20 +155,38 @@ fn a_predicted_correlation_where_the_truth_has_none_is_a_sign_mismatch() {
         }
     });
     let genes: Vec<String> = ["a1", "a2", "b1", "b2"].map(String::from).to_vec();
-    let real = score_method("real", truth.view(), &genes, 2, None, 0.05).unwrap();
+    let real = score_method("real", Role::Reference, truth.view(), &genes, 2, None, 0.05).unwrap();
     assert_eq!(real.signs[0], Sign::Positive);
     assert_eq!(real.signs[1], Sign::Zero, "{:?}", real.rho);
     // An "imputation" that makes everything follow u: within B becomes +, a mismatch.
     let inflated = Array2::from_shape_fn((n, 4), |(i, j)| {
         (i as f64 * 0.37).sin() + 0.01 * j as f64 * ((i * 13) % 5) as f64
     });
-    let m = score_method("x", inflated.view(), &genes, 2, Some(&real.rho), 0.05).unwrap();
+    let m = score_method(
+        "x",
+        Role::Baseline,
+        inflated.view(),
+        &genes,
+        2,
+        Some(&real),
+        0.05,
+    )
+    .unwrap();
     assert_eq!(m.signs[1], Sign::Positive);
     assert!(!m.matches[1] && m.matches[0]);
     assert!(m.score < 1.0);
-    // The full matrix agrees with the group means.
+    // The full matrix agrees with the group means, and its error against the truth is the
+    // RMS over the six gene pairs.
     let s = spearman(inflated.view()).unwrap();
     assert!((s.rho[(2, 3)] - m.rho.within_b).abs() < 1e-12);
+    let want = ((0..4)
+        .flat_map(|i| (i + 1..4).map(move |j| (i, j)))
+        .map(|(i, j)| (s.rho[(i, j)] - real.matrix[(i, j)]).powi(2))
+        .sum::<f64>()
+        / 6.0)
+        .sqrt();
+    assert!((m.matrix_error - want).abs() < 1e-12 && m.matrix_error > 0.1);
+    assert_eq!(real.matrix_error, 0.0);
 }
 
 #[test]

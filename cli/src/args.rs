@@ -56,8 +56,9 @@ pub enum Command {
     /// known network.
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// The covariance and XOR probes: a trained model vs PCA vs linear regression on its
-    /// held-out cells; writes report.json, report.md and figures.
+    /// The covariance and XOR probes: a trained model vs linear and non-linear baselines on
+    /// its held-out cells, with its margin over the best; writes report.json, report.md and
+    /// figures.
     Probe(ProbeArgs),
     /// Transfer scaling laws `D_t = k·D_f^α·N^β`: the data/model trade, fits with bootstrap
     /// intervals, the archive projection.
@@ -672,11 +673,27 @@ pub struct ProbeArgs {
     /// Held-out cells to score, a seeded uniform sample (0 = all).
     #[arg(long)]
     pub cells: Option<usize>,
-    /// Training cells the PCA and linear baselines are fitted on, a seeded uniform sample
+    /// Training cells the baselines are fitted on, a seeded uniform sample
     /// (0 = all; memory: cells × vocabulary × 8 bytes).
     #[arg(long)]
     pub baseline_cells: Option<usize>,
-    /// Seed of contexts, draws, cell samples and the randomized SVD.
+    /// PCA and linear baselines only: skip the kNN, random-forest, MLP, conditional-Gaussian
+    /// and pairwise-logistic baselines (faster, but the margin is then over linear methods).
+    #[arg(long)]
+    pub linear_baselines_only: bool,
+    /// Neighbours of the kNN imputer.
+    #[arg(long)]
+    pub knn_k: Option<usize>,
+    /// Trees per masked gene of the random-forest imputer.
+    #[arg(long)]
+    pub forest_trees: Option<usize>,
+    /// Training cells the forests are grown on, a seeded sample (0 = all).
+    #[arg(long)]
+    pub forest_cells: Option<usize>,
+    /// Adam steps of the MLP imputer.
+    #[arg(long)]
+    pub mlp_steps: Option<usize>,
+    /// Seed of contexts, draws, cell samples, the randomized SVD and the baselines.
     #[arg(long)]
     pub seed: Option<u64>,
     /// `cpu`, `cuda` or `cuda:N`.
@@ -696,6 +713,39 @@ pub enum DataCommand {
     /// Generate the synthetic brain (counts with a known regulatory network) and write it with
     /// its ground truth (`<out>.truth.json`, `<out>.edges.tsv`).
     Synth(SynthArgs),
+    /// Write a negative control: the file with the named genes' values (or every gene's)
+    /// permuted across cells, each gene independently and seeded. A model trained on it must
+    /// fail every probe that reads those genes' relations.
+    Permute(PermuteArgs),
+}
+
+/// `cellsindy data permute`.
+#[derive(Debug, Args)]
+pub struct PermuteArgs {
+    /// Expression file to read.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// File to write (`.h5ad`, `.csv`, `.tsv`, `.mtx`; replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Genes to permute (comma-separated symbols).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "all_genes",
+        conflicts_with = "all_genes"
+    )]
+    pub genes: Option<Vec<String>>,
+    /// Permute every gene independently (destroys all gene–gene structure, keeps each gene's
+    /// distribution).
+    #[arg(long)]
+    pub all_genes: bool,
+    /// Seed of the permutations.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    #[allow(missing_docs)] // flattened: its fields carry the help
+    pub read: ReadArgs,
 }
 
 /// `cellsindy data synth`.

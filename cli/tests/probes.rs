@@ -4,6 +4,7 @@ use cellsindy::expression::io::{write_expression, ReadOptions};
 use cellsindy::probes::{ProbeConfig, ProbeReport, Sign};
 use cellsindy::tokenize::BinSchemeKind;
 use cellsindy::Error;
+use cellsindy_cli::pipeline::data::permute;
 use cellsindy_cli::pipeline::probe::{probe_rows, run_probes, run_probes_on, write_report};
 use cellsindy_cli::pipeline::read_cells_for_model;
 
@@ -22,6 +23,7 @@ fn log_ratio_bins_read_back_as_the_modules_figures() {
     let cfg = ProbeConfig {
         n_components: 5,
         joint_steps: 2,
+        nonlinear_baselines: false,
         ..ProbeConfig::default()
     };
     let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
@@ -53,13 +55,16 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     let cfg = ProbeConfig {
         n_components: 5,
         joint_steps: 4,
+        forest_trees: 20,
+        mlp_steps: 200,
         ..ProbeConfig::default()
     };
     let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
     assert_eq!(r.n_scored + r.n_train, 400);
     assert!(r.n_scored > 50 && r.n_scored < 150, "{}", r.n_scored);
     assert_eq!(r.covariance.genes.len(), 14);
-    assert_eq!(r.covariance.methods.len(), 6);
+    // Reference, three model readouts, five imputers and two samplers.
+    assert_eq!(r.covariance.methods.len(), 11);
     // The model's input keeps the figures: per-gene bins (this model's) are monotone in each
     // gene's normalised expression, so only ties move the rank correlations.
     observed_bins_keep_the_figures(&r);
@@ -68,13 +73,37 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     assert_eq!(r.covariance.real.score, 1.0);
     assert_eq!(r.covariance.real.signs[0], Sign::Positive);
     for x in [&r.xor_markers, &r.xor_gate] {
-        assert_eq!(x.methods.len(), 3);
+        // The model, five imputers and the pairwise classifier.
+        assert_eq!(x.methods.len(), 7);
         for meth in &x.methods {
             let c = meth.scores.confusion;
             assert_eq!(c[0][0] + c[0][1] + c[1][0] + c[1][1], r.n_scored);
             assert!((0.0..=1.0).contains(&meth.scores.auroc));
         }
     }
+    // The gate is a two-input XOR: the screened pairwise logistic regression reads it from 300
+    // training cells where linear regression cannot, and every table names the best baseline
+    // and the model's margin over it.
+    let ba = |x: &cellsindy::probes::XorReport, name: &str| {
+        x.methods
+            .iter()
+            .find(|m| m.method == name)
+            .map(|m| m.scores.balanced_accuracy)
+            .unwrap()
+    };
+    let (pairwise, linear) = (
+        ba(&r.xor_gate, "pairwise logistic"),
+        ba(&r.xor_gate, "linear"),
+    );
+    assert!(
+        pairwise > 0.85 && pairwise - linear > 0.2,
+        "{pairwise} vs {linear}"
+    );
+    let c = r.xor_gate.comparison().unwrap();
+    assert!(c.baseline_score >= pairwise && c.model == "model", "{c:?}");
+    assert!((c.margin - (c.model_score - c.baseline_score)).abs() < 1e-12);
+    assert!(r.covariance.comparison().is_some() && r.xor_markers.comparison().is_some());
+    assert!(r.markdown().contains("Model vs best baseline"));
     // TGXOR is ON in about half the cells; the marker XOR in about 80 %.
     let gate_share = r.xor_gate.n_positive as f64 / r.n_scored as f64;
     assert!(gate_share > 0.3 && gate_share < 0.7, "{gate_share}");
@@ -104,6 +133,7 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     let sampled = ProbeConfig {
         max_cells: 40,
         baseline_cells: 150,
+        nonlinear_baselines: false,
         ..cfg.clone()
     };
     let whole = run_probes(&model, &m, tc.seed, tc.val_fraction, &sampled).unwrap();
@@ -125,8 +155,8 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     assert_eq!(streamed.covariance, whole.covariance);
     assert_eq!(streamed.xor_markers, whole.xor_markers);
     assert_eq!(streamed.xor_gate, whole.xor_gate);
-    // The held-out sample is a subset of the full run's scored cells, not its first 40.
-    assert_ne!(whole.covariance, r.covariance);
+    // The held-out sample is a subset of the full run's scored cells: other real figures.
+    assert_ne!(whole.covariance.real.rho, r.covariance.real.rho);
     // Missing genes are named.
     let bad = ProbeConfig {
         gate: "NOPE".into(),
@@ -146,4 +176,57 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
         run_probes(&model, &m, tc.seed, tc.val_fraction, &bad),
         Err(Error::InvalidParam { .. })
     ));
+}
+
+#[test]
+fn a_permuted_gate_is_a_negative_control_the_best_baseline_fails() {
+    // The gate's inputs predict it (the pairwise baseline reads it), until the gate's values
+    // are permuted across cells: then no method can, which is what a model trained on the
+    // permuted file must show too.
+    let m = brain(400, 6);
+    let (model, tc) = tiny_model(&m, 3);
+    let cfg = ProbeConfig {
+        n_components: 5,
+        joint_steps: 2,
+        forest_trees: 10,
+        mlp_steps: 100,
+        ..ProbeConfig::default()
+    };
+    let gate = m.genes().position("TGXOR").unwrap();
+    let permuted = m.permute_genes(&[gate], 1).unwrap();
+    let r = run_probes(&model, &permuted, tc.seed, tc.val_fraction, &cfg).unwrap();
+    for x in &r.xor_gate.methods {
+        assert!(
+            x.scores.balanced_accuracy < 0.65,
+            "{} reads a permuted gate: {:?}",
+            x.method,
+            x.scores
+        );
+    }
+}
+
+#[test]
+fn data_permute_writes_the_control_and_names_unknown_genes() {
+    let m = brain(60, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("b.h5ad"), dir.path().join("p.h5ad"));
+    write_expression(&m, &src).unwrap();
+    let opts = ReadOptions::default();
+    let genes = vec!["TGXOR".to_string()];
+    assert_eq!(
+        permute(&src, &opts, Some(&genes), 4, &dst).unwrap(),
+        (60, 1)
+    );
+    let back = cellsindy::expression::io::read_expression(&dst, &opts).unwrap();
+    assert_eq!(
+        back,
+        m.permute_genes(&[m.genes().position("TGXOR").unwrap()], 4)
+            .unwrap()
+    );
+    let bad = vec!["TGXOR".to_string(), "NOPE".to_string()];
+    let err = permute(&src, &opts, Some(&bad), 4, &dst).unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownGenes { ref genes } if genes == &["NOPE"]),
+        "{err}"
+    );
 }

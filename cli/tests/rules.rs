@@ -305,8 +305,27 @@ fn rules_distill_runs_end_to_end_on_a_tiny_model_and_is_seeded() {
     // Non-candidates score 0.
     let zero = report.rules.edges.iter().filter(|e| e.score == 0.0).count();
     assert!(zero >= n_t * (n_vocab - 1 - 3));
-    // distill, distill (expression), occlusion screen, |pearson|, |spearman|.
-    assert_eq!(report.evaluations.len(), 5);
+    // distill, distill (expression), the observed-state rules (no model), occlusion screen,
+    // |pearson|, |spearman|.
+    let names: Vec<&str> = report
+        .evaluations
+        .iter()
+        .map(|e| e.method.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "distill",
+            "distill (expression)",
+            "observed states (pair screen, no model)",
+            "occlusion screen",
+            "|pearson|",
+            "|spearman|"
+        ]
+    );
+    assert!(report.settings["observed_state_rules"]
+        .as_array()
+        .is_some_and(|r| r.len() == n_t));
     assert_eq!(report.route, "distill");
     let (again, _) = run_distill(
         &model,

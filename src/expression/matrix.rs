@@ -417,6 +417,50 @@ impl ExpressionMatrix {
         })
     }
 
+    /// A negative control: the values of each gene in `genes` permuted across cells, each gene
+    /// with its own seeded permutation (stream = the gene's column). A permuted gene keeps its
+    /// distribution but loses every relation to the other genes and to the cell's metadata, so
+    /// a model trained on it must fail any probe that reads such a relation. `.raw` is dropped
+    /// (it would no longer match); the obs columns are kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a column out of range or listed twice.
+    pub fn permute_genes(&self, genes: &[usize], seed: u64) -> Result<Self> {
+        use rand::seq::SliceRandom;
+        const DOMAIN_PERMUTE: u64 = 0x7065_726d_7574_6547;
+        let (n, p) = self.values.dim();
+        let mut perm: Vec<Option<Vec<u32>>> = vec![None; p];
+        for &g in genes {
+            if g >= p {
+                return Err(Error::param("gene", g, format!("must be < {p}")));
+            }
+            if perm[g].is_some() {
+                return Err(Error::param("gene", g, "listed twice"));
+            }
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.shuffle(&mut crate::rng::stream(seed, DOMAIN_PERMUTE, g as u64));
+            perm[g] = Some(order);
+        }
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        self.values.for_each_nonzero(|r, c, v| {
+            rows.push(perm[c].as_ref().map_or(r as u32, |o| o[r]));
+            cols.push(c as u32);
+            vals.push(v);
+        });
+        let csr = CsrMatrix::from_triplets(n, p, &rows, &cols, &vals)?;
+        let values = match &self.values {
+            Values::Dense(_) => Values::Dense(csr.to_dense()),
+            Values::Sparse(_) => Values::Sparse(csr),
+        };
+        Ok(ExpressionMatrix {
+            values,
+            genes: self.genes.clone(),
+            cells: self.cells.clone(),
+            obs: self.obs.clone(),
+            raw: None,
+        })
+    }
+
     /// The genes at `cols` (in that order). `.raw` keeps all its genes, as in AnnData.
     ///
     /// # Errors
@@ -512,4 +556,41 @@ pub fn check_unique(what: &'static str, names: &[String], hint: &str) -> Result<
         seen.insert(n, i);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permuting_a_gene_keeps_its_values_and_moves_them_across_cells() {
+        let x = Array2::from_shape_fn((50, 3), |(i, j)| {
+            if (i + j) % 4 == 0 {
+                0.0
+            } else {
+                (i * 3 + j) as f32
+            }
+        });
+        let cells: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
+        let genes = GeneTable::from_symbols(vec!["a".into(), "b".into(), "c".into()]);
+        let m = ExpressionMatrix::new(
+            Values::Sparse(CsrMatrix::from_dense(x.view())),
+            genes,
+            cells,
+        )
+        .unwrap();
+        let p = m.permute_genes(&[1], 3).unwrap();
+        let d = p.values().to_dense();
+        assert_eq!(d.column(0), x.column(0));
+        assert_eq!(d.column(2), x.column(2));
+        assert_ne!(d.column(1), x.column(1));
+        let mut a: Vec<f32> = d.column(1).to_vec();
+        let mut b: Vec<f32> = x.column(1).to_vec();
+        a.sort_by(f32::total_cmp);
+        b.sort_by(f32::total_cmp);
+        assert_eq!(a, b);
+        assert_eq!(p, m.permute_genes(&[1], 3).unwrap());
+        assert!(m.permute_genes(&[1, 1], 3).is_err());
+        assert!(m.permute_genes(&[3], 3).is_err());
+    }
 }

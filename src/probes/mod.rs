@@ -1,7 +1,10 @@
 //! Probes: what does the non-linear model capture that PCA cannot?
 //!
-//! Two evaluations, each run on the same held-out cells for every method (the model, PCA, and
-//! a linear regression of the masked genes on the visible ones; see [`crate::baselines`]):
+//! Two evaluations, each run on the same held-out cells for every method (the model, and the
+//! baselines of [`crate::baselines`]: PCA, linear regression of the masked genes on the
+//! visible ones, and the non-linear kNN, random-forest, MLP, conditional-Gaussian and
+//! pairwise-logistic methods), each table ending with the model's margin over the *best*
+//! baseline ([`Comparison`]):
 //!
 //! - **Covariance probe** ([`covariance`]): mean pairwise Spearman ρ within a gene group A
 //!   (default: the synaptic module), within a group B (default: the mitochondrial genes) and
@@ -25,8 +28,8 @@ pub mod report;
 pub mod spearman;
 pub mod xor;
 
-pub use covariance::{score_method, MethodCovariance, Sign};
-pub use report::{CovarianceReport, ProbeReport, XorMethod, XorReport};
+pub use covariance::{matrix_error, score_method, MethodCovariance, Role, Sign};
+pub use report::{Comparison, CovarianceReport, ProbeReport, XorMethod, XorReport};
 pub use spearman::{
     group_means, mean_pairwise_spearman, mean_spearman, spearman, GroupCorrelations, SpearmanMatrix,
 };
@@ -55,6 +58,11 @@ use crate::synthetic::{MITO_GENES, SYNAPTIC_GENES};
 /// | `n_components` | 20 | PCA components | ≥ 1 |
 /// | `max_cells` | 0 | held-out cells scored, a seeded uniform sample (0 = all) | |
 /// | `baseline_cells` | 10,000 | training cells the baselines are fitted on, a seeded uniform sample (0 = all): bounds the dense baseline input (cells × vocabulary) on an atlas | |
+/// | `nonlinear_baselines` | `true` | also fit kNN, random-forest, MLP and conditional-Gaussian imputers and a pairwise-interaction logistic classifier (off: PCA and linear only) | |
+/// | `knn_k` | 15 | neighbours of the kNN imputer | ≥ 1 |
+/// | `forest_trees` | 100 | trees per masked gene of the forest imputer | ≥ 1 |
+/// | `forest_cells` | 2,000 | training cells the forests are grown on (a seeded sample; 0 = all): a forest costs cells × log cells × √genes per tree | |
+/// | `mlp_steps` | 1,500 | Adam steps of the MLP imputer | ≥ 1 |
 /// | `joint_steps` | 64 | unmasking rounds of the model's joint draw (≥ the number of covariance genes: exact, one gene per round) | ≥ 1 |
 /// | `seed` | 0 | contexts, draws, cell samples, randomized SVD | |
 /// | `batch_size` | 64 | cells per forward pass | ≥ 1 |
@@ -85,6 +93,16 @@ pub struct ProbeConfig {
     pub max_cells: usize,
     /// Training cells the baselines are fitted on (0 = all).
     pub baseline_cells: usize,
+    /// Also fit the non-linear baselines.
+    pub nonlinear_baselines: bool,
+    /// kNN imputer's neighbours.
+    pub knn_k: usize,
+    /// Trees per masked gene.
+    pub forest_trees: usize,
+    /// Training cells the forests are grown on (0 = all).
+    pub forest_cells: usize,
+    /// MLP imputer's Adam steps.
+    pub mlp_steps: usize,
     /// Unmasking steps of the joint draw.
     pub joint_steps: usize,
     /// Seed.
@@ -108,6 +126,11 @@ impl Default for ProbeConfig {
             n_components: 20,
             max_cells: 0,
             baseline_cells: 10_000,
+            nonlinear_baselines: true,
+            knn_k: 15,
+            forest_trees: 100,
+            forest_cells: 2_000,
+            mlp_steps: 1_500,
             joint_steps: 64,
             seed: 0,
             batch_size: 64,
@@ -166,6 +189,15 @@ impl ProbeConfig {
         }
         if self.n_components == 0 {
             return Err(Error::param("n_components", 0, "must be at least 1"));
+        }
+        for (name, v) in [
+            ("knn_k", self.knn_k),
+            ("forest_trees", self.forest_trees),
+            ("mlp_steps", self.mlp_steps),
+        ] {
+            if v == 0 {
+                return Err(Error::param(name, 0, "must be at least 1"));
+            }
         }
         if self.joint_steps == 0 {
             return Err(Error::param("joint_steps", 0, "must be at least 1"));

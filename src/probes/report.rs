@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::covariance::MethodCovariance;
+use super::covariance::{MethodCovariance, Role};
 use super::xor::BinaryScores;
 use super::ProbeConfig;
 use crate::escape::{markdown, markdown_code};
@@ -31,6 +31,9 @@ pub struct CovarianceReport {
 pub struct XorMethod {
     /// Method name.
     pub method: String,
+    /// Model, baseline or reference.
+    #[serde(default)]
+    pub role: Role,
     /// How its probability was obtained.
     pub probability: String,
     /// Balanced accuracy, AUROC, confusion matrix.
@@ -59,6 +62,39 @@ pub struct XorReport {
     pub n_positive: usize,
     /// Each method.
     pub methods: Vec<XorMethod>,
+}
+
+/// The model's best readout against the best baseline on one probe: the margin the project's
+/// claim rests on (positive: the model is ahead).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The model's best-scoring row.
+    pub model: String,
+    /// Its score.
+    pub model_score: f64,
+    /// The best baseline.
+    pub baseline: String,
+    /// Its score.
+    pub baseline_score: f64,
+    /// `model_score − baseline_score`.
+    pub margin: f64,
+    /// What the score is.
+    pub metric: String,
+}
+
+/// The best row of `role` by `key` (larger is better; ties keep the first).
+fn best<T>(
+    rows: &[T],
+    role: impl Fn(&T) -> Role,
+    want: Role,
+    key: impl Fn(&T) -> f64,
+) -> Option<&T> {
+    rows.iter()
+        .filter(|r| role(r) == want)
+        .fold(None, |b: Option<&T>, r| match b {
+            Some(x) if key(x) >= key(r) => Some(x),
+            _ => Some(r),
+        })
 }
 
 /// Everything `cellsindy probe` measures.
@@ -102,6 +138,23 @@ fn signed(v: f64) -> String {
 }
 
 impl CovarianceReport {
+    /// The model's best readout against the best baseline, by the continuous error of the
+    /// Spearman matrix (the score is its negative, so a positive margin means a smaller error);
+    /// `None` without a model or a baseline row.
+    pub fn comparison(&self) -> Option<Comparison> {
+        let key = |m: &MethodCovariance| -m.matrix_error;
+        let model = best(&self.methods, |m| m.role, Role::Model, key)?;
+        let base = best(&self.methods, |m| m.role, Role::Baseline, key)?;
+        Some(Comparison {
+            model: model.method.clone(),
+            model_score: model.matrix_error,
+            baseline: base.method.clone(),
+            baseline_score: base.matrix_error,
+            margin: base.matrix_error - model.matrix_error,
+            metric: "Spearman-matrix error (lower is better; margin = baseline − model)".into(),
+        })
+    }
+
     /// The Markdown table: Aspect / Real ρ / each method's ρ (sign match ✓/✗), final score.
     pub fn markdown(&self, a_name: &str, b_name: &str) -> String {
         let mut s = String::new();
@@ -145,12 +198,36 @@ impl CovarianceReport {
             let k = m.matches.iter().filter(|&&x| x).count();
             let _ = write!(s, " **{k}/3** |");
         }
+        let _ = write!(s, "\n| Spearman-matrix error | 0 |");
+        for m in &self.methods {
+            let _ = write!(s, " {:.3} |", m.matrix_error);
+        }
         s.push('\n');
+        if let Some(c) = self.comparison() {
+            s.push('\n');
+            s.push_str(&c.markdown());
+        }
         s
     }
 }
 
 impl XorReport {
+    /// The model against the best baseline by balanced accuracy (ties: AUROC); `None` without
+    /// a model or a baseline row.
+    pub fn comparison(&self) -> Option<Comparison> {
+        let key = |m: &XorMethod| m.scores.balanced_accuracy + 1e-9 * m.scores.auroc;
+        let model = best(&self.methods, |m| m.role, Role::Model, key)?;
+        let base = best(&self.methods, |m| m.role, Role::Baseline, key)?;
+        Some(Comparison {
+            model: model.method.clone(),
+            model_score: model.scores.balanced_accuracy,
+            baseline: base.method.clone(),
+            baseline_score: base.scores.balanced_accuracy,
+            margin: model.scores.balanced_accuracy - base.scores.balanced_accuracy,
+            metric: "balanced accuracy".into(),
+        })
+    }
+
     /// The Markdown table: Method / balanced accuracy / AUROC / confusion / probability rule.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
@@ -174,7 +251,34 @@ impl XorReport {
                 m.probability
             );
         }
+        if let Some(c) = self.comparison() {
+            s.push('\n');
+            s.push_str(&c.markdown());
+        }
         s
+    }
+}
+
+impl Comparison {
+    /// One line: the model's best row, the best baseline, the margin and what it means.
+    pub fn markdown(&self) -> String {
+        let verdict = if self.margin > 0.0 {
+            "the model is ahead"
+        } else if self.margin == 0.0 {
+            "a tie"
+        } else {
+            "**the model does not beat the best baseline**"
+        };
+        format!(
+            "Model vs best baseline ({}): {} {:.3}, {} {:.3}; margin {:+.3}: {}.\n",
+            self.metric,
+            self.model,
+            self.model_score,
+            self.baseline,
+            self.baseline_score,
+            self.margin,
+            verdict
+        )
     }
 }
 
@@ -186,7 +290,7 @@ impl ProbeReport {
         let _ = writeln!(s, "# Probe report\n");
         let _ = writeln!(
             s,
-            "Model {} on {}: {} held-out cells scored (the model's validation split); PCA ({} components, {:.1} % of the variance) and the linear baseline fitted on the {} training cells, on `normalize_total` + `log1p` values of the model's {} vocabulary genes.\n",
+            "Model {} on {}: {} held-out cells scored (the model's validation split); the baselines (PCA with {} components, {:.1} % of the variance, and the others listed in each table) fitted on the {} training cells, on `normalize_total` + `log1p` values of the model's {} vocabulary genes. Each table ends with the model's margin over the best baseline.\n",
             markdown_code(&self.model),
             markdown_code(&self.data),
             self.n_scored,

@@ -239,7 +239,7 @@ impl Logistic1d {
         for _ in 0..100 {
             let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, -lambda * b, 0.0, 0.0, lambda);
             for (&zi, &yi) in z.iter().zip(y) {
-                let p = sigmoid(a + b * zi);
+                let p = crate::stats::sigmoid(a + b * zi);
                 let r = f64::from(u8::from(yi)) - p;
                 let w = (p * (1.0 - p)).max(1e-12);
                 ga += r;
@@ -270,16 +270,7 @@ impl Logistic1d {
 
     /// `P(y = 1 | x)`.
     pub fn predict(&self, x: f64) -> f64 {
-        sigmoid(self.a + self.b * (x - self.center) / self.scale)
-    }
-}
-
-fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
+        crate::stats::sigmoid(self.a + self.b * (x - self.center) / self.scale)
     }
 }
 

@@ -130,6 +130,109 @@ pub fn fit_distilled(
     Ok(DistillFit { rules, expression })
 }
 
+/// The model-free counterpart of distillation: the same Boolean and expression rules
+/// ([`fit_distilled`]) fitted to each target's **observed** ON state and level instead of a
+/// model's prediction, with candidates from a model-free screen instead of the model's
+/// occlusion attribution: the genes of the best pairs of [`crate::baselines::interaction_screen`]
+/// on the binarised states (a gate's inputs have no marginal signal, their product does), then
+/// the best main effects, `n_candidates` in all. If the model's rules are no better than these,
+/// reading them out of the model added nothing.
+///
+/// `levels` are `(cells, genes)` non-negative expression values (e.g. `log1p` normalised);
+/// every gene is called ON above the midpoint of its two-means clusters over the cells (as the
+/// distillation does).
+///
+/// # Errors
+/// [`Error::UnknownGenes`] for a target not in `genes`; [`Error::Shape`] if `genes` does not
+/// name the columns; [`Error::InvalidParam`] for `n_candidates == 0`; [`Error::Empty`] with
+/// fewer than two other genes; screen and regression errors.
+pub fn fit_observed(
+    levels: ArrayView2<'_, f64>,
+    genes: &[String],
+    targets: &[String],
+    n_candidates: usize,
+    p: &DistillParams,
+) -> Result<DistillFit> {
+    let (n, g) = levels.dim();
+    if genes.len() != g {
+        return Err(Error::shape(
+            "fit_observed",
+            format!("{g} gene names"),
+            genes.len().to_string(),
+        ));
+    }
+    if n_candidates == 0 {
+        return Err(Error::param("n_candidates", 0, "must be at least 1"));
+    }
+    if g < 3 {
+        return Err(Error::Empty {
+            what: "genes",
+            why: format!("{g} genes: a target needs at least two others"),
+        });
+    }
+    let missing: Vec<String> = targets
+        .iter()
+        .filter(|t| !genes.contains(t))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::UnknownGenes { genes: missing });
+    }
+    let thresholds = levels
+        .columns()
+        .into_iter()
+        .map(|c| crate::probes::Binarize::TwoMeans.threshold(&c.to_vec()))
+        .collect::<Result<Vec<_>>>()?;
+    let states = Array2::from_shape_fn((n, g), |(i, j)| {
+        f64::from(u8::from(levels[[i, j]] > thresholds[j]))
+    });
+    let data = targets
+        .iter()
+        .map(|t| {
+            let tc = genes.iter().position(|x| x == t).unwrap_or(0);
+            let others: Vec<usize> = (0..g).filter(|&j| j != tc).collect();
+            let y: Vec<f64> = states.column(tc).to_vec();
+            let screen = crate::baselines::interaction_screen(
+                states.select(Axis(1), &others).view(),
+                &y,
+                n_candidates,
+            )?;
+            let mut cand: Vec<usize> = Vec::new();
+            for &(a, b, _) in &screen.pairs {
+                for k in [a, b] {
+                    if cand.len() < n_candidates && !cand.contains(&others[k]) {
+                        cand.push(others[k]);
+                    }
+                }
+            }
+            let mut mains: Vec<usize> = (0..others.len()).collect();
+            mains.sort_by(|&a, &b| screen.main[b].total_cmp(&screen.main[a]).then(a.cmp(&b)));
+            for k in mains {
+                if cand.len() >= n_candidates {
+                    break;
+                }
+                if !cand.contains(&others[k]) {
+                    cand.push(others[k]);
+                }
+            }
+            let top = levels.column(tc).iter().fold(0.0f64, |a, &v| a.max(v));
+            Ok(DistilledTarget {
+                target: t.clone(),
+                candidates: cand.iter().map(|&c| genes[c].clone()).collect(),
+                states: states.select(Axis(1), &cand),
+                levels: levels.select(Axis(1), &cand),
+                p_high: y,
+                expected: levels
+                    .column(tc)
+                    .iter()
+                    .map(|&v| if top > 0.0 { v / top } else { 0.0 })
+                    .collect(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    fit_distilled(&data, genes, p)
+}
+
 fn fit_one(
     t: &DistilledTarget,
     regulators: &[String],
@@ -228,6 +331,63 @@ mod tests {
 
     /// A predictor that is exactly XOR of two of four candidates reads back as
     /// `a + b − 2ab`, and only those two get edges.
+    #[test]
+    fn observed_states_and_a_pair_screen_find_an_xor_without_a_model() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let n = 600;
+        // Levels of 8 genes: bimodal on/off with noise; t = a xor b; u = g2 and not g5.
+        let mut on = Array2::from_shape_fn((n, 8), |_| f64::from(rng.random::<bool>()));
+        for i in 0..n {
+            on[[i, 6]] = f64::from((on[[i, 1]] != on[[i, 4]]) as u8);
+            on[[i, 7]] = on[[i, 2]] * (1.0 - on[[i, 5]]);
+        }
+        let levels = on.mapv(|v| 2.0 * v + 0.3 * rng.random::<f64>());
+        let names: Vec<String> = ["g0", "a", "g2", "g3", "b", "g5", "t", "u"]
+            .map(String::from)
+            .to_vec();
+        let targets = vec!["t".to_string(), "u".to_string()];
+        let fit = fit_observed(
+            levels.view(),
+            &names,
+            &targets,
+            4,
+            &DistillParams::default(),
+        )
+        .unwrap();
+        let terms = |name: &str| -> Vec<(String, i64)> {
+            fit.rules
+                .rule(name)
+                .unwrap()
+                .terms
+                .iter()
+                .map(|t| (t.feature.clone(), t.coef.round() as i64))
+                .collect()
+        };
+        let want = |v: &[(&str, i64)]| {
+            v.iter()
+                .map(|(f, c)| (f.to_string(), *c))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(terms("t"), want(&[("a", 1), ("b", 1), ("a b", -2)]));
+        assert_eq!(terms("u"), want(&[("g2", 1), ("g2 g5", -1)]));
+        assert!(fit_observed(
+            levels.view(),
+            &names,
+            &["nope".to_string()],
+            4,
+            &DistillParams::default()
+        )
+        .is_err());
+        assert!(fit_observed(
+            levels.view(),
+            &names[..3],
+            &targets,
+            4,
+            &DistillParams::default()
+        )
+        .is_err());
+    }
+
     #[test]
     fn an_exact_xor_predictor_distils_to_a_plus_b_minus_2ab() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);

@@ -34,7 +34,7 @@ mod model_distill;
 mod network_baselines;
 
 pub use activations::{explain_units, gate_op, ExplainParams, Gate, UnitKind, UnitRule};
-pub use distill::{fit_distilled, DistillFit, DistillParams, DistilledTarget};
+pub use distill::{fit_distilled, fit_observed, DistillFit, DistillParams, DistilledTarget};
 pub use dynamics::{fit_dynamics, DynamicsFit, DynamicsParams, TargetTrace};
 pub use evaluate::{
     correlation_edges, evaluate, CorrelationKind, EdgeMetrics, Evaluation, SelfLoopReport,

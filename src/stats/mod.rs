@@ -139,6 +139,16 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
         .clamp(-1.0, 1.0))
 }
 
+/// The logistic function `1 / (1 + e^{−t})`, evaluated without overflow for large `|t|`.
+pub fn sigmoid(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
 /// Spearman's correlation as `scipy.stats.spearmanr(x, y).statistic`: Pearson's of the
 /// [`average_ranks`]. NaN as [`pearson`].
 ///

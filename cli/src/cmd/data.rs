@@ -1,4 +1,5 @@
-//! `cellsindy data`: `inspect` an expression file, `synth` the synthetic brain.
+//! `cellsindy data`: `inspect` an expression file, `synth` the synthetic brain, `permute` genes
+//! into a negative control.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -6,16 +7,34 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use cellsindy::memory::peak_rss_kb;
-use cellsindy_cli::pipeline::data::{inspect, synth, SynthConfig};
+use cellsindy_cli::pipeline::data::{inspect, permute, synth, SynthConfig};
 
-use cellsindy_cli::args::{DataCommand, InspectArgs, SynthArgs};
+use cellsindy_cli::args::{DataCommand, InspectArgs, PermuteArgs, SynthArgs};
 
 /// Runs the subcommand.
 pub fn run(cmd: &DataCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DataCommand::Inspect(a) => run_inspect(a),
         DataCommand::Synth(a) => run_synth(a),
+        DataCommand::Permute(a) => run_permute(a),
     }
+}
+
+fn run_permute(a: &PermuteArgs) -> anyhow::Result<ExitCode> {
+    let (n_cells, n_genes) = permute(
+        &a.data,
+        &a.read.read_options(),
+        a.genes.as_deref(),
+        a.seed,
+        &a.out,
+    )
+    .with_context(|| format!("permuting {} into {}", a.data.display(), a.out.display()))?;
+    println!(
+        "{}: {n_genes} gene(s) permuted across {n_cells} cells (seed {})",
+        super::safe(&a.out.display().to_string()),
+        a.seed
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_synth(a: &SynthArgs) -> anyhow::Result<ExitCode> {

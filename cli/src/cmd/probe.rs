@@ -1,4 +1,4 @@
-//! `cellsindy probe`: the covariance and XOR probes, model vs PCA vs linear.
+//! `cellsindy probe`: the covariance and XOR probes, the model vs linear and non-linear baselines.
 
 use std::process::ExitCode;
 
@@ -41,6 +41,13 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
     config.n_components = a.components.unwrap_or(config.n_components);
     config.max_cells = a.cells.unwrap_or(config.max_cells);
     config.baseline_cells = a.baseline_cells.unwrap_or(config.baseline_cells);
+    if a.linear_baselines_only {
+        config.nonlinear_baselines = false;
+    }
+    config.knn_k = a.knn_k.unwrap_or(config.knn_k);
+    config.forest_trees = a.forest_trees.unwrap_or(config.forest_trees);
+    config.forest_cells = a.forest_cells.unwrap_or(config.forest_cells);
+    config.mlp_steps = a.mlp_steps.unwrap_or(config.mlp_steps);
     config.seed = a.seed.unwrap_or(config.seed);
     let job = ProbeJob {
         model: a.model.clone(),

@@ -1,11 +1,12 @@
-//! `cellsindy data`: generate the synthetic brain, and inspect any expression file.
+//! `cellsindy data`: generate the synthetic brain, inspect any expression file, and permute
+//! genes into a negative control.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use cellsindy::error::Result;
+use cellsindy::error::{Error, Result};
 use cellsindy::expression::genes::match_genes;
 use cellsindy::expression::io::h5ad::{h5ad_matrices, h5ad_obs_columns};
 use cellsindy::expression::io::{
@@ -678,4 +679,37 @@ fn trajectory_csv(tr: &cellsindy::data::Trajectory) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Reads `data`, permutes the named genes (all genes with `None`) across cells
+/// ([`ExpressionMatrix::permute_genes`]) and writes the control to `out` (atomically, by the
+/// writer). Returns `(cells, genes permuted)`.
+///
+/// # Errors
+/// Read and write errors; [`Error::UnknownGenes`] naming every gene not in the file.
+pub fn permute(
+    data: &Path,
+    opts: &ReadOptions,
+    genes: Option<&[String]>,
+    seed: u64,
+    out: &Path,
+) -> Result<(usize, usize)> {
+    let m = read_expression(data, opts)?;
+    let cols: Vec<usize> = match genes {
+        None => (0..m.n_genes()).collect(),
+        Some(names) => {
+            let missing: Vec<String> = names
+                .iter()
+                .filter(|g| m.genes().position(g).is_none())
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::UnknownGenes { genes: missing });
+            }
+            names.iter().filter_map(|g| m.genes().position(g)).collect()
+        }
+    };
+    let control = m.permute_genes(&cols, seed)?;
+    write_expression(&control, out)?;
+    Ok((m.n_cells(), cols.len()))
 }

@@ -1,6 +1,7 @@
 //! Route 1 of `rules`: a trained gene transformer's predictions distilled into sparse gene
 //! rules ([`cellsindy::rules::distill_model`]: occlusion screen, candidates, distillation pass,
-//! regression), scored against a known network beside model-free baselines, and written as the
+//! regression), scored against a known network beside model-free baselines (the same rules
+//! fitted to the observed states with a pair screen, |Pearson|, |Spearman|), and written as the
 //! rules report.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,8 +15,8 @@ use cellsindy::expression::io::ReadOptions;
 use cellsindy::expression::ExpressionMatrix;
 use cellsindy::nn::infer::InferenceModel;
 use cellsindy::rules::{
-    correlation_edges, distill_cells, distill_rows, evaluate, CorrelationKind, DistillConfig,
-    DistillRun, DistillStage, Distillation, ScoredEdge, TruthNetwork,
+    correlation_edges, distill_cells, distill_rows, evaluate, fit_observed, CorrelationKind,
+    DistillConfig, DistillRun, DistillStage, Distillation, ScoredEdge, TruthNetwork,
 };
 use cellsindy::tokenize::PreparedCells;
 
@@ -117,6 +118,9 @@ pub fn run_distill_on(
     } = distill_cells(model, cells, truth.map(|t| t.0), cfg, progress)?;
     let (targets, genes, m) = (&d.targets, &d.genes, d.targets_per_pass);
     let n_t = targets.len();
+    // The model-free counterpart: the same rules fitted to the observed states, candidates
+    // from a pair screen instead of the model's occlusion.
+    let observed = fit_observed(x.view(), genes, targets, cfg.candidates, &cfg.regression)?;
     let mut evaluations = Vec::new();
     if let Some((truth, _)) = truth {
         evaluations.push(evaluate(
@@ -130,6 +134,13 @@ pub fn run_distill_on(
             "distill (expression)",
             &d.fit.expression.edges,
             Some(&d.fit.expression),
+            truth,
+            false,
+        )?);
+        evaluations.push(evaluate(
+            "observed states (pair screen, no model)",
+            &observed.rules.edges,
+            Some(&observed.rules),
             truth,
             false,
         )?);
@@ -174,6 +185,7 @@ pub fn run_distill_on(
         "candidates": candidates,
         "bin_thresholds": targets.iter().cloned().zip(bstar.iter().copied()).collect::<BTreeMap<_, _>>(),
         "expression_rules": d.fit.expression.rules.iter().map(|r| r.text(4)).collect::<Vec<_>>(),
+        "observed_state_rules": observed.rules.rules.iter().map(|r| r.text(4)).collect::<Vec<_>>(),
     });
     let report = RulesReport {
         route: "distill".into(),

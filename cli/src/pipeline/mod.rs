@@ -11,7 +11,7 @@
 //! | [`distill`] | route 1 of `rules`: occlusion screen → distillation of a trained transformer's predictions into sparse rules → the same report as [`rules`] |
 //! | [`rules`] | sparse regulatory rules (route 3: dynamics, on simulated or the user's time courses) → evaluation against a known network beside baselines → rules, edge table, report |
 //! | [`network_bench`] | network inference from time courses on BoolODE-style, HillCube and synthetic-brain generators, cellsindy beside GENIE3 and correlation baselines, several seeds |
-//! | [`probe`] | a trained model vs PCA vs linear regression on the covariance and XOR probes, written as a report |
+//! | [`probe`] | a trained model vs linear and non-linear baselines on the covariance and XOR probes, written as a report |
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 

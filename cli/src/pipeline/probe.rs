@@ -17,16 +17,20 @@ use std::time::Instant;
 use candle_core::Device;
 use ndarray::{Array2, Axis};
 
-use cellsindy::baselines::{LinearImputer, Pca};
+use cellsindy::baselines::{
+    ConditionalGaussian, ForestImputer, KnnImputer, KnnParams, LinearImputer, MlpImputer,
+    MlpParams, PairwiseLogistic, PairwiseParams, Pca,
+};
 use cellsindy::error::{Error, Result};
 use cellsindy::expression::io::ReadOptions;
 use cellsindy::expression::ExpressionMatrix;
+use cellsindy::forest::ForestParams;
 use cellsindy::io::write_atomic;
 use cellsindy::nn::data::{sample_rows, split_cells};
 use cellsindy::nn::infer::{impute, impute_joint, Context, InferenceModel, JointParams};
 use cellsindy::probes::{
     bin_threshold, roc_curve, score_binary, score_method, xor_probability, Binarize,
-    CovarianceReport, Logistic1d, ProbeConfig, ProbeReport, XorMethod, XorReport,
+    CovarianceReport, Logistic1d, ProbeConfig, ProbeReport, Role, XorMethod, XorReport,
 };
 use cellsindy::tokenize::PreparedCells;
 
@@ -165,8 +169,128 @@ fn check_genes(model: &InferenceModel, cells: &PreparedCells, cfg: &ProbeConfig)
     }
 }
 
-/// The methods' probabilities of HIGH for a binarised gene: `(name, rule, p on scored cells)`.
-type Probs = Vec<(String, String, Vec<f64>)>;
+/// The methods' probabilities of HIGH for a binarised gene: `(name, role, rule, p on scored
+/// cells)`.
+type Probs = Vec<(String, Role, String, Vec<f64>)>;
+
+/// One baseline's imputation of the masked columns, on the training cells and on the scored
+/// cells. The training values are honest where the method would otherwise have seen the cell
+/// (leave-one-out for kNN, out-of-bag for the forests), since the XOR probes calibrate a
+/// threshold on them.
+struct Imputation {
+    name: &'static str,
+    train: Array2<f64>,
+    held: Array2<f64>,
+}
+
+/// Samplers' joint draws on the scored cells: `(name, values)`.
+type Draws = Vec<(&'static str, Array2<f64>)>;
+
+/// Every baseline imputer of `cfg` fitted on `train` for the columns `cols` (PCA is given,
+/// fitted with those columns hidden), and, with `draws`, the samplers' joint draws on the
+/// scored cells (`(name, values)`: a neighbour's values, the conditional Gaussian).
+fn imputations(
+    train: &Array2<f64>,
+    held: &Array2<f64>,
+    cols: &[usize],
+    pca: &Pca,
+    cfg: &ProbeConfig,
+    draws: bool,
+) -> Result<(Vec<Imputation>, Draws)> {
+    let (tr, h) = (train.view(), held.view());
+    let lin = LinearImputer::fit(tr, cols)?;
+    let mut out = vec![
+        Imputation {
+            name: "PCA",
+            train: pca.impute(tr, cols)?,
+            held: pca.impute(h, cols)?,
+        },
+        Imputation {
+            name: "linear",
+            train: lin.predict(tr)?,
+            held: lin.predict(h)?,
+        },
+    ];
+    let mut samples = Vec::new();
+    if !cfg.nonlinear_baselines {
+        return Ok((out, samples));
+    }
+    let knn = KnnImputer::fit(
+        tr,
+        cols,
+        &KnnParams {
+            k: cfg.knn_k,
+            n_components: cfg.n_components,
+            seed: cfg.seed,
+        },
+    )?;
+    out.push(Imputation {
+        name: "kNN (PCA space)",
+        train: knn.predict_training()?,
+        held: knn.predict(h)?,
+    });
+    // Forests grow on a sample of the training cells; the other training cells are
+    // out-of-sample for every tree.
+    let rows = sample_rows((0..train.nrows()).collect(), cfg.forest_cells, cfg.seed, 2);
+    let grown_on = train.select(Axis(0), &rows);
+    let forest = ForestImputer::fit(
+        grown_on.view(),
+        cols,
+        &ForestParams {
+            n_trees: cfg.forest_trees,
+            seed: cfg.seed,
+            ..ForestParams::default()
+        },
+    )?;
+    let mut forest_train = forest.predict(tr)?;
+    let oob = forest.predict_training(grown_on.view())?;
+    for (k, &r) in rows.iter().enumerate() {
+        forest_train.row_mut(r).assign(&oob.row(k));
+    }
+    out.push(Imputation {
+        name: "random forest",
+        train: forest_train,
+        held: forest.predict(h)?,
+    });
+    let mlp = MlpImputer::fit(
+        tr,
+        cols,
+        &MlpParams {
+            steps: cfg.mlp_steps,
+            seed: cfg.seed,
+            ..MlpParams::default()
+        },
+    )?;
+    out.push(Imputation {
+        name: "MLP",
+        train: mlp.predict(tr)?,
+        held: mlp.predict(h)?,
+    });
+    if draws {
+        samples.push(("kNN (a neighbour's values)", knn.sample(h, cfg.seed)?));
+        samples.push((
+            "conditional Gaussian (joint draw)",
+            ConditionalGaussian::fit(tr, cols)?.sample(h, cfg.seed)?,
+        ));
+    }
+    Ok((out, samples))
+}
+
+/// The pairwise-interaction logistic classifier's P(HIGH) on the scored cells (`None` when the
+/// non-linear baselines are off).
+fn pairwise_probs(
+    train: &Array2<f64>,
+    labels: &[bool],
+    held: &Array2<f64>,
+    cols: &[usize],
+    cfg: &ProbeConfig,
+) -> Result<Option<Vec<f64>>> {
+    if !cfg.nonlinear_baselines {
+        return Ok(None);
+    }
+    let m = PairwiseLogistic::fit(train.view(), labels, cols, &PairwiseParams::default())?;
+    Ok(Some(m.predict_proba(held.view())?))
+}
 
 /// Baseline probabilities from imputed values: a 1-D logistic fit of the training labels on
 /// the training cells' (in-sample) imputed values, applied to the scored cells' imputed
@@ -253,6 +377,7 @@ pub fn run_probes_on(
     let pca_explained_variance = pca.explained_variance_ratio().sum();
     let real = score_method(
         "real",
+        Role::Reference,
         b_held.select(Axis(1), &cov_cols).view(),
         &cov_genes,
         n_a,
@@ -280,8 +405,7 @@ pub fn run_probes_on(
             batch_size: bs,
         },
     )?;
-    let pca_cov = pca.impute(b_held.view(), &cov_cols)?;
-    let lin_cov = LinearImputer::fit(b_train.view(), &cov_cols)?.predict(b_held.view())?;
+    let (cov_imputed, cov_draws) = imputations(&b_train, &b_held, &cov_cols, &pca, cfg, true)?;
     // The model's bins are read back as expression through each cell's edges (the visible
     // genes', since all probe genes were masked): see `tokenize::BinDecoder`.
     let n_cov = cov_pos.len();
@@ -300,17 +424,33 @@ pub fn run_probes_on(
         }
     }
     let [observed_values, expected_values, joint_values, independent_values] = decoded;
-    let methods: Vec<(&str, Array2<f64>)> = vec![
-        ("observed bins (the targets, decoded)", observed_values),
-        ("model (expected value)", expected_values),
-        ("model (joint sample)", joint_values),
-        ("model (independent samples)", independent_values),
-        ("PCA", pca_cov),
-        ("linear", lin_cov),
+    let mut methods: Vec<(&str, Role, Array2<f64>)> = vec![
+        (
+            "observed bins (the targets, decoded)",
+            Role::Reference,
+            observed_values,
+        ),
+        ("model (expected value)", Role::Model, expected_values),
+        ("model (joint sample)", Role::Model, joint_values),
+        (
+            "model (independent samples)",
+            Role::Model,
+            independent_values,
+        ),
     ];
+    methods.extend(
+        cov_imputed
+            .into_iter()
+            .map(|i| (i.name, Role::Baseline, i.held)),
+    );
+    methods.extend(
+        cov_draws
+            .into_iter()
+            .map(|(name, v)| (name, Role::Baseline, v)),
+    );
     let methods = methods
         .into_iter()
-        .map(|(name, v)| score_method(name, v.view(), &cov_genes, n_a, Some(&real.rho), dz))
+        .map(|(name, role, v)| score_method(name, role, v.view(), &cov_genes, n_a, Some(&real), dz))
         .collect::<Result<Vec<_>>>()?;
     let covariance = CovarianceReport {
         n_cells: held.len(),
@@ -387,27 +527,39 @@ pub fn run_probes_on(
     );
     let mut marker_probs: Probs = vec![(
         "model".into(),
+        Role::Model,
         "p_xor from the model's P(bin ≥ bin threshold) of each marker".into(),
         pm1.iter()
             .zip(&pm2)
             .map(|(&a, &b)| xor_probability(a, b))
             .collect(),
     )];
-    let pca_tr = pca.impute(b_train.view(), &mcols)?;
-    let pca_h = pca.impute(b_held.view(), &mcols)?;
-    let lin = LinearImputer::fit(b_train.view(), &mcols)?;
-    let lin_tr = lin.predict(b_train.view())?;
-    let lin_h = lin.predict(b_held.view())?;
-    for (name, tr, h) in [("PCA", &pca_tr, &pca_h), ("linear", &lin_tr, &lin_h)] {
+    let xor_of = |p1: &[f64], p2: &[f64]| -> Vec<f64> {
+        p1.iter()
+            .zip(p2)
+            .map(|(&a, &b)| xor_probability(a, b))
+            .collect()
+    };
+    for i in imputations(&b_train, &b_held, &mcols, &pca, cfg, false)?.0 {
+        let (tr, h) = (&i.train, &i.held);
         let p1 = calibrated(&tr.column(0).to_vec(), &c1.train, &h.column(0).to_vec())?;
         let p2 = calibrated(&tr.column(1).to_vec(), &c2.train, &h.column(1).to_vec())?;
         marker_probs.push((
-            name.into(),
+            i.name.into(),
+            Role::Baseline,
             format!("p_xor from each marker's P(HIGH): {calib_rule}"),
-            p1.iter()
-                .zip(&p2)
-                .map(|(&a, &b)| xor_probability(a, b))
-                .collect(),
+            xor_of(&p1, &p2),
+        ));
+    }
+    if let (Some(p1), Some(p2)) = (
+        pairwise_probs(&b_train, &c1.train, &b_held, &mcols, cfg)?,
+        pairwise_probs(&b_train, &c2.train, &b_held, &mcols, cfg)?,
+    ) {
+        marker_probs.push((
+            "pairwise logistic".into(),
+            Role::Baseline,
+            "p_xor from each marker's P(HIGH) of a logistic regression on screened genes and gene pairs".into(),
+            xor_of(&p1, &p2),
         ));
     }
     let rule_text = |rule: Binarize| match rule {
@@ -450,19 +602,28 @@ pub fn run_probes_on(
     )?;
     let mut gate_probs: Probs = vec![(
         "model".into(),
+        Role::Model,
         "the model's P(bin ≥ bin threshold)".into(),
         p_model(&gimp.probs, 0, cg.bin_threshold),
     )];
-    let gp_tr = pca.impute(b_train.view(), &gcol)?;
-    let gp_h = pca.impute(b_held.view(), &gcol)?;
-    let gl = LinearImputer::fit(b_train.view(), &gcol)?;
-    let gl_tr = gl.predict(b_train.view())?;
-    let gl_h = gl.predict(b_held.view())?;
-    for (name, tr, h) in [("PCA", &gp_tr, &gp_h), ("linear", &gl_tr, &gl_h)] {
+    for i in imputations(&b_train, &b_held, &gcol, &pca, cfg, false)?.0 {
         gate_probs.push((
-            name.into(),
+            i.name.into(),
+            Role::Baseline,
             calib_rule.into(),
-            calibrated(&tr.column(0).to_vec(), &cg.train, &h.column(0).to_vec())?,
+            calibrated(
+                &i.train.column(0).to_vec(),
+                &cg.train,
+                &i.held.column(0).to_vec(),
+            )?,
+        ));
+    }
+    if let Some(p) = pairwise_probs(&b_train, &cg.train, &b_held, &gcol, cfg)? {
+        gate_probs.push((
+            "pairwise logistic".into(),
+            Role::Baseline,
+            "P(ON) of a logistic regression on screened genes and gene pairs".into(),
+            p,
         ));
     }
     let xor_gate = xor_report(
@@ -501,9 +662,10 @@ fn xor_report(
 ) -> Result<XorReport> {
     let methods = probs
         .into_iter()
-        .map(|(method, probability, p)| {
+        .map(|(method, role, probability, p)| {
             Ok(XorMethod {
                 method,
+                role,
                 probability,
                 scores: score_binary(&p, truth)?,
                 roc: roc_curve(&p, truth)?,

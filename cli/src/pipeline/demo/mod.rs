@@ -227,7 +227,7 @@ impl DemoStage {
             DemoStage::Data => "synthetic brain",
             DemoStage::Train => "training the gene transformer",
             DemoStage::Evaluate => "evaluating the model",
-            DemoStage::Probe => "probes: model vs PCA vs linear",
+            DemoStage::Probe => "probes: model vs baselines",
             DemoStage::RulesDistill => "rules, route 1: distillation",
             DemoStage::RulesDynamics => "rules, route 3: dynamics",
             DemoStage::RulesActivations => "rules, route 2: activations",

@@ -283,10 +283,10 @@ impl DemoReport {
         }
 
         let p = &self.probe;
-        let _ = writeln!(s, "\n## 5. Probes: the model vs PCA vs linear regression\n");
+        let _ = writeln!(s, "\n## 5. Probes: the model vs the baselines\n");
         let _ = writeln!(
             s,
-            "{} held-out cells scored; PCA ({} components, {:.1} % of the variance) and the linear baseline fitted on the {} training cells. Full report: `probe/report.md`.\n",
+            "{} held-out cells scored; the baselines (PCA with {} components, {:.1} % of the variance, linear regression, and the non-linear ones in each table) fitted on the {} training cells. Full report: `probe/report.md`.\n",
             p.n_scored,
             p.config.n_components,
             100.0 * p.pca_explained_variance,

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The replicated probe study (README, "Probes"): several training seeds of the probe model on
+# the 30,000-cell synthetic brain and three negative controls, every model probed on the
+# held-out cells of a *second* brain drawn with another seed (no setting was chosen on it),
+# with every baseline beside the model; then one table of mean ± sd (and range) over seeds.
+#
+#   bash benches/probe_study.sh                        # seeds 0-4, 30,000 steps, controls
+#   SEEDS="0 1 2" bash benches/probe_study.sh          # fewer seeds
+#   STEPS=2000 SEEDS="0 1" CONTROLS=0 bash benches/probe_study.sh   # a quick look
+#
+# Controls (trained like seed 0): `shuffled`, every gene permuted across cells independently
+# (`data permute --all-genes`: no gene-gene structure left); `gate-permuted`, TGXOR alone
+# permuted (`data permute --genes TGXOR`: the gate's inputs no longer predict it);
+# `untrained`, one optimizer step from the initialisation. Each should fail the probes that
+# read the structure it removed.
+#
+# Writes target/probe_study/{brain,test_brain}.h5ad, ckpt_*/, probe_*/, table.md. Reuses
+# finished probes unless FRESH=1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SEEDS=${SEEDS:-"0 1 2 3 4"}
+STEPS=${STEPS:-30000}
+CONTROLS=${CONTROLS:-1}
+TRAIN_SEED=${TRAIN_SEED:-0}   # the brain the models are trained on
+TEST_SEED=${TEST_SEED:-101}   # the brain they are probed on
+OUT=${OUT:-target/probe_study}
+GENES=SYN1,SYP,SNAP25,SYT1,DLG4,SYN2,STX1A,VAMP2,SYNGR1,CPLX1,MT-ND1,MT-CYB,MT-CO1,MT-ATP6,RBFOX3,GFAP,TGXOR
+mkdir -p "$OUT"
+
+cargo build --release -q
+BIN=target/release/cellsindy
+[ -s "$OUT/brain.h5ad" ] || $BIN data synth --cells 30000 --seed "$TRAIN_SEED" --out "$OUT/brain.h5ad" > /dev/null
+[ -s "$OUT/test_brain.h5ad" ] || $BIN data synth --cells 30000 --seed "$TEST_SEED" --out "$OUT/test_brain.h5ad" > /dev/null
+if [ "$CONTROLS" = 1 ]; then
+  [ -s "$OUT/shuffled.h5ad" ] || $BIN data permute --data "$OUT/brain.h5ad" --all-genes --seed 1 --out "$OUT/shuffled.h5ad"
+  [ -s "$OUT/gate_permuted.h5ad" ] || $BIN data permute --data "$OUT/brain.h5ad" --genes TGXOR --seed 1 --out "$OUT/gate_permuted.h5ad"
+fi
+
+# name  data  seed  steps
+RUNS=()
+for s in $SEEDS; do RUNS+=("seed$s brain.h5ad $s $STEPS"); done
+if [ "$CONTROLS" = 1 ]; then
+  RUNS+=("untrained brain.h5ad 0 1" "gate-permuted gate_permuted.h5ad 0 $STEPS" "shuffled shuffled.h5ad 0 $STEPS")
+fi
+for run in "${RUNS[@]}"; do
+  read -r name data seed steps <<< "$run"
+  if [ -s "$OUT/probe_$name/report.json" ] && [ -z "${FRESH:-}" ]; then
+    echo "$name: reusing $OUT/probe_$name (FRESH=1 redoes it)"
+    continue
+  fi
+  start=$SECONDS
+  rm -rf "$OUT/ckpt_$name" "$OUT/probe_$name"
+  $BIN train --data "$OUT/$data" --include-genes "$GENES" --steps "$steps" --seed "$seed" \
+    --out "$OUT/ckpt_$name" --json > "$OUT/train_$name.json"
+  t_train=$((SECONDS - start))
+  $BIN probe --model "$OUT/ckpt_$name" --data "$OUT/test_brain.h5ad" --seed "$seed" \
+    --out "$OUT/probe_$name" > /dev/null
+  echo "$name: trained in ${t_train} s, probed in $((SECONDS - start - t_train)) s"
+done
+
+NAMES=()
+for run in "${RUNS[@]}"; do read -r name _ <<< "$run"; NAMES+=("$name"); done
+python3 benches/probe_study_table.py "$OUT" "${NAMES[@]}" | tee "$OUT/table.md"
