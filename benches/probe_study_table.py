@@ -1,14 +1,15 @@
 """Tabulates benches/probe_study.sh: per probe, every method's score over the training seeds
 (mean ± sd, range) and the controls' scores, the model against the best baseline.
 
-Usage: python3 probe_study_table.py OUT NAME... (NAME: seedK, shuffled, gate-permuted, untrained)
+Usage: python3 probe_study_table.py OUT PREFIX NAME... (PREFIX: probe_ or probe_own_; NAME: seedK,
+shuffled, gate-permuted, untrained)
 """
 import json
 import statistics
 import sys
 
-out, names = sys.argv[1], sys.argv[2:]
-reports = {n: json.load(open(f"{out}/probe_{n}/report.json")) for n in names}
+out, prefix, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+reports = {n: json.load(open(f"{out}/{prefix}{n}/report.json")) for n in names}
 seeds = [n for n in names if n.startswith("seed")]
 controls = [n for n in names if not n.startswith("seed")]
 
@@ -34,9 +35,9 @@ def probes(r):
 
 
 first = reports[names[0]]
-print(f"Models trained on `{out}/brain.h5ad`, probed on the held-out split of `{out}/test_brain.h5ad` "
-      f"(a brain drawn with another seed): {first['n_scored']} cells scored, baselines fitted on "
-      f"{first['n_train']}. Seeds: {', '.join(s[4:] for s in seeds)}. Mean ± sd (range) over seeds; "
+print(f"Models trained on `{out}/brain.h5ad`, probed on the held-out split of `{first['data']}`: "
+      f"{first['n_scored']} cells scored, baselines fitted on {first['n_train']} training cells of "
+      f"that file. Seeds: {', '.join(s[4:] for s in seeds)}. Mean ± sd (range) over seeds; "
       f"controls trained once.\n")
 per_probe = {}
 for n in names:
@@ -44,7 +45,7 @@ for n in names:
         per_probe.setdefault(title, (higher, {}))[1][n] = scores
 for title, (higher, by_run) in per_probe.items():
     methods = list(next(iter(by_run.values())).keys())
-    print(f"### {title}\n")
+    print(f"#### {title}\n")
     print("| method | role | seeds | " + " | ".join(controls) + " |")
     print("|---|---|---|" + "---|" * len(controls))
     for m in methods:

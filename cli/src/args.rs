@@ -187,8 +187,9 @@ pub struct ScalingFitArgs {
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Route 1: distil a trained model's predictions of masked target genes into sparse
-    /// Boolean rules of candidate regulators (chosen by occlusion), beside |Pearson| and
-    /// |Spearman| baselines.
+    /// Boolean rules of candidate regulators (chosen by occlusion), beside the same rules
+    /// fitted to the observed states without a model (candidates from a pair screen) and
+    /// |Pearson| and |Spearman| baselines.
     Distill(RulesDistillArgs),
     /// Route 3: SINDy with Hill terms on time courses (simulated from the synthetic network,
     /// or your own with --data); edges scored by stability selection, beside |Pearson|,

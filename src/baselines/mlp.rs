@@ -10,7 +10,6 @@
 
 use candle_core::{Device, Tensor, Var};
 use ndarray::{Array2, ArrayView2, Axis};
-use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -201,18 +200,10 @@ impl MlpImputer {
         let mut m2 = m1.clone();
         let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
         let bs = p.batch_size.min(n);
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        let (mut epoch, mut cursor) = (0u64, n);
+        let mut batches = crate::nn::data::EpochBatches::new(n, p.seed, DOMAIN_MLP_BATCH);
         let mut final_loss = f64::NAN;
         for step in 0..p.steps {
-            if cursor + bs > n {
-                order = (0..n as u32).collect();
-                order.shuffle(&mut stream(p.seed, DOMAIN_MLP_BATCH, epoch));
-                epoch += 1;
-                cursor = 0;
-            }
-            let idx = Tensor::from_vec(order[cursor..cursor + bs].to_vec(), bs, &Device::Cpu)?;
-            cursor += bs;
+            let idx = Tensor::from_vec(batches.next_batch(bs).to_vec(), bs, &Device::Cpu)?;
             let weights: Vec<(Tensor, Tensor)> = vars
                 .chunks(2)
                 .map(|c| (c[0].as_tensor().clone(), c[1].as_tensor().clone()))

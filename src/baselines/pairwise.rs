@@ -19,6 +19,7 @@ use crate::linalg::solve_spd;
 /// | `n_main` | 20 | main effects kept by the screen | ≥ 0 |
 /// | `n_pairs` | 20 | pairwise products kept by the screen | ≥ 0 |
 /// | `screen_rows` | 2000 | rows (evenly spaced) the pair screen reads: its cost is rows × genes² | ≥ 2 |
+/// | `screen_genes` | 2000 | genes (the most variable) whose pairs are screened: its memory is 3 × genes² × 8 bytes, 96 MB at 2,000 | ≥ 2 |
 /// | `ridge` | 1e-3 | L2 penalty per row on the standardised coefficients (keeps separable fits finite) | > 0 |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +30,8 @@ pub struct PairwiseParams {
     pub n_pairs: usize,
     /// Rows read by the pair screen.
     pub screen_rows: usize,
+    /// Genes whose pairs are screened (the most variable).
+    pub screen_genes: usize,
     /// L2 penalty per row.
     pub ridge: f64,
 }
@@ -39,6 +42,7 @@ impl Default for PairwiseParams {
             n_main: 20,
             n_pairs: 20,
             screen_rows: 2000,
+            screen_genes: 2000,
             ridge: 1e-3,
         }
     }
@@ -53,6 +57,13 @@ impl PairwiseParams {
                 "n_main + n_pairs",
                 0,
                 "must keep at least one term",
+            ));
+        }
+        if self.screen_genes < 2 {
+            return Err(Error::param(
+                "screen_genes",
+                self.screen_genes,
+                "must be at least 2",
             ));
         }
         if self.screen_rows < 2 {
@@ -150,8 +161,15 @@ impl PairwiseLogistic {
         // Pairs on evenly spaced rows (the screen costs rows × genes²).
         let ns = p.screen_rows.min(n);
         let rows: Vec<usize> = (0..ns).map(|i| i * n / ns).collect();
+        // With a large vocabulary, only the most variable genes' pairs (memory is genes²).
+        let mut pool: Vec<usize> = (0..features.len()).collect();
+        if pool.len() > p.screen_genes {
+            pool.sort_by(|&a, &b| scale[b].total_cmp(&scale[a]).then(a.cmp(&b)));
+            pool.truncate(p.screen_genes);
+            pool.sort_unstable();
+        }
         let screen = interaction_screen(
-            z.select(Axis(0), &rows).view(),
+            z.select(Axis(0), &rows).select(Axis(1), &pool).view(),
             &yc.select(Axis(0), &rows).to_vec(),
             p.n_pairs,
         )?;
@@ -166,7 +184,11 @@ impl PairwiseLogistic {
                 .map(|(j, s)| (s, j)),
             p.n_main,
         );
-        let pairs: Vec<(usize, usize)> = screen.pairs.iter().map(|&(i, j, _)| (i, j)).collect();
+        let pairs: Vec<(usize, usize)> = screen
+            .pairs
+            .iter()
+            .map(|&(i, j, _)| (pool[i], pool[j]))
+            .collect();
 
         let raw = terms(&z, &main, &pairs);
         let q = raw.ncols();
@@ -414,6 +436,17 @@ mod tests {
             .count() as f64
             / n as f64;
         assert!(acc > 0.7, "{acc}");
+        // With the pair screen limited to the 5 most variable genes (x3 and x17 scaled up to be
+        // among them), the pair is still found, with the input's own indices.
+        let mut wide = x.clone();
+        wide.column_mut(3).mapv_inplace(|v| 10.0 * v);
+        wide.column_mut(17).mapv_inplace(|v| 10.0 * v);
+        let narrow = PairwiseParams {
+            screen_genes: 5,
+            ..p.clone()
+        };
+        let m5 = PairwiseLogistic::fit(wide.view(), &y, &[29], &narrow).unwrap();
+        assert_eq!(m5.pairs()[0], (3, 17), "{:?}", m5.pairs());
         assert!(PairwiseLogistic::fit(x.view(), &y[..3], &[], &p).is_err());
         assert!(m
             .predict_proba(Array2::<f64>::zeros((1, 3)).view())

@@ -703,3 +703,43 @@ pub fn collate(
         len: l,
     })
 }
+
+/// Row indices in minibatches of a seeded permutation that is redrawn every epoch (stream
+/// `epoch` of `(seed, domain)`), so a training run depends only on its seed. The small
+/// learners trained on host arrays (the sparse autoencoder, the MLP baseline) share it.
+pub(crate) struct EpochBatches {
+    order: Vec<u32>,
+    cursor: usize,
+    epoch: u64,
+    seed: u64,
+    domain: u64,
+}
+
+impl EpochBatches {
+    /// Batches over `n` rows.
+    pub(crate) fn new(n: usize, seed: u64, domain: u64) -> Self {
+        Self {
+            order: (0..n as u32).collect(),
+            cursor: n, // forces a shuffle on the first batch
+            epoch: 0,
+            seed,
+            domain,
+        }
+    }
+
+    /// The next `bs` rows (`bs` ≤ the number of rows): the rest of this epoch's permutation,
+    /// or the start of a new one when fewer than `bs` are left.
+    pub(crate) fn next_batch(&mut self, bs: usize) -> &[u32] {
+        let n = self.order.len();
+        if self.cursor + bs > n {
+            self.order = (0..n as u32).collect();
+            self.order
+                .shuffle(&mut crate::rng::stream(self.seed, self.domain, self.epoch));
+            self.epoch += 1;
+            self.cursor = 0;
+        }
+        let b = &self.order[self.cursor..self.cursor + bs];
+        self.cursor += bs;
+        b
+    }
+}

@@ -30,7 +30,6 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -458,21 +457,12 @@ fn train(p: &SaeParams, x: ArrayView2<'_, f32>, device: &Device) -> Result<Spars
         .collect::<Result<Vec<_>>>()?;
 
     let bs = p.batch_size.min(n);
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut epoch = 0u64;
-    let mut cursor = n; // forces a shuffle on the first step
+    let mut batches = super::data::EpochBatches::new(n, p.seed, DOMAIN_SAE_BATCH);
     let log_every = (p.steps / 20).max(1);
     let mut loss_curve = Vec::new();
     let mut final_loss = f64::NAN;
     for step in 0..p.steps {
-        if cursor + bs > n {
-            order = (0..n as u32).collect();
-            order.shuffle(&mut stream(p.seed, DOMAIN_SAE_BATCH, epoch));
-            epoch += 1;
-            cursor = 0;
-        }
-        let idx = Tensor::from_vec(order[cursor..cursor + bs].to_vec(), bs, device)?;
-        cursor += bs;
+        let idx = Tensor::from_vec(batches.next_batch(bs).to_vec(), bs, device)?;
         let xb = data.index_select(&idx, 0)?;
         let (loss, _, _) = sae_loss(&xb, &w_enc, &b_enc, &w_dec, &b_dec, p.l1, d)?;
         let lv = f64::from(loss.to_scalar::<f32>()?);

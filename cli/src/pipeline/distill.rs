@@ -118,11 +118,14 @@ pub fn run_distill_on(
     } = distill_cells(model, cells, truth.map(|t| t.0), cfg, progress)?;
     let (targets, genes, m) = (&d.targets, &d.genes, d.targets_per_pass);
     let n_t = targets.len();
-    // The model-free counterpart: the same rules fitted to the observed states, candidates
-    // from a pair screen instead of the model's occlusion.
-    let observed = fit_observed(x.view(), genes, targets, cfg.candidates, &cfg.regression)?;
     let mut evaluations = Vec::new();
+    // The model-free counterpart, scored against the truth: the same rules fitted to the
+    // observed states, candidates from a pair screen instead of the model's occlusion. Its
+    // screen costs cells × genes² per target, so it is fitted only when there is a truth to
+    // score it against.
+    let mut observed_rules = None;
     if let Some((truth, _)) = truth {
+        let observed = fit_observed(x.view(), genes, targets, cfg.candidates, &cfg.regression)?;
         evaluations.push(evaluate(
             "distill",
             &d.fit.rules.edges,
@@ -144,6 +147,14 @@ pub fn run_distill_on(
             truth,
             false,
         )?);
+        observed_rules = Some(
+            observed
+                .rules
+                .rules
+                .iter()
+                .map(|r| r.text(4))
+                .collect::<Vec<_>>(),
+        );
         evaluations.push(evaluate(
             "occlusion screen",
             &d.occlusion_edges(),
@@ -185,7 +196,7 @@ pub fn run_distill_on(
         "candidates": candidates,
         "bin_thresholds": targets.iter().cloned().zip(bstar.iter().copied()).collect::<BTreeMap<_, _>>(),
         "expression_rules": d.fit.expression.rules.iter().map(|r| r.text(4)).collect::<Vec<_>>(),
-        "observed_state_rules": observed.rules.rules.iter().map(|r| r.text(4)).collect::<Vec<_>>(),
+        "observed_state_rules": observed_rules,
     });
     let report = RulesReport {
         route: "distill".into(),
