@@ -8,13 +8,19 @@ use super::{plot_err, FONT};
 use crate::error::{Error, Result};
 use crate::probes::{CovarianceReport, XorReport};
 
-/// Line colours of the methods, in report order (model first).
-const METHOD_COLORS: [RGBColor; 5] = [
+/// Line colours of the methods, in report order (model first): matplotlib's ten "tab10"
+/// colours, enough for the model and every baseline of an XOR probe (seven today).
+const METHOD_COLORS: [RGBColor; 10] = [
     RGBColor(214, 39, 40),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
     RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// ROC curves of every method of an XOR probe, AUROC in the legend, the chance diagonal
