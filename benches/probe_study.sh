@@ -12,6 +12,15 @@
 #   bash benches/probe_study.sh                        # seeds 0-4, 30,000 steps, controls
 #   SEEDS="0 1 2" bash benches/probe_study.sh          # fewer seeds
 #   STEPS=2000 SEEDS="0 1" CONTROLS=0 bash benches/probe_study.sh   # a quick look
+#   PLAIN=1 bash benches/probe_study.sh                # the default brain (target/probe_study)
+#
+# The brains are drawn with the options that make the probes discriminate (BRAIN_OPTS, by
+# default: 10 % transitional cells co-expressing RBFOX3 and GFAP, gate inputs ON with
+# probability 0.35 and read through a weak signal, 5 % of gate outputs flipped, the gate active
+# in neurons only), and the markers are called at the cut between their modes (the 0.6
+# quantile means "is a neuron / an astrocyte" only at 40 % of each). Every table carries the
+# Bayes ceiling of each XOR probe (from the latent states `data synth` writes to `obs`) and a
+# bootstrap interval on every ρ. PLAIN=1 uses the default brain and probe settings.
 #
 # Controls (trained like seed 0): `shuffled`, every gene permuted across cells independently
 # (`data permute --all-genes`: no gene-gene structure left); `gate-permuted`, TGXOR alone
@@ -28,14 +37,22 @@ STEPS=${STEPS:-30000}
 CONTROLS=${CONTROLS:-1}
 TRAIN_SEED=${TRAIN_SEED:-0}   # the brain the models are trained on
 TEST_SEED=${TEST_SEED:-101}   # the brain they are probed on
-OUT=${OUT:-target/probe_study}
+if [ -n "${PLAIN:-}" ]; then
+  BRAIN_OPTS=${BRAIN_OPTS:-""}; PROBE_OPTS=${PROBE_OPTS:-""}; OUT=${OUT:-target/probe_study}
+else
+  BRAIN_OPTS=${BRAIN_OPTS:-"--transitional 0.1 --gate-p-on 0.35 --gate-input-amplitude 10 --gate-flip 0.05 --gate-cell-type neuron"}
+  PROBE_OPTS=${PROBE_OPTS:-"--marker-two-means"}
+  OUT=${OUT:-target/probe_study_hard}
+fi
 GENES=SYN1,SYP,SNAP25,SYT1,DLG4,SYN2,STX1A,VAMP2,SYNGR1,CPLX1,MT-ND1,MT-CYB,MT-CO1,MT-ATP6,RBFOX3,GFAP,TGXOR
 mkdir -p "$OUT"
 
 cargo build --release -q
 BIN=target/release/cellsindy
-[ -s "$OUT/brain.h5ad" ] || $BIN data synth --cells 30000 --seed "$TRAIN_SEED" --out "$OUT/brain.h5ad" > /dev/null
-[ -s "$OUT/test_brain.h5ad" ] || $BIN data synth --cells 30000 --seed "$TEST_SEED" --out "$OUT/test_brain.h5ad" > /dev/null
+# shellcheck disable=SC2086 # the options are words
+[ -s "$OUT/brain.h5ad" ] || $BIN data synth --cells 30000 --seed "$TRAIN_SEED" $BRAIN_OPTS --out "$OUT/brain.h5ad" > /dev/null
+# shellcheck disable=SC2086
+[ -s "$OUT/test_brain.h5ad" ] || $BIN data synth --cells 30000 --seed "$TEST_SEED" $BRAIN_OPTS --out "$OUT/test_brain.h5ad" > /dev/null
 if [ "$CONTROLS" = 1 ]; then
   [ -s "$OUT/shuffled.h5ad" ] || $BIN data permute --data "$OUT/brain.h5ad" --all-genes --seed 1 --out "$OUT/shuffled.h5ad"
   [ -s "$OUT/gate_permuted.h5ad" ] || $BIN data permute --data "$OUT/brain.h5ad" --genes TGXOR --seed 1 --out "$OUT/gate_permuted.h5ad"
@@ -58,10 +75,12 @@ for run in "${RUNS[@]}"; do
   $BIN train --data "$OUT/$data" --include-genes "$GENES" --steps "$steps" --seed "$seed" \
     --out "$OUT/ckpt_$name" --json > "$OUT/train_$name.json"
   t_train=$((SECONDS - start))
-  $BIN probe --model "$OUT/ckpt_$name" --data "$OUT/test_brain.h5ad" --seed "$seed" \
+  # shellcheck disable=SC2086
+  $BIN probe --model "$OUT/ckpt_$name" --data "$OUT/test_brain.h5ad" --seed "$seed" $PROBE_OPTS \
     --out "$OUT/probe_$name" > /dev/null
   rm -rf "$OUT/probe_own_$name"
-  $BIN probe --model "$OUT/ckpt_$name" --data "$OUT/brain.h5ad" --seed "$seed" \
+  # shellcheck disable=SC2086
+  $BIN probe --model "$OUT/ckpt_$name" --data "$OUT/brain.h5ad" --seed "$seed" $PROBE_OPTS \
     --out "$OUT/probe_own_$name" > /dev/null
   echo "$name: trained in ${t_train} s, probed in $((SECONDS - start - t_train)) s"
 done

@@ -488,6 +488,37 @@ fn rules_activations_unit_regression_finds_planted_xor_unit() {
     assert_eq!(rules[4].kind, UnitKind::Dead);
     assert_eq!(rules[5].kind, UnitKind::Rare);
 
+    // Held out (every third cell or so): the planted rules predict cells they were not fitted
+    // on as well as the fitted ones; the noise unit's in-sample fit does not carry over.
+    let held = |k: usize| rules[k].heldout_r2.unwrap();
+    assert!(
+        held(0) > 0.9 && (held(0) - xor.r2).abs() < 0.03,
+        "{} vs {}",
+        held(0),
+        xor.r2
+    );
+    assert!(held(1) > 0.9 && held(2) > 0.9);
+    assert!(
+        held(3) < 0.02 && held(3) <= rules[3].r2 + 1e-12,
+        "{}",
+        held(3)
+    );
+    assert!(rules[4].heldout_r2.is_none() && rules[5].heldout_r2.is_none());
+    let whole = ExplainParams {
+        holdout: 0.0,
+        ..ExplainParams::default()
+    };
+    let r = explain_units(states.view(), &genes, units.view(), &names, &whole).unwrap();
+    assert!(r[0].heldout_r2.is_none() && r[0].gate.as_ref().unwrap().op == "XOR");
+    let too_much = ExplainParams {
+        holdout: 0.95,
+        ..ExplainParams::default()
+    };
+    assert!(matches!(
+        explain_units(states.view(), &genes, units.view(), &names, &too_much),
+        Err(Error::InvalidParam { .. })
+    ));
+
     // Fixed candidates skip the screen; unknown ones are named.
     let fixed = ExplainParams {
         candidates: Some(vec!["g1".into(), "g4".into()]),

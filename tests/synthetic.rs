@@ -596,6 +596,35 @@ fn invalid_parameters_are_rejected() {
     bad(d.clone().dispersion(f64::NAN), "dispersion");
     bad(d.clone().stimulated_fraction(1.5), "stimulated_fraction");
     bad(d.clone().library_size(0.0, 0.4), "library_median");
+    bad(
+        d.clone().transitional_fraction(1.5),
+        "transitional_fraction",
+    );
+    for (gate, field) in [
+        (
+            GateOptions {
+                p_on: 0.0,
+                ..GateOptions::default()
+            },
+            "gate.p_on",
+        ),
+        (
+            GateOptions {
+                flip: f64::NAN,
+                ..GateOptions::default()
+            },
+            "gate.flip",
+        ),
+        (
+            GateOptions {
+                input_amplitude: -1.0,
+                ..GateOptions::default()
+            },
+            "gate.input_amplitude",
+        ),
+    ] {
+        bad(d.clone().gate(gate), field);
+    }
     let mut m = d.clone();
     m.modules.mito_rates.pop();
     bad(m, "modules.mito_rates");
@@ -666,4 +695,112 @@ fn measure_default() {
     assert!((r.within_a - t.within_a).abs() <= 0.05);
     assert!((r.within_b - t.within_b).abs() <= 0.05);
     assert!((r.between - t.between).abs() <= 0.05);
+}
+
+fn numeric(m: &ExpressionMatrix, name: &str) -> Vec<f64> {
+    match m.obs_column(name).unwrap() {
+        ObsColumn::Numeric(v) => v.clone(),
+        other => panic!("{name} is not numeric: {other:?}"),
+    }
+}
+
+#[test]
+fn transitional_cells_co_express_the_markers_between_the_two_types() {
+    let plain = small(2000, 3);
+    let b = generate(
+        &BrainParams::default()
+            .n_cells(2000)
+            .n_background_genes(100)
+            .seed(3)
+            .transitional_fraction(0.1),
+    )
+    .unwrap();
+    let (cats, code) = codes(&b.matrix, "cell_type");
+    assert_eq!(cats.last().map(String::as_str), Some(TRANSITIONAL));
+    assert_eq!(
+        codes(&plain.matrix, "cell_type").0.len(),
+        4,
+        "off by default"
+    );
+    let trans: Vec<usize> = (0..2000).filter(|&i| code[i] == 4).collect();
+    assert_eq!(trans.len(), 200, "exact share");
+    assert_eq!(b.latent.transitional.iter().filter(|&&t| t).count(), 200);
+    let mean_over =
+        |v: &[f64], cells: &[usize]| cells.iter().map(|&i| v[i]).sum::<f64>() / cells.len() as f64;
+    let of_type = |k: i32| -> Vec<usize> { (0..2000).filter(|&i| code[i] == k).collect() };
+    let (neurons, astro) = (of_type(0), of_type(1));
+    let (rbfox3, gfap) = (
+        normalised(&b.matrix, "RBFOX3"),
+        normalised(&b.matrix, "GFAP"),
+    );
+    // Both master markers at their type's level in transitional cells.
+    for (v, own) in [(&rbfox3, &neurons), (&gfap, &astro)] {
+        let (t, o) = (mean_over(v, &trans), mean_over(v, own));
+        assert!(t > 0.6 * o && t < 1.6 * o, "{t} vs {o}");
+        assert!(trans.iter().filter(|&&i| v[i] > 0.0).count() > 190);
+    }
+    // Other markers in between, on the log scale.
+    for (g, own, other) in [("SLC17A7", &neurons, &astro), ("AQP4", &astro, &neurons)] {
+        let v: Vec<f64> = normalised(&b.matrix, g).iter().map(|x| x.ln_1p()).collect();
+        let (t, hi, lo) = (
+            mean_over(&v, &trans),
+            mean_over(&v, own),
+            mean_over(&v, other),
+        );
+        assert!(
+            t > lo + 0.2 * (hi - lo) && t < hi - 0.2 * (hi - lo),
+            "{g}: {lo} < {t} < {hi}"
+        );
+    }
+    // The option draws nothing per cell: every cell keeps the plain brain's network states.
+    let (x0, x1) = (node(&plain, "TFA"), node(&b, "TFA"));
+    assert_eq!(x0, x1);
+}
+
+#[test]
+fn gate_options_unbalance_flip_and_restrict_the_gate() {
+    let gate = GateOptions {
+        p_on: 0.2,
+        input_amplitude: 5.0,
+        flip: 0.1,
+        cell_type: Some(CellType::Neuron),
+    };
+    let b = generate(
+        &BrainParams::default()
+            .n_cells(4000)
+            .n_background_genes(50)
+            .seed(5)
+            .gate(gate.clone()),
+    )
+    .unwrap();
+    let m = &b.matrix;
+    let (a, bb, out) = (node(&b, "TFA"), node(&b, "TFB"), node(&b, "TGXOR"));
+    let on = a.iter().filter(|&&v| v == 1.0).count() as f64 / 4000.0;
+    assert!((on - 0.2).abs() < 0.03, "P(TFA on) = {on}");
+    let rule = numeric(m, &rule_obs(XOR_GATE));
+    assert_eq!(
+        numeric(m, &state_obs("TGXOR")),
+        out.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()
+    );
+    let (_, code) = codes(m, "cell_type");
+    let mut flipped = 0;
+    for i in 0..4000 {
+        let want = if code[i] == 0 {
+            f64::from(u8::from(a[i] != bb[i]))
+        } else {
+            0.0
+        };
+        assert_eq!(rule[i], want, "cell {i}");
+        flipped += usize::from(f64::from(out[i]) != rule[i]);
+    }
+    let flip = flipped as f64 / 4000.0;
+    assert!((flip - 0.1).abs() < 0.02, "flip rate {flip}");
+    // ON inputs at 0.5 + 5 counts overlap OFF's 0.5 more often than at 30.
+    let tfa = counts(m, "TFA");
+    let zero_when_on = (0..4000).filter(|&i| a[i] == 1.0 && tfa[i] == 0.0).count();
+    assert!(
+        zero_when_on > 0,
+        "a weak input should sometimes read 0 when ON"
+    );
+    assert_eq!(b.truth.params.gate, gate);
 }

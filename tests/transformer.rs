@@ -311,6 +311,74 @@ fn capture_does_not_change_outputs_and_round_trips_through_safetensors() {
         .1;
     assert_eq!(hidden.dims(), &[10, 48, 64]);
 
+    // An ablation holds the chosen units at their value at every token and changes the
+    // output; removing it restores the model exactly; names and ranges are checked.
+    let mut ablated = trained_model(&tok, &p, 3);
+    let abl = cellsindy::nn::Ablation {
+        units: vec![(0, 5, 0.25), (1, 7, 0.0)],
+    };
+    ablated.model.set_ablation(&abl).unwrap();
+    let (a_logits, a_captured) = ablated
+        .model
+        .forward_with_capture(&batch.input, CaptureSpec::all())
+        .unwrap();
+    let h0 = &a_captured
+        .iter()
+        .find(|(n, _)| n == "blocks.0.mlp.hidden")
+        .unwrap()
+        .1;
+    let unit5: Vec<f32> = h0
+        .narrow(2, 5, 1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert!(unit5.iter().all(|&v| v == 0.25));
+    let other: Vec<f32> = h0
+        .narrow(2, 6, 1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let other_plain: Vec<f32> = hidden
+        .narrow(2, 6, 1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(other, other_plain, "block 0's other units are untouched");
+    assert_ne!(
+        plain,
+        a_logits.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    ablated
+        .model
+        .set_ablation(&cellsindy::nn::Ablation::default())
+        .unwrap();
+    let restored = ablated.model.forward(&batch.input).unwrap();
+    assert_eq!(
+        plain,
+        restored.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    for bad in [(2, 0, 0.0), (0, 64, 0.0), (0, 1, f32::NAN)] {
+        let a = cellsindy::nn::Ablation { units: vec![bad] };
+        assert!(ablated.model.set_ablation(&a).is_err(), "{bad:?}");
+    }
+    assert_eq!(
+        cellsindy::nn::Ablation::parse_unit("blocks.1.mlp.hidden[37]").unwrap(),
+        (1, 37)
+    );
+    for bad in [
+        "blocks.1.resid[3]",
+        "blocks.x.mlp.hidden[1]",
+        "blocks.1.mlp.hidden[2",
+    ] {
+        assert!(cellsindy::nn::Ablation::parse_unit(bad).is_err(), "{bad}");
+    }
+
     // Imputation is the same whether or not activations were captured in between.
     let genes = model.positions(&["TGXOR"]).unwrap();
     let before = impute(&model, &p, &rows, &genes, &Context::sampled(), 0, 4).unwrap();

@@ -59,7 +59,7 @@ pub enum Command {
     /// The covariance and XOR probes: a trained model vs linear and non-linear baselines on
     /// its held-out cells, with its margin over the best; writes report.json, report.md and
     /// figures.
-    Probe(ProbeArgs),
+    Probe(Box<ProbeArgs>),
     /// Transfer scaling laws `D_t = k·D_f^α·N^β`: the data/model trade, fits with bootstrap
     /// intervals, the archive projection.
     #[command(subcommand)]
@@ -202,6 +202,49 @@ pub enum RulesCommand {
     /// a sparse autoencoder's features on one layer, each explained by a sparse Boolean gene
     /// rule (single gene, interaction, gate).
     Activations(Box<RulesActivationsArgs>),
+    /// The causal check of route 2: the MLP units `rules activations` reads as XOR gates held
+    /// at their mean activation (mean patching), the gate probe run again, beside random sets
+    /// of as many units of the same layers.
+    Ablate(Box<RulesAblateArgs>),
+}
+
+/// `cellsindy rules ablate`.
+#[derive(Debug, Args)]
+pub struct RulesAblateArgs {
+    /// Training checkpoint directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Expression file the model was trained on (raw counts).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// `units.json` written by `rules activations` for this checkpoint.
+    #[arg(long)]
+    pub units: PathBuf,
+    /// Output directory (ablation.json, ablation.md).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How many of the best selected units (by held-out R²) to patch.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Select the interaction units whose rule holds the product of these two genes (e.g. the
+    /// gate's inputs `TFA,TFB`) instead of the units read as XOR/XNOR gates.
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub inputs: Option<Vec<String>>,
+    /// Random sets of as many units patched as the control.
+    #[arg(long, default_value_t = 5)]
+    pub random_sets: usize,
+    /// Seed of the random sets, the contexts and the cell samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Call the markers at the cut between their modes (as `probe --marker-two-means`).
+    #[arg(long)]
+    pub marker_two_means: bool,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    #[allow(missing_docs)] // flattened: its fields carry the help
+    pub read: ReadArgs,
 }
 
 /// `cellsindy rules benchmark`.
@@ -694,6 +737,20 @@ pub struct ProbeArgs {
     /// Adam steps of the MLP imputer.
     #[arg(long)]
     pub mlp_steps: Option<usize>,
+    /// Bootstrap resamples behind each ρ's 95 % interval (0 = no intervals).
+    #[arg(long)]
+    pub bootstrap_reps: Option<usize>,
+    /// Call the markers HIGH at the cut between their two modes instead of at the 0.6
+    /// quantile (which reads "is a neuron / an astrocyte" only at about 40 % of each).
+    #[arg(long)]
+    pub marker_two_means: bool,
+    /// `obs` column the markers' Bayes ceiling conditions on (default `cell_type`).
+    #[arg(long, value_name = "COLUMN")]
+    pub marker_states: Option<String>,
+    /// `obs` column the gate's Bayes ceiling conditions on (default `rule_<gate>`, written by
+    /// `data synth`).
+    #[arg(long, value_name = "COLUMN")]
+    pub gate_states: Option<String>,
     /// Seed of contexts, draws, cell samples, the randomized SVD and the baselines.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -762,11 +819,29 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Cell-type proportions: neurons,astrocytes,oligodendrocytes,microglia.
-    #[arg(long, value_name = "N,A,O,M", value_delimiter = ',', num_args = 4)]
+    #[arg(long, value_name = "N,A,O,M", value_delimiter = ',')]
     pub proportions: Option<Vec<f64>>,
     /// Share of cells in the `stimulated` condition.
     #[arg(long)]
     pub stimulated: Option<f64>,
+    /// Share of cells in a transitional neuron–astrocyte state that co-expresses RBFOX3 and
+    /// GFAP (labelled `transitional`): their XOR is then not the OR of two cell types.
+    #[arg(long, value_name = "F")]
+    pub transitional: Option<f64>,
+    /// P(ON) of the XOR gate's inputs TFA and TFB (default 0.5; other values unbalance them).
+    #[arg(long, value_name = "P")]
+    pub gate_p_on: Option<f64>,
+    /// Added expected count of an ON gate input (default 30; small values make the inputs
+    /// noisy readouts of their states).
+    #[arg(long, value_name = "COUNTS")]
+    pub gate_input_amplitude: Option<f64>,
+    /// Probability that TGXOR's state contradicts its rule (default 0).
+    #[arg(long, value_name = "P")]
+    pub gate_flip: Option<f64>,
+    /// Make the XOR gate active in this cell type only (neuron, astrocyte, oligodendrocyte,
+    /// microglia).
+    #[arg(long, value_name = "TYPE")]
+    pub gate_cell_type: Option<String>,
     /// Also simulate the network as Hill-kinetics dynamics: this many trajectories, one CSV
     /// each in `<out>.timecourse/` (read them with `cellsindy sindy --data ... --controls`).
     #[arg(long, value_name = "N")]
@@ -786,18 +861,48 @@ impl TryFrom<&SynthArgs> for crate::pipeline::data::SynthConfig {
             .n_background_genes(a.genes)
             .seed(a.seed);
         if let Some(p) = &a.proportions {
-            if let [neuron, astrocyte, oligodendrocyte, microglia] = p[..] {
-                params = params.proportions(PerType {
-                    neuron,
-                    astrocyte,
-                    oligodendrocyte,
-                    microglia,
-                });
-            }
+            let [neuron, astrocyte, oligodendrocyte, microglia] = p[..] else {
+                return Err(cellsindy::Error::param(
+                    "proportions",
+                    format!("{} values", p.len()),
+                    "four shares: neurons,astrocytes,oligodendrocytes,microglia",
+                ));
+            };
+            params = params.proportions(PerType {
+                neuron,
+                astrocyte,
+                oligodendrocyte,
+                microglia,
+            });
         }
         if let Some(f) = a.stimulated {
             params = params.stimulated_fraction(f);
         }
+        if let Some(f) = a.transitional {
+            params = params.transitional_fraction(f);
+        }
+        let d = params.gate.clone();
+        let cell_type = match &a.gate_cell_type {
+            None => None,
+            Some(name) => Some(
+                cellsindy::synthetic::CellType::ALL
+                    .into_iter()
+                    .find(|t| t.name() == name)
+                    .ok_or_else(|| {
+                        cellsindy::Error::param(
+                            "gate-cell-type",
+                            name,
+                            "one of neuron, astrocyte, oligodendrocyte, microglia",
+                        )
+                    })?,
+            ),
+        };
+        params = params.gate(cellsindy::synthetic::GateOptions {
+            p_on: a.gate_p_on.unwrap_or(d.p_on),
+            input_amplitude: a.gate_input_amplitude.unwrap_or(d.input_amplitude),
+            flip: a.gate_flip.unwrap_or(d.flip),
+            cell_type,
+        });
         params.validate()?;
         let timecourse = a.timecourse.map(|n| TimeCourseParams {
             n_trajectories: n,

@@ -243,6 +243,71 @@ fn data_synth_then_inspect() {
 }
 
 #[test]
+fn data_synth_options_make_the_probes_discriminate_and_write_the_latents() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let synth = |extra: &[&str]| {
+        let mut args = vec!["data", "synth", "--cells", "300", "--genes", "20"];
+        args.extend_from_slice(extra);
+        cellsindy(&args)
+    };
+    let out = synth(&[
+        "--proportions",
+        "0.4,0.3,0.2,0.1",
+        "--transitional",
+        "0.1",
+        "--gate-p-on",
+        "0.3",
+        "--gate-input-amplitude",
+        "8",
+        "--gate-flip",
+        "0.05",
+        "--gate-cell-type",
+        "neuron",
+        "--out",
+        &d("b.h5ad"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs = cellsindy::expression::io::h5ad::h5ad_obs_columns(std::path::Path::new(&d("b.h5ad")))
+        .unwrap();
+    let names: Vec<&str> = obs.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"rule_TGXOR") && names.contains(&"state_TFA"),
+        "{names:?}"
+    );
+    let (_, types) = obs.iter().find(|(n, _)| n == "cell_type").unwrap();
+    assert_eq!(
+        (0..300)
+            .filter(|&i| types.label(i) == "transitional")
+            .count(),
+        30
+    );
+    let truth =
+        cellsindy::synthetic::GroundTruth::load_json(&dir.path().join("b.truth.json")).unwrap();
+    assert_eq!(truth.params.gate.flip, 0.05);
+    assert_eq!(truth.params.proportions.neuron, 0.4);
+    for (bad, field) in [
+        (vec!["--gate-cell-type", "nope"], "gate-cell-type"),
+        (vec!["--proportions", "0.5,0.5,0"], "proportions"),
+        (vec!["--gate-p-on", "1"], "gate.p_on"),
+    ] {
+        let mut args = bad.clone();
+        let x = d("x.h5ad");
+        args.extend_from_slice(&["--out", &x]);
+        let out = synth(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(field),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn data_inspect_reports_bad_files_without_panicking() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");

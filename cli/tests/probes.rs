@@ -1,11 +1,13 @@
 //! The probe workflow end to end on a tiny model: every method reported, missing genes named.
 
 use cellsindy::expression::io::{write_expression, ReadOptions};
-use cellsindy::probes::{ProbeConfig, ProbeReport, Sign};
+use cellsindy::probes::{ProbeConfig, ProbeReport, Role, Sign};
 use cellsindy::tokenize::BinSchemeKind;
 use cellsindy::Error;
 use cellsindy_cli::pipeline::data::permute;
-use cellsindy_cli::pipeline::probe::{probe_rows, run_probes, run_probes_on, write_report};
+use cellsindy_cli::pipeline::probe::{
+    probe_rows, run_probes, run_probes_on, write_report, CellStates,
+};
 use cellsindy_cli::pipeline::read_cells_for_model;
 
 use crate::common::gene::{brain, tiny_model, tiny_model_binned};
@@ -61,6 +63,17 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     };
     let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
     assert_eq!(r.n_scored + r.n_train, 400);
+    // Every ρ with its bootstrap interval around it.
+    for m in std::iter::once(&r.covariance.real).chain(&r.covariance.methods) {
+        let iv = m.rho_intervals.unwrap();
+        for (i, rho) in m.rho.as_array().iter().enumerate() {
+            assert!(
+                iv[i].lo <= *rho + 1e-12 && *rho <= iv[i].hi + 1e-12,
+                "{}: {iv:?}",
+                m.method
+            );
+        }
+    }
     assert!(r.n_scored > 50 && r.n_scored < 150, "{}", r.n_scored);
     assert_eq!(r.covariance.genes.len(), 14);
     // Reference, three model readouts, five imputers and two samplers.
@@ -73,8 +86,15 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
     assert_eq!(r.covariance.real.score, 1.0);
     assert_eq!(r.covariance.real.signs[0], Sign::Positive);
     for x in [&r.xor_markers, &r.xor_gate] {
-        // The model, five imputers and the pairwise classifier.
-        assert_eq!(x.methods.len(), 7);
+        // The model, five imputers, the pairwise classifier, and the Bayes ceiling (the
+        // synthetic brain carries its latent states in `obs`).
+        assert_eq!(x.methods.len(), 8);
+        let ceiling = x.methods.last().unwrap();
+        assert!(ceiling.role == Role::Reference && ceiling.method.starts_with("Bayes ceiling"));
+        assert_eq!(
+            x.comparison().unwrap().ceiling.map(|c| c.1),
+            Some(ceiling.scores.balanced_accuracy)
+        );
         for meth in &x.methods {
             let c = meth.scores.confusion;
             assert_eq!(c[0][0] + c[0][1] + c[1][0] + c[1][1], r.n_scored);
@@ -151,7 +171,13 @@ fn the_probe_report_covers_every_method_and_names_missing_genes() {
         .unwrap();
     assert_eq!((n, cells.n_cells()), (400, 190));
     let (held, train) = rows.unwrap().positions();
-    let streamed = run_probes_on(&model, &cells, &held, &train, &sampled).unwrap();
+    let states = CellStates::from_obs(
+        &cellsindy::expression::io::h5ad::h5ad_obs_columns(&path).unwrap(),
+        &cells.index,
+        &sampled,
+    )
+    .unwrap();
+    let streamed = run_probes_on(&model, &cells, &held, &train, &sampled, &states).unwrap();
     assert_eq!(streamed.covariance, whole.covariance);
     assert_eq!(streamed.xor_markers, whole.xor_markers);
     assert_eq!(streamed.xor_gate, whole.xor_gate);
@@ -229,4 +255,167 @@ fn data_permute_writes_the_control_and_names_unknown_genes() {
         matches!(err, Error::UnknownGenes { ref genes } if genes == &["NOPE"]),
         "{err}"
     );
+}
+
+#[test]
+fn a_co_expressing_subpopulation_puts_pca_and_linear_below_the_ceiling() {
+    // Transitional cells co-express RBFOX3 and GFAP and sit half-way between neurons and
+    // astrocytes in every visible gene: their marker XOR is 0 while a linear reading puts both
+    // markers half-way. On the plain brain the linear methods reach the Bayes ceiling (the
+    // probe cannot tell them from a non-linear one); with the subpopulation they fall below it
+    // and below the best non-linear baseline. (A tiny model trained for seconds does not learn
+    // the markers, so the model's own row is measured in the probe study, not here.)
+    use cellsindy::synthetic::{generate, BrainParams};
+    let scores = |f: f64| {
+        let m = generate(
+            &BrainParams::default()
+                .n_cells(800)
+                .n_background_genes(60)
+                .seed(4)
+                .transitional_fraction(f),
+        )
+        .unwrap()
+        .matrix;
+        let (model, tc) = tiny_model(&m, 1);
+        let cfg = ProbeConfig {
+            n_components: 5,
+            joint_steps: 2,
+            forest_trees: 20,
+            mlp_steps: 200,
+            bootstrap_reps: 0,
+            marker_rule: cellsindy::probes::Binarize::TwoMeans,
+            ..ProbeConfig::default()
+        };
+        let r = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
+        let ba = |name: &str| {
+            r.xor_markers
+                .methods
+                .iter()
+                .find(|m| m.method.starts_with(name))
+                .map(|m| m.scores.balanced_accuracy)
+                .unwrap()
+        };
+        let best = ["kNN", "pairwise logistic", "random forest"].map(ba);
+        (
+            ba("Bayes ceiling"),
+            ba("PCA"),
+            ba("linear"),
+            best.into_iter().fold(0.0, f64::max),
+        )
+    };
+    let (ceiling, pca, linear, nonlinear) = scores(0.0);
+    eprintln!(
+        "plain: ceiling {ceiling:.3} PCA {pca:.3} linear {linear:.3} non-linear {nonlinear:.3}"
+    );
+    assert!(
+        ceiling - linear < 0.02 && ceiling - pca < 0.02,
+        "plain brain"
+    );
+    let (ceiling, pca, linear, nonlinear) = scores(0.2);
+    eprintln!("transitional: ceiling {ceiling:.3} PCA {pca:.3} linear {linear:.3} non-linear {nonlinear:.3}");
+    assert!(
+        ceiling - linear > 0.05 && ceiling - pca > 0.05,
+        "transitional brain"
+    );
+    assert!(nonlinear - linear.max(pca) > 0.03, "transitional brain");
+}
+
+#[test]
+fn ablating_units_reruns_the_probes_beside_random_sets() {
+    use cellsindy_cli::pipeline::ablation::{ablate, selected_units, AblationJob};
+    use cellsindy_cli::pipeline::probe::ProbeJob;
+    let m = brain(300, 8);
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ckpt) = (dir.path().join("b.h5ad"), dir.path().join("ckpt"));
+    write_expression(&m, &data).unwrap();
+    crate::common::gene::tiny_checkpoint(&m, 3, &ckpt);
+    let unit = |name: &str, op: Option<&str>, r2: f64| {
+        serde_json::json!({
+            "unit": name, "mean": 0.1, "sd": 1.0, "candidates": [], "screen_r2": null,
+            "rule": {"target": name, "lhs": name, "terms": []},
+            "r2": r2, "heldout_r2": r2, "kind": "interaction",
+            "gate": op.map(|op| serde_json::json!({
+                "inputs": ["TFA", "TFB"], "corners": [0.0, 1.0, 1.0, 0.0],
+                "truth_table": [false, true, true, false], "name": "TFA XOR TFB", "op": op})),
+        })
+    };
+    let units = dir.path().join("units.json");
+    let write = |list: Vec<serde_json::Value>| {
+        std::fs::write(&units, serde_json::json!({ "units": list }).to_string()).unwrap();
+    };
+    let mut list = vec![
+        unit("blocks.0.mlp.hidden[3]", Some("XOR"), 0.5),
+        unit("blocks.0.mlp.hidden[9]", Some("XNOR"), 0.7),
+        unit("blocks.1.resid[2]", Some("XOR"), 0.9),
+    ];
+    list.extend((10..20).map(|k| unit(&format!("blocks.0.mlp.hidden[{k}]"), None, 0.1)));
+    let mut product = unit("blocks.0.mlp.hidden[30]", Some("OR"), 0.6);
+    product["rule"]["terms"] = serde_json::json!([
+        {"feature": "TFA TFB", "genes": ["TFA", "TFB"], "coef": -0.8, "inclusion": null}
+    ]);
+    list.push(product);
+    write(list);
+    // By the gate's inputs (in either order): the units whose rule multiplies them.
+    let inputs = ["TFB".to_string(), "TFA".to_string()];
+    let (by_inputs, _) = selected_units(&units, Some(&inputs)).unwrap();
+    assert_eq!(by_inputs.len(), 1);
+    assert_eq!(by_inputs[0].unit, "blocks.0.mlp.hidden[30]");
+    // MLP units only, best held-out R² first.
+    let (xor, pool) = selected_units(&units, None).unwrap();
+    let names: Vec<&str> = xor.iter().map(|u| u.unit.as_str()).collect();
+    assert_eq!(names, ["blocks.0.mlp.hidden[9]", "blocks.0.mlp.hidden[3]"]);
+    assert_eq!(pool.len(), 13);
+    let job = AblationJob {
+        probe: ProbeJob {
+            model: ckpt.clone(),
+            data: data.clone(),
+            config: ProbeConfig {
+                n_components: 5,
+                joint_steps: 2,
+                ..ProbeConfig::default()
+            },
+            read: ReadOptions::default(),
+        },
+        units: units.clone(),
+        top: 2,
+        inputs: None,
+        random_sets: 3,
+        seed: 1,
+    };
+    let r = ablate(&job, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(r.rows.len(), 5);
+    assert_eq!(r.rows[1].units, names);
+    for row in &r.rows[2..] {
+        assert_eq!(row.units.len(), 2);
+        assert!(row.units.iter().all(|u| !names.contains(&u.as_str())));
+    }
+    assert!(r.drops().is_some() && r.markdown().contains("random units"));
+    // The unpatched row is the plain probe's model.
+    let plain = cellsindy_cli::pipeline::probe::probe(
+        &ProbeJob {
+            config: ProbeConfig {
+                nonlinear_baselines: false,
+                bootstrap_reps: 0,
+                ..job.probe.config.clone()
+            },
+            ..job.probe.clone()
+        },
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(
+        r.rows[0].gate_balanced_accuracy,
+        plain.xor_gate.methods[0].scores.balanced_accuracy
+    );
+    // Units of another model (a block this one lacks), or no XOR unit: clear errors.
+    write(vec![unit("blocks.4.mlp.hidden[1]", Some("XOR"), 0.9)]);
+    assert!(matches!(
+        ablate(&job, &candle_core::Device::Cpu),
+        Err(Error::InvalidParam { .. })
+    ));
+    write(vec![unit("blocks.0.mlp.hidden[1]", None, 0.9)]);
+    assert!(matches!(
+        ablate(&job, &candle_core::Device::Cpu),
+        Err(Error::Empty { .. })
+    ));
 }

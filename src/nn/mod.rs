@@ -31,6 +31,6 @@ pub use config::{
 pub use data::TrainData;
 pub use history::History;
 pub use init::Params;
-pub use model::{CaptureSpec, GeneTransformer, ModelInput};
+pub use model::{Ablation, CaptureSpec, GeneTransformer, ModelInput};
 pub use sae::{SaeParams, SparseAutoencoder};
 pub use train::{TrainEvent, Trainer};

@@ -118,6 +118,43 @@ struct Block {
     fc1: Linear,
     fc2: Linear,
     n_heads: usize,
+    /// `(keep, value)`, each `[d_ff]`: the MLP hidden units become `hidden · keep + value`
+    /// ([`Ablation`]).
+    ablation: Option<(Tensor, Tensor)>,
+}
+
+/// A causal intervention: chosen MLP hidden units held at a fixed value at every token
+/// (`0`: zero ablation; the unit's mean activation: mean patching). A unit that carries a
+/// computation the model needs changes its predictions when held fixed; one that only
+/// correlates with it does not.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ablation {
+    /// `(block, unit, value)`.
+    pub units: Vec<(usize, usize, f32)>,
+}
+
+impl Ablation {
+    /// Parses a unit name as the captures write it, `blocks.{i}.mlp.hidden[{k}]`, into
+    /// `(block, unit)`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for any other name.
+    pub fn parse_unit(name: &str) -> Result<(usize, usize)> {
+        let bad = || {
+            Error::param(
+                "ablated unit",
+                name,
+                "must read blocks.<block>.mlp.hidden[<unit>]",
+            )
+        };
+        let rest = name.strip_prefix("blocks.").ok_or_else(bad)?;
+        let (block, rest) = rest.split_once(".mlp.hidden[").ok_or_else(bad)?;
+        let unit = rest.strip_suffix(']').ok_or_else(bad)?;
+        Ok((
+            block.parse().map_err(|_| bad())?,
+            unit.parse().map_err(|_| bad())?,
+        ))
+    }
 }
 
 impl Block {
@@ -130,6 +167,7 @@ impl Block {
             fc1: Linear::load(p, &format!("{prefix}.mlp.fc1"))?,
             fc2: Linear::load(p, &format!("{prefix}.mlp.fc2"))?,
             n_heads: cfg.n_heads,
+            ablation: None,
         })
     }
 
@@ -151,7 +189,10 @@ impl Block {
         let attn = attention(&qkv, pad_mask, self.n_heads)?.reshape((b * t, d))?;
         let attn_out = self.out.forward(&attn)?;
         let x = (x + &attn_out)?;
-        let hidden = self.fc1.forward_gelu(&self.ln2.forward(&x)?)?;
+        let mut hidden = self.fc1.forward_gelu(&self.ln2.forward(&x)?)?;
+        if let Some((keep, value)) = &self.ablation {
+            hidden = hidden.broadcast_mul(keep)?.broadcast_add(value)?;
+        }
         let x = (&x + self.fc2.forward(&hidden)?)?;
         if let Some(c) = capture {
             *c = (Some(attn_out), Some(hidden));
@@ -203,6 +244,42 @@ impl GeneTransformer {
             ln_f: Norm::load(params, "ln_f", cfg.layer_norm_eps)?,
             head: Linear::load(params, "head")?,
         })
+    }
+
+    /// Applies `ablation` to every later forward pass (an empty one removes it).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a block or unit outside the model, or a non-finite value.
+    pub fn set_ablation(&mut self, ablation: &Ablation) -> Result<()> {
+        let d_ff = self.cfg.d_ff;
+        let mut per_block = vec![None::<(Vec<f32>, Vec<f32>)>; self.blocks.len()];
+        for &(block, unit, value) in &ablation.units {
+            if block >= self.blocks.len() || unit >= d_ff || !value.is_finite() {
+                return Err(Error::param(
+                    "ablated unit",
+                    format!("blocks.{block}.mlp.hidden[{unit}] = {value}"),
+                    format!(
+                        "{} blocks of {d_ff} hidden units; the value must be finite",
+                        self.blocks.len()
+                    ),
+                ));
+            }
+            let (keep, add) =
+                per_block[block].get_or_insert_with(|| (vec![1.0; d_ff], vec![0.0; d_ff]));
+            keep[unit] = 0.0;
+            add[unit] = value;
+        }
+        let (device, dtype) = (self.device().clone(), self.gene_embed.dtype());
+        for (b, spec) in self.blocks.iter_mut().zip(per_block) {
+            b.ablation = match spec {
+                Some((keep, add)) => Some((
+                    Tensor::from_vec(keep, d_ff, &device)?.to_dtype(dtype)?,
+                    Tensor::from_vec(add, d_ff, &device)?.to_dtype(dtype)?,
+                )),
+                None => None,
+            };
+        }
+        Ok(())
     }
 
     /// The config.

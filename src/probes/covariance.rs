@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spearman::{group_means, spearman, GroupCorrelations};
 use crate::error::{Error, Result};
+use crate::stats::Interval;
 
 /// The sign of a correlation, with "no correlation" as a sign of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +82,10 @@ pub struct MethodCovariance {
     pub constant_genes: Vec<String>,
     /// `(genes, genes)` Spearman matrix (for the heat maps).
     pub matrix: Array2<f64>,
+    /// Percentile-bootstrap intervals of `rho` over the scored cells (within A, within B,
+    /// between), when asked for ([`rho_intervals`]).
+    #[serde(default)]
+    pub rho_intervals: Option<[Interval; 3]>,
 }
 
 /// Correlations of `x` (cells × the probe's genes, group A's columns first, then B's), the
@@ -136,7 +141,50 @@ pub fn score_method(
         matrix_error,
         constant_genes: s.constant.iter().map(|&j| genes[j].clone()).collect(),
         matrix: s.rho,
+        rho_intervals: None,
     })
+}
+
+/// 95 % percentile-bootstrap intervals, over the cells (rows of `x`), of the three group means
+/// of `x`'s Spearman matrix (within A = the first `n_a` columns, within B, between), all three
+/// from the same `reps` resamples ([`crate::stats::bootstrap_many`]). A resample on which the
+/// correlations are undefined is dropped.
+///
+/// # Errors
+/// [`Error::Shape`] if `n_a` leaves a group with fewer than two genes; the bootstrap's errors.
+pub fn rho_intervals(
+    x: ArrayView2<'_, f64>,
+    n_a: usize,
+    reps: usize,
+    seed: u64,
+) -> Result<[Interval; 3]> {
+    let g = x.ncols();
+    if n_a < 2 || g < n_a + 2 {
+        return Err(Error::shape(
+            "rho_intervals",
+            "two groups of at least two genes",
+            format!("{n_a} + {} genes", g.saturating_sub(n_a)),
+        ));
+    }
+    let a: Vec<usize> = (0..n_a).collect();
+    let b: Vec<usize> = (n_a..g).collect();
+    let stat = |rows: &[usize]| -> Vec<f64> {
+        let r = spearman(x.select(ndarray::Axis(0), rows).view())
+            .and_then(|s| group_means(s.rho.view(), &a, &b));
+        match r {
+            Ok(m) => m.as_array().to_vec(),
+            Err(_) => vec![f64::NAN; 3],
+        }
+    };
+    let v = crate::stats::bootstrap_many(x.nrows(), reps, 0.95, seed, 3, stat)?;
+    match v[..] {
+        [w_a, w_b, between] => Ok([w_a, w_b, between]),
+        _ => Err(Error::shape(
+            "rho_intervals",
+            "3 intervals",
+            v.len().to_string(),
+        )),
+    }
 }
 
 /// Root mean square of `a − b` over the pairs `i < j` of two square correlation matrices (0
@@ -175,5 +223,35 @@ mod tests {
         assert_eq!(Sign::of(0.56, 0.05), Sign::Positive);
         assert_eq!(Sign::of(-0.2, 0.05), Sign::Negative);
         assert_ne!(Sign::of(0.56, 0.05), Sign::of(0.0, 0.05));
+    }
+
+    #[test]
+    fn rho_intervals_bracket_the_estimates_and_narrow_with_cells() {
+        use rand::{Rng, SeedableRng};
+        // Group A shares a factor (ρ ≈ 0.5), group B is independent noise (ρ ≈ 0).
+        let draw = |n: usize| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            Array2::from_shape_fn((n, 5), |_| rng.random::<f64>())
+        };
+        let with_factor = |x: &mut Array2<f64>| {
+            for mut row in x.rows_mut() {
+                let f = row[4];
+                row[0] += f;
+                row[1] += f;
+            }
+        };
+        let (mut small, mut large) = (draw(100), draw(1600));
+        with_factor(&mut small);
+        with_factor(&mut large);
+        let s = rho_intervals(small.view(), 2, 200, 1).unwrap();
+        let l = rho_intervals(large.view(), 2, 200, 1).unwrap();
+        for iv in s.iter().chain(&l) {
+            assert!(iv.lo <= iv.estimate && iv.estimate <= iv.hi, "{iv:?}");
+        }
+        assert!(l[0].lo > 0.3, "{:?}", l[0]);
+        assert!(l[1].lo < 0.0 && l[1].hi > 0.0, "{:?}", l[1]);
+        assert!(l[0].hi - l[0].lo < 0.5 * (s[0].hi - s[0].lo));
+        assert_eq!(rho_intervals(small.view(), 2, 200, 1).unwrap(), s);
+        assert!(rho_intervals(small.view(), 4, 200, 1).is_err());
     }
 }

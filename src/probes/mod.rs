@@ -19,16 +19,23 @@
 //!   XOR-gate gene (default TGXOR of the synthetic brain) masked alone and predicted from
 //!   everything else, which a linear method cannot do.
 //!
+//! Beside the methods, each table carries references that bound them: the observed values and,
+//! where the data carry the simulator's latent states in `obs`, a **Bayes ceiling**
+//! ([`ceiling`]): the score of a predictor that knows those states. Each ρ has a bootstrap
+//! interval over the scored cells ([`rho_intervals`]).
+//!
 //! [`mod@spearman`] is the fast rank-correlation kernel used by both; [`report`] holds the report
 //! types and their Markdown rendering. The orchestration (reading a checkpoint and data,
 //! splitting, fitting the baselines) is the `cellsindy-cli` crate's probe workflow.
 
+pub mod ceiling;
 pub mod covariance;
 pub mod report;
 pub mod spearman;
 pub mod xor;
 
-pub use covariance::{matrix_error, score_method, MethodCovariance, Role, Sign};
+pub use ceiling::{state_keys, state_oracle};
+pub use covariance::{matrix_error, rho_intervals, score_method, MethodCovariance, Role, Sign};
 pub use report::{Comparison, CovarianceReport, ProbeReport, XorMethod, XorReport};
 pub use spearman::{
     group_means, mean_pairwise_spearman, mean_spearman, spearman, GroupCorrelations, SpearmanMatrix,
@@ -64,6 +71,9 @@ use crate::synthetic::{MITO_GENES, SYNAPTIC_GENES};
 /// | `forest_cells` | 2,000 | training cells the forests are grown on (a seeded sample; 0 = all): a forest costs cells × log cells × √genes per tree | |
 /// | `mlp_steps` | 1,500 | Adam steps of the MLP imputer | ≥ 1 |
 /// | `joint_steps` | 64 | unmasking rounds of the model's joint draw (≥ the number of covariance genes: exact, one gene per round) | ≥ 1 |
+/// | `bootstrap_reps` | 200 | resamples of the cells behind each ρ's 95 % interval (0 = no intervals) | |
+/// | `marker_states` | `"cell_type"` | `obs` column of the latent state the markers' Bayes ceiling conditions on (absent from the data: no ceiling row) | |
+/// | `gate_states` | `None` = `rule_<gate>` | `obs` column of the gate's latent rule (written by the synthetic brain, [`crate::synthetic::rule_obs`]) | |
 /// | `seed` | 0 | contexts, draws, cell samples, randomized SVD | |
 /// | `batch_size` | 64 | cells per forward pass | ≥ 1 |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +115,12 @@ pub struct ProbeConfig {
     pub mlp_steps: usize,
     /// Unmasking steps of the joint draw.
     pub joint_steps: usize,
+    /// Bootstrap resamples behind each ρ's interval (0 = none).
+    pub bootstrap_reps: usize,
+    /// `obs` column the markers' Bayes ceiling conditions on.
+    pub marker_states: String,
+    /// `obs` column the gate's Bayes ceiling conditions on (`None`: `rule_<gate>`).
+    pub gate_states: Option<String>,
     /// Seed.
     pub seed: u64,
     /// Cells per forward pass.
@@ -132,6 +148,9 @@ impl Default for ProbeConfig {
             forest_cells: 2_000,
             mlp_steps: 1_500,
             joint_steps: 64,
+            bootstrap_reps: 200,
+            marker_states: "cell_type".into(),
+            gate_states: None,
             seed: 0,
             batch_size: 64,
         }
@@ -206,6 +225,13 @@ impl ProbeConfig {
             return Err(Error::param("batch_size", 0, "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// The `obs` column the gate's Bayes ceiling conditions on.
+    pub fn gate_state_column(&self) -> String {
+        self.gate_states
+            .clone()
+            .unwrap_or_else(|| crate::synthetic::rule_obs(&self.gate))
     }
 
     /// Every gene the probes need: group A, group B, the markers, the gate.

@@ -80,6 +80,9 @@ pub struct Comparison {
     pub margin: f64,
     /// What the score is.
     pub metric: String,
+    /// The Bayes ceiling's row and score, where the data carried the latent states.
+    #[serde(default)]
+    pub ceiling: Option<(String, f64)>,
 }
 
 /// The best row of `role` by `key` (larger is better; ties keep the first).
@@ -137,6 +140,13 @@ fn signed(v: f64) -> String {
     format!("{v:+.2}")
 }
 
+/// ` [lo, hi]` of a method's `i`-th ρ interval, or nothing.
+fn interval(m: &MethodCovariance, i: usize) -> String {
+    m.rho_intervals
+        .map(|iv| format!(" [{}, {}]", signed(iv[i].lo), signed(iv[i].hi)))
+        .unwrap_or_default()
+}
+
 impl CovarianceReport {
     /// The model's best readout against the best baseline, by the continuous error of the
     /// Spearman matrix (the score is its negative, so a positive margin means a smaller error);
@@ -152,6 +162,7 @@ impl CovarianceReport {
             baseline_score: base.matrix_error,
             margin: base.matrix_error - model.matrix_error,
             metric: "Spearman-matrix error (lower is better; margin = baseline − model)".into(),
+            ceiling: None,
         })
     }
 
@@ -177,16 +188,18 @@ impl CovarianceReport {
         for (i, aspect) in aspects.iter().enumerate() {
             let _ = write!(
                 s,
-                "| {aspect} | {} ({}) |",
+                "| {aspect} | {}{} ({}) |",
                 signed(real[i]),
+                interval(&self.real, i),
                 self.real.signs[i].symbol()
             );
             for m in &self.methods {
                 let r = m.rho.as_array()[i];
                 let _ = write!(
                     s,
-                    " {} ({}) {} |",
+                    " {}{} ({}) {} |",
                     signed(r),
+                    interval(m, i),
                     m.signs[i].symbol(),
                     if m.matches[i] { "✓" } else { "✗" }
                 );
@@ -218,6 +231,8 @@ impl XorReport {
         let key = |m: &XorMethod| m.scores.balanced_accuracy + 1e-9 * m.scores.auroc;
         let model = best(&self.methods, |m| m.role, Role::Model, key)?;
         let base = best(&self.methods, |m| m.role, Role::Baseline, key)?;
+        let ceiling = best(&self.methods, |m| m.role, Role::Reference, key)
+            .map(|c| (c.method.clone(), c.scores.balanced_accuracy));
         Some(Comparison {
             model: model.method.clone(),
             model_score: model.scores.balanced_accuracy,
@@ -225,6 +240,7 @@ impl XorReport {
             baseline_score: base.scores.balanced_accuracy,
             margin: model.scores.balanced_accuracy - base.scores.balanced_accuracy,
             metric: "balanced accuracy".into(),
+            ceiling,
         })
     }
 
@@ -269,15 +285,21 @@ impl Comparison {
         } else {
             "**the model does not beat the best baseline**"
         };
+        let ceiling = self
+            .ceiling
+            .as_ref()
+            .map(|(name, v)| format!(" Ceiling: {name} {v:.3}."))
+            .unwrap_or_default();
         format!(
-            "Model vs best baseline ({}): {} {:.3}, {} {:.3}; margin {:+.3}: {}.\n",
+            "Model vs best baseline ({}): {} {:.3}, {} {:.3}; margin {:+.3}: {}.{}\n",
             self.metric,
             self.model,
             self.model_score,
             self.baseline,
             self.baseline_score,
             self.margin,
-            verdict
+            verdict,
+            ceiling
         )
     }
 }

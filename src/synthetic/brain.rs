@@ -8,7 +8,8 @@ use rayon::prelude::*;
 
 use super::network::{brain_network, compile, edges_and_rules, DynamicTruth, EdgeKind, SignedEdge};
 use super::network::{NetworkNode, NETWORK_DISPERSION};
-use super::params::{BrainParams, CellType};
+use super::network::{XOR_GATE, XOR_INPUTS};
+use super::params::{BrainParams, CellType, GateOptions};
 use super::sampling::{neg_binomial, normal, stream, DOMAIN_CELLS, DOMAIN_DATASET};
 use super::stats::ModuleCorrelations;
 use super::truth::{GeneGroups, GroundTruth};
@@ -61,6 +62,13 @@ pub struct CellLatents {
     /// Activity of each network node in each cell (cells × nodes): 0/1 for switches and gates,
     /// [0, 1] for levels and linear targets.
     pub network: Array2<f32>,
+    /// Whether each cell is in the transitional neuron–astrocyte state
+    /// ([`BrainParams::transitional_fraction`]).
+    pub transitional: Vec<bool>,
+    /// The XOR gate's rule on the cell's input states (0/1), after the cell-type restriction
+    /// and before the output flip ([`GateOptions`]): all a predictor that knew the inputs'
+    /// states could know about the gate, so the gate probe's Bayes ceiling conditions on it.
+    pub gate_rule: Vec<f32>,
 }
 
 /// Where a column's expected count comes from.
@@ -80,6 +88,9 @@ struct Layout {
     kinds: Vec<Kind>,
     /// Background rates per cell type (`[type][k]`).
     bg_rates: [Vec<f64>; 4],
+    /// Background rates of a transitional cell: [`log1p_midpoint`] of the neuron's and the
+    /// astrocyte's.
+    bg_transitional: Vec<f64>,
 }
 
 fn layout(p: &BrainParams, net: &[NetworkNode]) -> Layout {
@@ -149,10 +160,16 @@ fn layout(p: &BrainParams, net: &[NetworkNode]) -> Layout {
             r.iter_mut().for_each(|v| *v *= s);
         }
     }
+    let bg_transitional = bg_rates[CellType::Neuron.index()]
+        .iter()
+        .zip(&bg_rates[CellType::Astrocyte.index()])
+        .map(|(&a, &b)| log1p_midpoint(a, b))
+        .collect();
     Layout {
         symbols,
         kinds,
         bg_rates,
+        bg_transitional,
     }
 }
 
@@ -192,6 +209,64 @@ fn cell_types(p: &BrainParams) -> Vec<CellType> {
     types
 }
 
+/// The expected count half-way between `a` and `b` on the `log1p` scale that analyses of counts
+/// use, `√((1 + a)(1 + b)) − 1`: a transitional cell sits between the two types there (a
+/// geometric mean would put a marker at `√(rate · ambient)`, practically off).
+fn log1p_midpoint(a: f64, b: f64) -> f64 {
+    ((1.0 + a) * (1.0 + b)).sqrt() - 1.0
+}
+
+/// Which cells are transitional: an exact, seeded subset of `round(fraction · n)` cells (no
+/// draw at all when the fraction is 0, so the default brain is unchanged).
+fn transitional_cells(p: &BrainParams) -> Vec<bool> {
+    let n = p.n_cells;
+    let k = ((p.transitional_fraction * n as f64).round() as usize).min(n);
+    let mut out = vec![false; n];
+    if k == 0 {
+        return out;
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = stream(p.seed, DOMAIN_DATASET, 2);
+    for i in 0..k {
+        let j = rng.random_range(i..n);
+        order.swap(i, j);
+        out[order[i]] = true;
+    }
+    out
+}
+
+/// The network with the gate's inputs set as [`GateOptions`] asks (their P(ON) and ON level).
+fn network_with(gate: &GateOptions) -> Vec<NetworkNode> {
+    let mut net = brain_network();
+    for node in net
+        .iter_mut()
+        .filter(|n| XOR_INPUTS.contains(&n.symbol.as_str()))
+    {
+        if let super::network::NodeRule::Switch { p_on } = &mut node.rule {
+            *p_on = gate.p_on;
+        }
+        node.amplitude = gate.input_amplitude;
+    }
+    net
+}
+
+/// Expected count of marker `symbol` of type `mt` in a cell of type `t` (`transitional`: both
+/// master markers on, the neuron's and astrocyte's other markers at the log-space midpoint of
+/// on and ambient ([`log1p_midpoint`]), other types' markers ambient).
+fn marker_rate(symbol: &str, mt: usize, rate: f64, t: usize, transitional: bool) -> f64 {
+    let (neuron, astro) = (CellType::Neuron.index(), CellType::Astrocyte.index());
+    if !transitional {
+        return if mt == t { rate } else { MARKER_AMBIENT };
+    }
+    if mt != neuron && mt != astro {
+        MARKER_AMBIENT
+    } else if symbol == CellType::ALL[mt].master_marker() {
+        rate
+    } else {
+        log1p_midpoint(rate, MARKER_AMBIENT)
+    }
+}
+
 /// One chunk of cells: local CSR pieces and latents.
 struct Chunk {
     row_nnz: Vec<usize>,
@@ -202,6 +277,7 @@ struct Chunk {
     activity: Vec<f64>,
     load: Vec<f64>,
     network: Vec<f32>,
+    gate_rule: Vec<f32>,
 }
 
 /// Generates the synthetic brain described by `p`.
@@ -223,8 +299,9 @@ struct Chunk {
 /// ```
 pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
     p.validate()?;
-    let net = brain_network();
+    let net = network_with(&p.gate);
     let compiled = compile(&net)?;
+    let gate = net.iter().position(|n| n.symbol == XOR_GATE);
     let lay = layout(p, &net);
     let n = p.n_cells;
     let n_genes = lay.symbols.len();
@@ -235,6 +312,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
         crate::memory::array_bytes(&[n, n_genes], 8),
     )?;
     let types = cell_types(p);
+    let transitional = transitional_cells(p);
     let nn = net.len();
     let mm = &p.modules;
     let n_syn = SYNAPTIC_GENES.len();
@@ -257,6 +335,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
                 activity: Vec::with_capacity(m),
                 load: Vec::with_capacity(m),
                 network: Vec::with_capacity(m * nn),
+                gate_rule: Vec::with_capacity(m),
             };
             let mut u = vec![0.0; n_syn];
             let mut mito_log = vec![0.0; n_mito];
@@ -264,10 +343,16 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
             for (cell, &ty) in types.iter().enumerate().take(hi).skip(lo) {
                 let mut rng = stream(p.seed, DOMAIN_CELLS, cell as u64);
                 let t = ty.index();
+                let trans = transitional[cell];
                 let lib = (p.library_sdlog * normal(&mut rng)).exp();
                 let stim = rng.random::<f64>() < p.stimulated_fraction;
                 // Synaptic activity and the gene-specific parts of the synaptic programme.
-                let s = offsets[t] + mm.activity_sd * normal(&mut rng);
+                let offset = if trans {
+                    0.5 * (offsets[CellType::Neuron.index()] + offsets[CellType::Astrocyte.index()])
+                } else {
+                    offsets[t]
+                };
+                let s = offset + mm.activity_sd * normal(&mut rng);
                 for v in u.iter_mut() {
                     *v = s + mm.synaptic_gene_sd * normal(&mut rng);
                 }
@@ -283,18 +368,35 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
                         + mm.mito_gene_sd * normal(&mut rng);
                 }
                 super::network::draw_activities(&compiled, &mut rng, &mut act);
-                let ieg_mult = match (ty, stim) {
-                    (CellType::Neuron, false) => 1.0,
-                    (CellType::Neuron, true) => IEG_STIM_NEURON,
-                    (_, false) => IEG_GLIA,
-                    (_, true) => IEG_GLIA * IEG_STIM_GLIA,
+                let mut rule = 0.0;
+                if let Some(g) = gate {
+                    if p.gate.cell_type.is_some_and(|only| trans || only != ty) {
+                        act[g] = 0.0;
+                    }
+                    rule = act[g];
+                    // Drawn only when asked for, so the default brain's streams do not move.
+                    if p.gate.flip > 0.0 && rng.random::<f64>() < p.gate.flip {
+                        act[g] = 1.0 - act[g];
+                    }
+                }
+                let ieg = |neuron: bool| match (neuron, stim) {
+                    (true, false) => 1.0,
+                    (true, true) => IEG_STIM_NEURON,
+                    (false, false) => IEG_GLIA,
+                    (false, true) => IEG_GLIA * IEG_STIM_GLIA,
+                };
+                let ieg_mult = if trans {
+                    (ieg(true) * ieg(false)).sqrt()
+                } else {
+                    ieg(ty == CellType::Neuron)
                 };
                 let before = ch.indices.len();
                 for (col, kind) in lay.kinds.iter().enumerate() {
                     let (mu, alpha) = match *kind {
-                        Kind::Marker { ty: mt, rate } => {
-                            (if mt == t { rate } else { MARKER_AMBIENT }, p.dispersion)
-                        }
+                        Kind::Marker { ty: mt, rate } => (
+                            marker_rate(&lay.symbols[col], mt, rate, t, trans),
+                            p.dispersion,
+                        ),
                         Kind::Synaptic(i) => {
                             (mm.synaptic_rates[i] * u[i].exp(), mm.synaptic_dispersion)
                         }
@@ -304,6 +406,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
                             net[j].baseline + net[j].amplitude * act[j],
                             NETWORK_DISPERSION,
                         ),
+                        Kind::Background(k) if trans => (lay.bg_transitional[k], p.dispersion),
                         Kind::Background(k) => (lay.bg_rates[t][k], p.dispersion),
                     };
                     let x = neg_binomial(&mut rng, lib * mu, alpha);
@@ -318,6 +421,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
                 ch.activity.push(s);
                 ch.load.push(load);
                 ch.network.extend(act.iter().map(|&a| a as f32));
+                ch.gate_rule.push(rule as f32);
             }
             ch
         })
@@ -334,6 +438,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
     let mut activity = Vec::with_capacity(n);
     let mut load = Vec::with_capacity(n);
     let mut network = Vec::with_capacity(n * nn);
+    let mut gate_rule = Vec::with_capacity(n);
     let mut acc = 0usize;
     for c in chunks {
         for r in &c.row_nnz {
@@ -347,6 +452,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
         activity.extend_from_slice(&c.activity);
         load.extend_from_slice(&c.load);
         network.extend_from_slice(&c.network);
+        gate_rule.extend_from_slice(&c.gate_rule);
     }
     let csr = CsrMatrix::new(n, n_genes, indptr, indices, data)?;
     let width = n.to_string().len().max(5);
@@ -356,13 +462,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
         GeneTable::from_symbols(lay.symbols.clone()),
         cells,
     )?
-    .with_obs(
-        "cell_type",
-        ObsColumn::Categorical {
-            categories: CellType::ALL.iter().map(|t| t.name().to_string()).collect(),
-            codes: types.iter().map(|t| t.index() as i32).collect(),
-        },
-    )?
+    .with_obs("cell_type", cell_type_column(&types, &transitional))?
     .with_obs(
         "condition",
         ObsColumn::Categorical {
@@ -372,6 +472,16 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
     )?;
     let network = Array2::from_shape_vec((n, nn), network)
         .map_err(|e| Error::shape("network latents", format!("({n}, {nn})"), e.to_string()))?;
+    // The latent states, for scoring only (a probe's Bayes ceiling conditions on them).
+    let mut matrix = matrix;
+    for (j, node) in net.iter().enumerate() {
+        let v = network.column(j).iter().map(|&a| f64::from(a)).collect();
+        matrix = matrix.with_obs(state_obs(&node.symbol), ObsColumn::Numeric(v))?;
+    }
+    if gate.is_some() {
+        let v = gate_rule.iter().map(|&a| f64::from(a)).collect();
+        matrix = matrix.with_obs(rule_obs(XOR_GATE), ObsColumn::Numeric(v))?;
+    }
     let truth = ground_truth(p, &net, &lay)?;
     Ok(SyntheticBrain {
         matrix,
@@ -382,8 +492,40 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
             mito_load: load,
             network_genes: net.iter().map(|n| n.symbol.clone()).collect(),
             network,
+            transitional,
+            gate_rule,
         },
     })
+}
+
+/// The `obs` column holding a network gene's latent activity in each cell.
+pub fn state_obs(gene: &str) -> String {
+    format!("state_{gene}")
+}
+
+/// The `obs` column holding a gate's rule on its inputs' states (before any output noise; see
+/// [`CellLatents::gate_rule`]).
+pub fn rule_obs(gene: &str) -> String {
+    format!("rule_{gene}")
+}
+
+/// The label of the transitional state in the `cell_type` column.
+pub const TRANSITIONAL: &str = "transitional";
+
+/// `cell_type` as a categorical; `transitional` is a fifth category, present only when some
+/// cell is transitional.
+fn cell_type_column(types: &[CellType], transitional: &[bool]) -> ObsColumn {
+    let mut categories: Vec<String> = CellType::ALL.iter().map(|t| t.name().to_string()).collect();
+    let any = transitional.iter().any(|&t| t);
+    if any {
+        categories.push(TRANSITIONAL.into());
+    }
+    let codes = types
+        .iter()
+        .zip(transitional)
+        .map(|(t, &tr)| if tr { 4 } else { t.index() as i32 })
+        .collect();
+    ObsColumn::Categorical { categories, codes }
 }
 
 /// The Hill coefficient of the dynamics stored in [`GroundTruth::dynamics`].

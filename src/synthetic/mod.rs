@@ -114,14 +114,14 @@ mod timecourse;
 mod truth;
 
 pub use brain::{
-    generate, CellLatents, SyntheticBrain, BACKGROUND_SHARE, DEFAULT_HILL_N, MARKER_AMBIENT,
-    MODULE_TARGETS,
+    generate, rule_obs, state_obs, CellLatents, SyntheticBrain, BACKGROUND_SHARE, DEFAULT_HILL_N,
+    MARKER_AMBIENT, MODULE_TARGETS, TRANSITIONAL,
 };
 pub use network::{
     brain_network, DynamicEquation, DynamicTruth, EdgeKind, GateKind, NetworkNode, NodeRule,
-    PolyTerm, Production, SignedEdge, TargetRule, NETWORK_DISPERSION,
+    PolyTerm, Production, SignedEdge, TargetRule, NETWORK_DISPERSION, XOR_GATE, XOR_INPUTS,
 };
-pub use params::{BrainParams, CellType, ModuleModel, PerType};
+pub use params::{BrainParams, CellType, GateOptions, ModuleModel, PerType};
 pub use stats::{module_spearman, module_spearman_with_totals, ModuleCorrelations};
 pub use timecourse::{simulate_timecourse, TimeCourse, TimeCourseParams};
 pub use truth::{GeneGroups, GroundTruth};

@@ -90,6 +90,11 @@ pub struct NetworkNode {
     pub decay: f64,
 }
 
+/// The XOR gate's target, the gene the gate probe reads.
+pub const XOR_GATE: &str = "TGXOR";
+/// The XOR gate's inputs.
+pub const XOR_INPUTS: [&str; 2] = ["TFA", "TFB"];
+
 /// NB dispersion of the network genes: low enough that ON (≈ 30 counts) and OFF (≈ 0.5) never
 /// overlap after library-size normalisation.
 pub const NETWORK_DISPERSION: f64 = 0.1;

@@ -37,6 +37,12 @@ impl CellType {
         }
     }
 
+    /// The type's master marker, the first of [`CellType::markers`] (RBFOX3, GFAP, MBP,
+    /// CX3CR1): the one a transitional cell keeps at full rate.
+    pub fn master_marker(self) -> &'static str {
+        self.markers()[0].0
+    }
+
     /// Position in [`CellType::ALL`].
     pub fn index(self) -> usize {
         match self {
@@ -209,6 +215,13 @@ impl ModuleModel {
 /// | `dispersion` | 0.3 | NB `alpha` of background, marker and immediate-early genes | ≥ 0 |
 /// | `background_program_fraction` | 0.25 | share of background genes that differ by cell type | [0, 1] |
 /// | `modules` | calibrated | synaptic / mitochondrial latent model ([`ModuleModel`]) | see there |
+/// | `transitional_fraction` | 0 | share of cells in a transitional neuron–astrocyte state that co-expresses RBFOX3 and GFAP | [0, 1] |
+/// | `gate` | the plain gate | harder variants of the XOR gate ([`GateOptions`]) | see there |
+///
+/// **Options that make the probes discriminate** (all off by default, so the default brain and
+/// its calibration do not move): a transitional state in which the two markers are co-expressed
+/// (so their XOR is not the OR of two cell types, and a method that reads cell type linearly
+/// is wrong on those cells) and harder gates ([`GateOptions`]).
 ///
 /// **Why these proportions.** The downstream XOR probe binarises RBFOX3 and GFAP at their 0.6
 /// quantile (`x > q`) and takes the XOR. That binarisation means "is a neuron" / "is an
@@ -246,6 +259,58 @@ pub struct BrainParams {
     pub background_program_fraction: f64,
     /// Latent model of the synaptic and mitochondrial modules.
     pub modules: ModuleModel,
+    /// Share of cells (exact, a seeded subset of all types) in a transitional state between
+    /// neuron and astrocyte: both master markers ([`CellType::master_marker`]) at their full
+    /// rate, every other expression level half-way between the neuron's and the astrocyte's on
+    /// the log scale (other markers, background programmes, synaptic activity), as along a
+    /// differentiation trajectory. Such a cell lies between the two types in every visible
+    /// gene, so any linear reading of the markers puts it half-way, while its markers are both
+    /// HIGH. Its `cell_type` label is `transitional`.
+    pub transitional_fraction: f64,
+    /// Harder variants of the XOR gate.
+    pub gate: GateOptions,
+}
+
+/// Harder variants of the XOR gate `TGXOR = TFA xor TFB` (the defaults are the plain gate).
+///
+/// | Name | Default | Effect |
+/// |---|---|---|
+/// | `p_on` | 0.5 | P(ON) of each input; away from 0.5 the inputs are unbalanced and the target correlates with them |
+/// | `input_amplitude` | 30 | added expected count of an ON input; small values overlap its OFF level (0.5), so the inputs are noisy readouts of their states |
+/// | `flip` | 0 | probability that the target's state is the opposite of its rule (noise no input explains) |
+/// | `cell_type` | none | the gate is active in this cell type only (OFF elsewhere, transitional cells included) |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateOptions {
+    /// P(ON) of the inputs TFA and TFB.
+    pub p_on: f64,
+    /// Added expected count of TFA and TFB when ON, at the median library.
+    pub input_amplitude: f64,
+    /// Probability that the output contradicts the rule.
+    pub flip: f64,
+    /// The only cell type in which the gate is active.
+    pub cell_type: Option<CellType>,
+}
+
+impl Default for GateOptions {
+    fn default() -> Self {
+        GateOptions {
+            p_on: 0.5,
+            input_amplitude: 30.0,
+            flip: 0.0,
+            cell_type: None,
+        }
+    }
+}
+
+impl GateOptions {
+    fn validate(&self) -> Result<()> {
+        if !(self.p_on.is_finite() && self.p_on > 0.0 && self.p_on < 1.0) {
+            return Err(Error::param("gate.p_on", self.p_on, "must be in (0, 1)"));
+        }
+        non_negative("gate.input_amplitude", self.input_amplitude)?;
+        unit("gate.flip", self.flip)
+    }
 }
 
 impl Default for BrainParams {
@@ -266,6 +331,8 @@ impl Default for BrainParams {
             dispersion: 0.3,
             background_program_fraction: 0.25,
             modules: ModuleModel::default(),
+            transitional_fraction: 0.0,
+            gate: GateOptions::default(),
         }
     }
 }
@@ -300,6 +367,16 @@ impl BrainParams {
     pub fn library_size(mut self, median: f64, sdlog: f64) -> Self {
         self.library_median = median;
         self.library_sdlog = sdlog;
+        self
+    }
+    /// Sets `transitional_fraction`.
+    pub fn transitional_fraction(mut self, f: f64) -> Self {
+        self.transitional_fraction = f;
+        self
+    }
+    /// Sets the gate variant.
+    pub fn gate(mut self, gate: GateOptions) -> Self {
+        self.gate = gate;
         self
     }
     /// Sets the NB dispersion of background, marker and immediate-early genes.
@@ -365,6 +442,8 @@ impl BrainParams {
             "background_program_fraction",
             self.background_program_fraction,
         )?;
+        unit("transitional_fraction", self.transitional_fraction)?;
+        self.gate.validate()?;
         self.modules.validate()
     }
 }

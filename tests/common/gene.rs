@@ -26,6 +26,20 @@ pub fn tiny_model_binned(
     steps: usize,
     binning: BinSchemeKind,
 ) -> (InferenceModel, TrainConfig) {
+    let (t, cfg) = tiny_trainer(m, steps, binning);
+    (t.inference_model().unwrap(), cfg)
+}
+/// The tiny model written as a checkpoint directory (what the file-based workflows load).
+pub fn tiny_checkpoint(m: &ExpressionMatrix, steps: usize, dir: &std::path::Path) -> TrainConfig {
+    let (t, cfg) = tiny_trainer(m, steps, BinSchemeKind::PerGene);
+    t.save(dir).unwrap();
+    cfg
+}
+fn tiny_trainer(
+    m: &ExpressionMatrix,
+    steps: usize,
+    binning: BinSchemeKind,
+) -> (Trainer, TrainConfig) {
     let (tok, sub) = fit_tokenizer(
         m,
         &TokenizerConfig {
@@ -56,5 +70,5 @@ pub fn tiny_model_binned(
     let p = tok.prepare(&sub).unwrap();
     let data = TrainData::memory(p, &t.train).unwrap();
     t.run(&data, None, None, &mut |_| {}).unwrap();
-    (t.inference_model().unwrap(), cfg)
+    (t, cfg)
 }

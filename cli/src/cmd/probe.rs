@@ -48,6 +48,16 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
     config.forest_trees = a.forest_trees.unwrap_or(config.forest_trees);
     config.forest_cells = a.forest_cells.unwrap_or(config.forest_cells);
     config.mlp_steps = a.mlp_steps.unwrap_or(config.mlp_steps);
+    config.bootstrap_reps = a.bootstrap_reps.unwrap_or(config.bootstrap_reps);
+    if a.marker_two_means {
+        config.marker_rule = cellsindy::probes::Binarize::TwoMeans;
+    }
+    if let Some(c) = &a.marker_states {
+        config.marker_states = c.clone();
+    }
+    if a.gate_states.is_some() {
+        config.gate_states = a.gate_states.clone();
+    }
     config.seed = a.seed.unwrap_or(config.seed);
     let job = ProbeJob {
         model: a.model.clone(),

@@ -20,6 +20,7 @@ pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
         RulesCommand::Dynamics(a) => run_dynamics(a),
         RulesCommand::Benchmark(a) => run_benchmark(a),
         RulesCommand::Activations(a) => super::rules_activations::run(a),
+        RulesCommand::Ablate(a) => run_ablate(a),
         RulesCommand::Distill(a) => run_distill(a),
     }
 }
@@ -102,5 +103,47 @@ fn run_distill(a: &RulesDistillArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing results to {}", a.out.display()))?;
     files.extend(write_extras(&d, staged.path())?);
     super::commit_and_list(staged, &files, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_ablate(a: &cellsindy_cli::args::RulesAblateArgs) -> anyhow::Result<ExitCode> {
+    use cellsindy_cli::pipeline::ablation::{ablate, AblationJob};
+    use cellsindy_cli::pipeline::probe::ProbeJob;
+    let staged = cellsindy::io::output::Output::dir(&a.out, &[&a.model, &a.data, &a.units])?;
+    let mut config = cellsindy::probes::ProbeConfig {
+        seed: a.seed,
+        ..cellsindy::probes::ProbeConfig::default()
+    };
+    if a.marker_two_means {
+        config.marker_rule = cellsindy::probes::Binarize::TwoMeans;
+    }
+    let job = AblationJob {
+        probe: ProbeJob {
+            model: a.model.clone(),
+            data: a.data.clone(),
+            config,
+            read: a.read.read_options(),
+        },
+        units: a.units.clone(),
+        top: a.top,
+        inputs: match a.inputs.as_deref() {
+            None => None,
+            Some([x, y]) => Some([x.clone(), y.clone()]),
+            Some(other) => anyhow::bail!("--inputs takes two genes, got {}", other.len()),
+        },
+        random_sets: a.random_sets,
+        seed: a.seed,
+    };
+    let report = ablate(&job, &cellsindy::nn::device::device(&a.device)?)
+        .context("ablating the XOR units")?;
+    let md = report.markdown();
+    let files = vec![
+        staged.path().join("ablation.json"),
+        staged.path().join("ablation.md"),
+    ];
+    cellsindy::io::write_atomic(&files[0], serde_json::to_string_pretty(&report)?.as_bytes())?;
+    cellsindy::io::write_atomic(&files[1], md.as_bytes())?;
+    print!("{}", super::safe(&md));
+    super::commit_and_list(staged, &files, &mut std::io::stderr())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@
 //! | [`transformer`] | choose a vocabulary, tokenize, train the gene transformer and score it against the synthetic brain |
 //! | [`sindy`] | simulate a known system or read data files → fit SINDy → compare with the truth → write results and figures |
 
+pub mod ablation;
 pub mod activations;
 pub mod anndata_out;
 pub mod data;

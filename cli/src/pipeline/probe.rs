@@ -22,15 +22,18 @@ use cellsindy::baselines::{
     MlpParams, PairwiseLogistic, PairwiseParams, Pca,
 };
 use cellsindy::error::{Error, Result};
-use cellsindy::expression::io::ReadOptions;
+use cellsindy::expression::io::h5ad::h5ad_obs_columns;
+use cellsindy::expression::io::{ExpressionFormat, ReadOptions};
 use cellsindy::expression::ExpressionMatrix;
+use cellsindy::expression::ObsColumn;
 use cellsindy::forest::ForestParams;
 use cellsindy::io::write_atomic;
 use cellsindy::nn::data::{sample_rows, split_cells};
 use cellsindy::nn::infer::{impute, impute_joint, Context, InferenceModel, JointParams};
 use cellsindy::probes::{
-    bin_threshold, roc_curve, score_binary, score_method, xor_probability, Binarize,
-    CovarianceReport, Logistic1d, ProbeConfig, ProbeReport, Role, XorMethod, XorReport,
+    bin_threshold, rho_intervals, roc_curve, score_binary, score_method, state_keys, state_oracle,
+    xor_probability, Binarize, CovarianceReport, Logistic1d, ProbeConfig, ProbeReport, Role,
+    XorMethod, XorReport,
 };
 use cellsindy::tokenize::PreparedCells;
 
@@ -47,14 +50,58 @@ pub struct ProbeJob {
     pub read: ReadOptions,
 }
 
-/// Loads the checkpoint and reads the cells the probes use ([`probe_rows`]: a sample of the
-/// held-out cells and of the training cells, streamed from an `.h5ad`/10x file so that memory
-/// does not grow with the file), then runs [`run_probes_on`].
+/// Loads the checkpoint and reads the cells the probes use ([`probe_inputs`]), then runs
+/// [`run_probes_on`].
 ///
 /// # Errors
 /// [`Error::InvalidParam`] when the checkpoint has no training state (its split is unknown);
 /// read, checkpoint and probe errors.
 pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
+    let inputs = probe_inputs(job, device)?;
+    let mut report = inputs.run(&job.config)?;
+    report.model = job.model.display().to_string();
+    report.data = job.data.display().to_string();
+    Ok(report)
+}
+
+/// What a probe runs on: the model, the cells it reads and their split, the latent states.
+pub struct ProbeInputs {
+    /// The model (an ablation may be set on it between runs).
+    pub model: InferenceModel,
+    /// The prepared cells.
+    pub cells: PreparedCells,
+    /// Positions in `cells` of the scored held-out cells.
+    pub held: Vec<usize>,
+    /// Positions in `cells` of the training cells the baselines are fitted on.
+    pub train: Vec<usize>,
+    /// The latent states of the ceilings.
+    pub states: CellStates,
+}
+
+impl ProbeInputs {
+    /// [`run_probes_on`] over these inputs.
+    ///
+    /// # Errors
+    /// As [`run_probes_on`].
+    pub fn run(&self, cfg: &ProbeConfig) -> Result<ProbeReport> {
+        run_probes_on(
+            &self.model,
+            &self.cells,
+            &self.held,
+            &self.train,
+            cfg,
+            &self.states,
+        )
+    }
+}
+
+/// Loads the checkpoint and reads the cells the probes use ([`probe_rows`]: a sample of the
+/// held-out cells and of the training cells, streamed from an `.h5ad`/10x file so that memory
+/// does not grow with the file), with the latent states an `.h5ad` carries in `obs`.
+///
+/// # Errors
+/// As [`probe`].
+pub fn probe_inputs(job: &ProbeJob, device: &Device) -> Result<ProbeInputs> {
     job.config.validate()?;
     let (model, split) = super::load_model(&job.model, device)?;
     let (seed, val_fraction) = split.ok_or_else(|| {
@@ -77,10 +124,73 @@ pub fn probe(job: &ProbeJob, device: &Device) -> Result<ProbeReport> {
         why: "no cell was picked".into(),
     })?;
     let (held, train) = rows.positions();
-    let mut report = run_probes_on(&model, &cells, &held, &train, &job.config)?;
-    report.model = job.model.display().to_string();
-    report.data = job.data.display().to_string();
-    Ok(report)
+    // The latent states behind the ceilings, from the file's `obs` (only `.h5ad` carries one).
+    let states = match ExpressionFormat::detect(&job.data)? {
+        ExpressionFormat::H5ad => {
+            CellStates::from_obs(&h5ad_obs_columns(&job.data)?, &cells.index, &job.config)?
+        }
+        _ => CellStates::default(),
+    };
+    Ok(ProbeInputs {
+        model,
+        cells,
+        held,
+        train,
+        states,
+    })
+}
+
+/// The latent states the Bayes ceilings condition on: for each `obs` column they name
+/// ([`ProbeConfig::marker_states`], [`ProbeConfig::gate_state_column`]) that the data have, one
+/// label per prepared cell. Without them (real data, a file without `obs`) the reports have no
+/// ceiling rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CellStates(pub Vec<(String, Vec<String>)>);
+
+impl CellStates {
+    /// The labels of the ceilings' columns in `obs` for the cells at `rows` (a prepared cell's
+    /// index in the data, [`PreparedCells::index`]).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if a row is outside a column.
+    pub fn from_obs(
+        obs: &[(String, ObsColumn)],
+        rows: &[usize],
+        cfg: &ProbeConfig,
+    ) -> Result<Self> {
+        let wanted = [cfg.marker_states.clone(), cfg.gate_state_column()];
+        let mut out = Vec::new();
+        for (name, col) in obs.iter().filter(|(n, _)| wanted.contains(n)) {
+            out.push((name.clone(), state_keys(col, rows)?));
+        }
+        Ok(CellStates(out))
+    }
+
+    /// The labels of column `name` at the positions `rows`, if the data have it.
+    fn at(&self, name: &str, rows: &[usize]) -> Option<Vec<String>> {
+        let (_, v) = self.0.iter().find(|(n, _)| n == name)?;
+        rows.iter().map(|&r| v.get(r).cloned()).collect()
+    }
+
+    /// The ceiling row of a call (`None` without the column): `P(call | state)` on the
+    /// training cells, for the scored cells.
+    fn ceiling(
+        &self,
+        column: &str,
+        train: &[usize],
+        train_calls: &[bool],
+        held: &[usize],
+    ) -> Result<Option<ProbRow>> {
+        let (Some(tr), Some(h)) = (self.at(column, train), self.at(column, held)) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            format!("Bayes ceiling (knows obs `{column}`)"),
+            Role::Reference,
+            format!("P(call | {column}) among the training cells: the best a method can do that reads expression only through these latent states"),
+            state_oracle(&tr, train_calls, &h)?,
+        )))
+    }
 }
 
 /// The cells a probe reads, by index in the data (ascending): the held-out cells it scores and
@@ -169,45 +279,68 @@ fn check_genes(model: &InferenceModel, cells: &PreparedCells, cfg: &ProbeConfig)
     }
 }
 
-/// The methods' probabilities of HIGH for a binarised gene: `(name, role, rule, p on scored
+/// One method's probabilities of HIGH for a binarised gene: `(name, role, rule, p on scored
 /// cells)`.
-type Probs = Vec<(String, Role, String, Vec<f64>)>;
+type ProbRow = (String, Role, String, Vec<f64>);
+/// Every method's.
+type Probs = Vec<ProbRow>;
 
-/// One baseline's imputation of the masked columns, on the training cells and on the scored
-/// cells. The training values are honest where the method would otherwise have seen the cell
-/// (leave-one-out for kNN, out-of-bag for the forests), since the XOR probes calibrate a
-/// threshold on them.
+/// One baseline's imputation of the masked columns, on the scored cells and (for the XOR
+/// probes, which calibrate a threshold on them) on the training cells. The training values are
+/// honest where the method would otherwise have seen the cell (leave-one-out for kNN,
+/// out-of-bag for the forests).
 struct Imputation {
     name: &'static str,
-    train: Array2<f64>,
+    train: Option<Array2<f64>>,
     held: Array2<f64>,
+}
+
+impl Imputation {
+    /// Column `j` of the training and the scored values.
+    fn column(&self, j: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+        let train = self.train.as_ref().ok_or_else(|| Error::Empty {
+            what: "training imputation",
+            why: format!("{} was fitted without training values", self.name),
+        })?;
+        Ok((train.column(j).to_vec(), self.held.column(j).to_vec()))
+    }
+}
+
+/// What a probe needs from the imputers: the XOR probes calibrate on training-cell values; the
+/// covariance probe reads the scored cells only, and the samplers' joint draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Xor,
+    Covariance,
 }
 
 /// Samplers' joint draws on the scored cells: `(name, values)`.
 type Draws = Vec<(&'static str, Array2<f64>)>;
 
 /// Every baseline imputer of `cfg` fitted on `train` for the columns `cols` (PCA is given,
-/// fitted with those columns hidden), and, with `draws`, the samplers' joint draws on the
-/// scored cells (`(name, values)`: a neighbour's values, the conditional Gaussian).
+/// fitted with those columns hidden); for [`Purpose::Xor`] with their training-cell values,
+/// for [`Purpose::Covariance`] with the samplers' joint draws on the scored cells
+/// (`(name, values)`: a neighbour's values, the conditional Gaussian).
 fn imputations(
     train: &Array2<f64>,
     held: &Array2<f64>,
     cols: &[usize],
     pca: &Pca,
     cfg: &ProbeConfig,
-    draws: bool,
+    purpose: Purpose,
 ) -> Result<(Vec<Imputation>, Draws)> {
     let (tr, h) = (train.view(), held.view());
+    let on_train = purpose == Purpose::Xor;
     let lin = LinearImputer::fit(tr, cols)?;
     let mut out = vec![
         Imputation {
             name: "PCA",
-            train: pca.impute(tr, cols)?,
+            train: on_train.then(|| pca.impute(tr, cols)).transpose()?,
             held: pca.impute(h, cols)?,
         },
         Imputation {
             name: "linear",
-            train: lin.predict(tr)?,
+            train: on_train.then(|| lin.predict(tr)).transpose()?,
             held: lin.predict(h)?,
         },
     ];
@@ -226,7 +359,7 @@ fn imputations(
     )?;
     out.push(Imputation {
         name: "kNN (PCA space)",
-        train: knn.predict_training()?,
+        train: on_train.then(|| knn.predict_training()).transpose()?,
         held: knn.predict(h)?,
     });
     // Forests grow on a sample of the training cells; the other training cells are
@@ -242,11 +375,16 @@ fn imputations(
             ..ForestParams::default()
         },
     )?;
-    let mut forest_train = forest.predict(tr)?;
-    let oob = forest.predict_training(grown_on.view())?;
-    for (k, &r) in rows.iter().enumerate() {
-        forest_train.row_mut(r).assign(&oob.row(k));
-    }
+    let forest_train = if on_train {
+        let mut v = forest.predict(tr)?;
+        let oob = forest.predict_training(grown_on.view())?;
+        for (k, &r) in rows.iter().enumerate() {
+            v.row_mut(r).assign(&oob.row(k));
+        }
+        Some(v)
+    } else {
+        None
+    };
     out.push(Imputation {
         name: "random forest",
         train: forest_train,
@@ -263,10 +401,10 @@ fn imputations(
     )?;
     out.push(Imputation {
         name: "MLP",
-        train: mlp.predict(tr)?,
+        train: on_train.then(|| mlp.predict(tr)).transpose()?,
         held: mlp.predict(h)?,
     });
-    if draws {
+    if purpose == Purpose::Covariance {
         samples.push(("kNN (a neighbour's values)", knn.sample(h, cfg.seed)?));
         samples.push((
             "conditional Gaussian (joint draw)",
@@ -320,11 +458,13 @@ pub fn run_probes(
     let all = rows.union();
     let cells = model.tokenizer.prepare_rows(matrix, &all)?;
     let (held, train) = rows.positions();
-    run_probes_on(model, &cells, &held, &train, cfg)
+    let states = CellStates::from_obs(matrix.obs(), &all, cfg)?;
+    run_probes_on(model, &cells, &held, &train, cfg, &states)
 }
 
 /// Runs the probes of `cfg` for `model` on prepared cells: `held` (positions in `cells`) are
-/// scored, the baselines are fitted on `train`.
+/// scored, the baselines are fitted on `train`; `states` (one label per prepared cell) add the
+/// Bayes-ceiling rows.
 ///
 /// # Errors
 /// [`Error::UnknownGenes`] naming every probe gene missing from the vocabulary or the data;
@@ -336,6 +476,7 @@ pub fn run_probes_on(
     held: &[usize],
     train: &[usize],
     cfg: &ProbeConfig,
+    states: &CellStates,
 ) -> Result<ProbeReport> {
     let start = Instant::now();
     cfg.validate()?;
@@ -375,14 +516,19 @@ pub fn run_probes_on(
     let dz = cfg.dead_zone;
     let (b_train, b_held, pca) = baseline_inputs(&cov_pos)?;
     let pca_explained_variance = pca.explained_variance_ratio().sum();
-    let real = score_method(
+    // Each method's ρ with its bootstrap interval over the scored cells.
+    let scored = |name: &str, role: Role, v: ndarray::ArrayView2<'_, f64>, truth| {
+        let mut m = score_method(name, role, v, &cov_genes, n_a, truth, dz)?;
+        if cfg.bootstrap_reps > 0 {
+            m.rho_intervals = Some(rho_intervals(v, n_a, cfg.bootstrap_reps, cfg.seed)?);
+        }
+        Ok::<_, Error>(m)
+    };
+    let real = scored(
         "real",
         Role::Reference,
         b_held.select(Axis(1), &cov_cols).view(),
-        &cov_genes,
-        n_a,
         None,
-        dz,
     )?;
     let imp = impute(
         model,
@@ -405,7 +551,8 @@ pub fn run_probes_on(
             batch_size: bs,
         },
     )?;
-    let (cov_imputed, cov_draws) = imputations(&b_train, &b_held, &cov_cols, &pca, cfg, true)?;
+    let (cov_imputed, cov_draws) =
+        imputations(&b_train, &b_held, &cov_cols, &pca, cfg, Purpose::Covariance)?;
     // The model's bins are read back as expression through each cell's edges (the visible
     // genes', since all probe genes were masked): see `tokenize::BinDecoder`.
     let n_cov = cov_pos.len();
@@ -450,11 +597,11 @@ pub fn run_probes_on(
     );
     let methods = methods
         .into_iter()
-        .map(|(name, role, v)| score_method(name, role, v.view(), &cov_genes, n_a, Some(&real), dz))
+        .map(|(name, role, v)| scored(name, role, v.view(), Some(&real)))
         .collect::<Result<Vec<_>>>()?;
     let covariance = CovarianceReport {
         n_cells: held.len(),
-        genes: cov_genes,
+        genes: cov_genes.clone(),
         n_a,
         dead_zone: dz,
         real,
@@ -540,10 +687,10 @@ pub fn run_probes_on(
             .map(|(&a, &b)| xor_probability(a, b))
             .collect()
     };
-    for i in imputations(&b_train, &b_held, &mcols, &pca, cfg, false)?.0 {
-        let (tr, h) = (&i.train, &i.held);
-        let p1 = calibrated(&tr.column(0).to_vec(), &c1.train, &h.column(0).to_vec())?;
-        let p2 = calibrated(&tr.column(1).to_vec(), &c2.train, &h.column(1).to_vec())?;
+    for i in imputations(&b_train, &b_held, &mcols, &pca, cfg, Purpose::Xor)?.0 {
+        let ((tr1, h1), (tr2, h2)) = (i.column(0)?, i.column(1)?);
+        let p1 = calibrated(&tr1, &c1.train, &h1)?;
+        let p2 = calibrated(&tr2, &c2.train, &h2)?;
         marker_probs.push((
             i.name.into(),
             Role::Baseline,
@@ -562,6 +709,13 @@ pub fn run_probes_on(
             xor_of(&p1, &p2),
         ));
     }
+    let train_truth: Vec<bool> = c1
+        .train
+        .iter()
+        .zip(&c2.train)
+        .map(|(a, b)| a != b)
+        .collect();
+    marker_probs.extend(states.ceiling(&cfg.marker_states, &train, &train_truth, &held)?);
     let rule_text = |rule: Binarize| match rule {
         Binarize::Quantile { q } => {
             format!("expression > its {q} quantile over the scored cells")
@@ -606,16 +760,13 @@ pub fn run_probes_on(
         "the model's P(bin ≥ bin threshold)".into(),
         p_model(&gimp.probs, 0, cg.bin_threshold),
     )];
-    for i in imputations(&b_train, &b_held, &gcol, &pca, cfg, false)?.0 {
+    for i in imputations(&b_train, &b_held, &gcol, &pca, cfg, Purpose::Xor)?.0 {
+        let (tr, h) = i.column(0)?;
         gate_probs.push((
             i.name.into(),
             Role::Baseline,
             calib_rule.into(),
-            calibrated(
-                &i.train.column(0).to_vec(),
-                &cg.train,
-                &i.held.column(0).to_vec(),
-            )?,
+            calibrated(&tr, &cg.train, &h)?,
         ));
     }
     if let Some(p) = pairwise_probs(&b_train, &cg.train, &b_held, &gcol, cfg)? {
@@ -626,6 +777,7 @@ pub fn run_probes_on(
             p,
         ));
     }
+    gate_probs.extend(states.ceiling(&cfg.gate_state_column(), &train, &cg.train, &held)?);
     let xor_gate = xor_report(
         gate.clone(),
         vec![gate.clone()],
