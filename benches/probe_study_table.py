@@ -46,14 +46,14 @@ for n in names:
 for title, (higher, by_run) in per_probe.items():
     methods = list(next(iter(by_run.values())).keys())
     print(f"#### {title}\n")
-    print("| method | role | seeds | " + " | ".join(controls) + " |")
+    print("| " + " | ".join(["method", "role", "seeds"] + controls) + " |")
     print("|---|---|---|" + "---|" * len(controls))
     for m in methods:
         role = by_run[names[0]][m][1]
         vals = [by_run[s][m][0] for s in seeds if m in by_run[s]]
         # A control changes the model's training data only: its baselines are the seeds'.
         ctrl = [f"{by_run[c][m][0]:.3f}" if m in by_run[c] and role != "baseline" else "–" for c in controls]
-        print(f"| {m} | {role} | {summary(vals)} | " + " | ".join(ctrl) + " |")
+        print("| " + " | ".join([m, role, summary(vals)] + ctrl) + " |")
     # Model's best readout vs the best baseline, per seed.
     margins = []
     for s in seeds:

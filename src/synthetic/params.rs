@@ -279,6 +279,10 @@ pub struct BrainParams {
 /// | `input_amplitude` | 30 | added expected count of an ON input; small values overlap its OFF level (0.5), so the inputs are noisy readouts of their states |
 /// | `flip` | 0 | probability that the target's state is the opposite of its rule (noise no input explains) |
 /// | `cell_type` | none | the gate is active in this cell type only (OFF elsewhere, transitional cells included) |
+///
+/// The ground truth's rule table keeps the plain gate's forms (`TGXOR = TFA + TFB − 2 TFA·TFB`):
+/// with `cell_type` set it holds in that type only, with `flip` up to the flipped cells. The
+/// truth's `params` say which options were on, and `obs` carries each cell's `rule_TGXOR`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GateOptions {

@@ -134,8 +134,8 @@ fn run_ablate(a: &cellsindy_cli::args::RulesAblateArgs) -> anyhow::Result<ExitCo
         random_sets: a.random_sets,
         seed: a.seed,
     };
-    let report = ablate(&job, &cellsindy::nn::device::device(&a.device)?)
-        .context("ablating the XOR units")?;
+    let report =
+        ablate(&job, &cellsindy::nn::device::device(&a.device)?).context("ablating units")?;
     let md = report.markdown();
     let files = vec![
         staged.path().join("ablation.json"),
