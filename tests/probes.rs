@@ -155,7 +155,17 @@ fn a_predicted_correlation_where_the_truth_has_none_is_a_sign_mismatch() {
         }
     });
     let genes: Vec<String> = ["a1", "a2", "b1", "b2"].map(String::from).to_vec();
-    let real = score_method("real", Role::Reference, truth.view(), &genes, 2, None, 0.05).unwrap();
+    let real = score_method(
+        "real",
+        Role::Reference,
+        truth.view(),
+        None,
+        &genes,
+        2,
+        None,
+        0.05,
+    )
+    .unwrap();
     assert_eq!(real.signs[0], Sign::Positive);
     assert_eq!(real.signs[1], Sign::Zero, "{:?}", real.rho);
     // An "imputation" that makes everything follow u: within B becomes +, a mismatch.
@@ -166,6 +176,7 @@ fn a_predicted_correlation_where_the_truth_has_none_is_a_sign_mismatch() {
         "x",
         Role::Baseline,
         inflated.view(),
+        None,
         &genes,
         2,
         Some(&real),

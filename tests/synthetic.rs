@@ -600,6 +600,11 @@ fn invalid_parameters_are_rejected() {
         d.clone().transitional_fraction(1.5),
         "transitional_fraction",
     );
+    bad(d.clone().parity_inputs(1), "parity_inputs");
+    bad(
+        d.clone().parity_inputs(MAX_PARITY_INPUTS + 1),
+        "parity_inputs",
+    );
     for (gate, field) in [
         (
             GateOptions {
@@ -803,4 +808,168 @@ fn gate_options_unbalance_flip_and_restrict_the_gate() {
         "a weak input should sometimes read 0 when ON"
     );
     assert_eq!(b.truth.params.gate, gate);
+}
+
+#[test]
+fn a_three_input_parity_is_invisible_to_every_pair_of_genes() {
+    let b = generate(
+        &BrainParams::default()
+            .n_cells(4000)
+            .n_background_genes(100)
+            .seed(8)
+            .parity_inputs(3),
+    )
+    .unwrap();
+    let inputs: Vec<Vec<f32>> = ["TFP1", "TFP2", "TFP3"]
+        .iter()
+        .map(|g| node(&b, g))
+        .collect();
+    let target = node(&b, PARITY_GATE);
+    // The state is the parity of the inputs' states, and `obs` carries it as the rule.
+    for c in 0..target.len() {
+        let ones = inputs.iter().filter(|v| v[c] > 0.5).count();
+        assert_eq!(target[c], (ones % 2) as f32, "cell {c}");
+    }
+    assert_eq!(
+        numeric(&b.matrix, &rule_obs(PARITY_GATE)),
+        numeric(&b.matrix, &state_obs(PARITY_GATE))
+    );
+    // Given any two inputs' states, the target is ON half the time: no pair informs it.
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        for (si, sj) in [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)] {
+            let cells: Vec<usize> = (0..target.len())
+                .filter(|&c| inputs[i][c] == si && inputs[j][c] == sj)
+                .collect();
+            let on = cells.iter().filter(|&&c| target[c] > 0.5).count() as f64;
+            let rate = on / cells.len() as f64;
+            assert!(
+                (rate - 0.5).abs() < 0.06,
+                "P(ON | TFP{} = {si}, TFP{} = {sj}) = {rate:.3}",
+                i + 1,
+                j + 1
+            );
+        }
+    }
+    // The measured expression follows the states (ON ≈ 30 counts, OFF ≈ 0.5).
+    let x = counts(&b.matrix, PARITY_GATE);
+    let on: Vec<f64> = (0..x.len())
+        .filter(|&c| target[c] > 0.5)
+        .map(|c| x[c])
+        .collect();
+    let off: Vec<f64> = (0..x.len())
+        .filter(|&c| target[c] < 0.5)
+        .map(|c| x[c])
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(
+        mean(&on) > 15.0 && mean(&off) < 2.0,
+        "{} vs {}",
+        mean(&on),
+        mean(&off)
+    );
+    // The truth: edges from every input, the Boolean form true exactly on odd parity, and the
+    // multilinear polynomial with its 7 terms (a + b + c − 2ab − 2ac − 2bc + 4abc).
+    let rule = b.truth.rule(PARITY_GATE).unwrap();
+    assert_eq!(rule.kind, EdgeKind::Parity);
+    assert_eq!(rule.terms.len(), 7);
+    assert_eq!(
+        rule.polynomial,
+        "TGPARITY = TFP1 + TFP2 + TFP3 - 2*TFP1*TFP2 - 2*TFP1*TFP3 - 2*TFP2*TFP3 + 4*TFP1*TFP2*TFP3"
+    );
+    let boolean = rule.boolean.as_deref().unwrap();
+    let rhs = boolean.split_once('=').unwrap().1;
+    for mask in 0..8u32 {
+        let env = |name: &str| match name {
+            "TFP1" => mask & 1 == 1,
+            "TFP2" => mask & 2 == 2,
+            "TFP3" => mask & 4 == 4,
+            other => panic!("unexpected {other}"),
+        };
+        assert_eq!(
+            eval_bool(rhs, &env),
+            mask.count_ones() % 2 == 1,
+            "{boolean} at {mask:03b}"
+        );
+    }
+    for input in ["TFP1", "TFP2", "TFP3"] {
+        assert!(b
+            .truth
+            .edges
+            .iter()
+            .any(|e| e.source == input && e.target == PARITY_GATE));
+    }
+    // The dynamics' steady state at sharp inputs is the parity too.
+    let dyn_truth = &b.truth.dynamics;
+    let vars = &dyn_truth.variables;
+    let t = vars.iter().position(|v| v == PARITY_GATE).unwrap();
+    for mask in 0..8u32 {
+        let mut x = vec![0.5; vars.len()];
+        for (k, g) in ["TFP1", "TFP2", "TFP3"].iter().enumerate() {
+            let j = vars.iter().position(|v| v == g).unwrap();
+            x[j] = if mask >> k & 1 == 1 { 1000.0 } else { 0.0 };
+        }
+        let want = 0.5 + 30.0 * f64::from(mask.count_ones() % 2);
+        x[t] = want;
+        let u = vec![0.0; dyn_truth.controls.len()];
+        let dx = dyn_truth.derivative(&x, &u).unwrap();
+        assert!(dx[t].abs() < 1e-3, "{mask:03b}: d/dt = {}", dx[t]);
+    }
+    // The default brain has no parity gate.
+    let plain = small(20, 8);
+    assert!(plain.matrix.genes().position(PARITY_GATE).is_none());
+}
+
+#[test]
+fn the_simpson_module_correlates_positively_overall_and_negatively_within_types() {
+    use cellsindy::probes::{group_means, spearman, spearman_within};
+    let b = generate(
+        &BrainParams::default()
+            .n_cells(3000)
+            .n_background_genes(100)
+            .seed(9)
+            .simpson(true),
+    )
+    .unwrap();
+    let genes: Vec<&str> = SIMPSON_A.iter().chain(&SIMPSON_B).copied().collect();
+    let cols: Vec<Vec<f64>> = genes.iter().map(|g| normalised(&b.matrix, g)).collect();
+    let x = ndarray::Array2::from_shape_fn((b.matrix.n_cells(), genes.len()), |(c, j)| {
+        cols[j][c].ln_1p()
+    });
+    let (cats, codes) = codes(&b.matrix, "cell_type");
+    let strata: Vec<String> = codes.iter().map(|&c| cats[c as usize].clone()).collect();
+    let (a, bb) = ((0..3).collect::<Vec<_>>(), (3..6).collect::<Vec<_>>());
+    let pooled = group_means(spearman(x.view()).unwrap().rho.view(), &a, &bb).unwrap();
+    let within = group_means(
+        spearman_within(x.view(), &strata).unwrap().rho.view(),
+        &a,
+        &bb,
+    )
+    .unwrap();
+    assert!(
+        pooled.between > 0.15,
+        "pooled between {:.3}",
+        pooled.between
+    );
+    assert!(
+        within.between < -0.15,
+        "within-type between {:.3}",
+        within.between
+    );
+    // Each group hangs together both ways.
+    assert!(
+        pooled.within_a > 0.2 && within.within_a > 0.05,
+        "{pooled:?} {within:?}"
+    );
+    // Every type on its own shows the negative sign.
+    for ty in CellType::ALL {
+        let rows: Vec<usize> = (0..strata.len())
+            .filter(|&r| strata[r] == ty.name())
+            .collect();
+        let sub = x.select(ndarray::Axis(0), &rows);
+        let g = group_means(spearman(sub.view()).unwrap().rho.view(), &a, &bb).unwrap();
+        assert!(g.between < -0.05, "{}: {:.3}", ty.name(), g.between);
+    }
+    // The default brain has none of these genes.
+    let plain = small(20, 9);
+    assert!(plain.matrix.genes().position("SMPA1").is_none());
 }

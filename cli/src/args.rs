@@ -751,6 +751,11 @@ pub struct ProbeArgs {
     /// `data synth`).
     #[arg(long, value_name = "COLUMN")]
     pub gate_states: Option<String>,
+    /// Take every ρ of the covariance probe within the values of this `obs` column (e.g.
+    /// `cell_type`), pooled over them, instead of over all cells: a correlation that only comes
+    /// from the types' different levels then disappears.
+    #[arg(long, value_name = "COLUMN")]
+    pub covariance_within: Option<String>,
     /// Seed of contexts, draws, cell samples, the randomized SVD and the baselines.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -842,6 +847,15 @@ pub struct SynthArgs {
     /// microglia).
     #[arg(long, value_name = "TYPE")]
     pub gate_cell_type: Option<String>,
+    /// Add a parity gate TGPARITY on N new switches TFP1..TFPN (2 to 8): ON when an odd number
+    /// of them is ON, so with N >= 3 no pair of genes predicts it.
+    #[arg(long, value_name = "N")]
+    pub parity: Option<usize>,
+    /// Add the Simpson module (SMPA1-3, SMPB1-3): the two groups correlate positively over all
+    /// cells and negatively within every cell type (probe it with `--group-a`, `--group-b` and
+    /// `--covariance-within cell_type`).
+    #[arg(long)]
+    pub simpson: bool,
     /// Also simulate the network as Hill-kinetics dynamics: this many trajectories, one CSV
     /// each in `<out>.timecourse/` (read them with `cellsindy sindy --data ... --controls`).
     #[arg(long, value_name = "N")]
@@ -903,6 +917,9 @@ impl TryFrom<&SynthArgs> for crate::pipeline::data::SynthConfig {
             flip: a.gate_flip.unwrap_or(d.flip),
             cell_type,
         });
+        params = params
+            .parity_inputs(a.parity.unwrap_or(0))
+            .simpson(a.simpson);
         params.validate()?;
         let timecourse = a.timecourse.map(|n| TimeCourseParams {
             n_trajectories: n,

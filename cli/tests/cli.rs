@@ -264,6 +264,9 @@ fn data_synth_options_make_the_probes_discriminate_and_write_the_latents() {
         "0.05",
         "--gate-cell-type",
         "neuron",
+        "--parity",
+        "3",
+        "--simpson",
         "--out",
         &d("b.h5ad"),
     ]);
@@ -276,10 +279,23 @@ fn data_synth_options_make_the_probes_discriminate_and_write_the_latents() {
         .unwrap();
     let names: Vec<&str> = obs.iter().map(|(n, _)| n.as_str()).collect();
     assert!(
-        names.contains(&"rule_TGXOR") && names.contains(&"state_TFA"),
+        names.contains(&"rule_TGXOR")
+            && names.contains(&"state_TFA")
+            && names.contains(&"rule_TGPARITY")
+            && names.contains(&"state_TFP3"),
         "{names:?}"
     );
     let (_, types) = obs.iter().find(|(n, _)| n == "cell_type").unwrap();
+    // Reading named columns only: those asked for that exist, in the file's order.
+    let path = std::path::Path::new(&d("b.h5ad")).to_path_buf();
+    let named = cellsindy::expression::io::h5ad::h5ad_obs_named(
+        &path,
+        &["rule_TGPARITY".into(), "cell_type".into(), "absent".into()],
+    )
+    .unwrap();
+    let got: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(got, ["cell_type", "rule_TGPARITY"]);
+    assert_eq!(named[0].1, *types);
     assert_eq!(
         (0..300)
             .filter(|&i| types.label(i) == "transitional")
@@ -290,10 +306,16 @@ fn data_synth_options_make_the_probes_discriminate_and_write_the_latents() {
         cellsindy::synthetic::GroundTruth::load_json(&dir.path().join("b.truth.json")).unwrap();
     assert_eq!(truth.params.gate.flip, 0.05);
     assert_eq!(truth.params.proportions.neuron, 0.4);
+    assert_eq!(
+        (truth.params.parity_inputs, truth.params.simpson),
+        (3, true)
+    );
+    assert!(truth.rule("TGPARITY").is_some() && truth.groups.network.len() == 18);
     for (bad, field) in [
         (vec!["--gate-cell-type", "nope"], "gate-cell-type"),
         (vec!["--proportions", "0.5,0.5,0"], "proportions"),
         (vec!["--gate-p-on", "1"], "gate.p_on"),
+        (vec!["--parity", "1"], "parity_inputs"),
     ] {
         let mut args = bad.clone();
         let x = d("x.h5ad");

@@ -419,3 +419,75 @@ fn ablating_units_reruns_the_probes_beside_random_sets() {
         Err(Error::Empty { .. })
     ));
 }
+
+#[test]
+fn a_parity_gate_defeats_the_pairwise_baselines_and_the_simpson_module_flips_within_types() {
+    // A 3-input parity carries no information in any pair of genes: the linear and pairwise
+    // methods must score chance on it while its ceiling is near 1. The Simpson module's two
+    // groups correlate positively over all cells and negatively within cell types: the real
+    // cells' row of the covariance probe shows both, depending on `covariance_within`.
+    use cellsindy::synthetic::{generate, BrainParams, PARITY_GATE, SIMPSON_A, SIMPSON_B};
+    let m = generate(
+        &BrainParams::default()
+            .n_cells(800)
+            .n_background_genes(40)
+            .seed(5)
+            .parity_inputs(3)
+            .simpson(true),
+    )
+    .unwrap()
+    .matrix;
+    let (model, tc) = tiny_model(&m, 1);
+    let cfg = ProbeConfig {
+        group_a: SIMPSON_A.iter().map(|s| s.to_string()).collect(),
+        group_b: SIMPSON_B.iter().map(|s| s.to_string()).collect(),
+        gate: PARITY_GATE.into(),
+        n_components: 5,
+        joint_steps: 2,
+        forest_trees: 20,
+        mlp_steps: 100,
+        bootstrap_reps: 20,
+        ..ProbeConfig::default()
+    };
+    let pooled = run_probes(&model, &m, tc.seed, tc.val_fraction, &cfg).unwrap();
+    for x in &pooled.xor_gate.methods {
+        let ba = x.scores.balanced_accuracy;
+        if ["PCA", "linear", "pairwise logistic"].contains(&x.method.as_str()) {
+            assert!(ba < 0.62, "{} reads a 3-input parity: {ba:.3}", x.method);
+        }
+        if x.method.starts_with("Bayes ceiling") {
+            assert!(ba > 0.95, "ceiling {ba:.3}");
+        }
+    }
+    assert!(pooled
+        .xor_gate
+        .methods
+        .iter()
+        .any(|x| x.method.starts_with("Bayes ceiling")));
+    let within_cfg = ProbeConfig {
+        covariance_within: Some("cell_type".into()),
+        ..cfg.clone()
+    };
+    let within = run_probes(&model, &m, tc.seed, tc.val_fraction, &within_cfg).unwrap();
+    let real = |r: &ProbeReport| r.covariance.real.clone();
+    let (p, w) = (real(&pooled), real(&within));
+    assert_eq!(p.method, "real");
+    assert!(
+        p.rho.between > 0.1 && w.rho.between < -0.1,
+        "{:?} {:?}",
+        p.rho,
+        w.rho
+    );
+    let iv = w.rho_intervals.unwrap()[2];
+    assert!(
+        iv.lo <= w.rho.between && w.rho.between <= iv.hi && iv.hi < 0.0,
+        "{iv:?}"
+    );
+    // A stratifying column the data lack is an error, not a silent pooled probe.
+    let missing = ProbeConfig {
+        covariance_within: Some("no_such_column".into()),
+        ..cfg
+    };
+    let err = run_probes(&model, &m, tc.seed, tc.val_fraction, &missing).unwrap_err();
+    assert!(err.to_string().contains("no_such_column"), "{err}");
+}

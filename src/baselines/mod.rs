@@ -28,7 +28,9 @@ pub use knn::{KnnImputer, KnnParams};
 pub use linear::LinearImputer;
 #[cfg(feature = "nn")]
 pub use mlp::{MlpImputer, MlpParams};
-pub use pairwise::{interaction_screen, InteractionScreen, PairwiseLogistic, PairwiseParams};
+pub use pairwise::{
+    interaction_screen, InteractionScreen, InteractionScreener, PairwiseLogistic, PairwiseParams,
+};
 pub use pca::{Pca, PcaParams, PcaSolver, PcaValidParams};
 pub use trees::ForestImputer;
 

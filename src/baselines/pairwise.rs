@@ -258,7 +258,8 @@ pub struct InteractionScreen {
 /// `y`: `|corr(x_j, y)|` for every column and `|corr(z_i z_j, y)|` for every pair, keeping the
 /// `n_pairs` best pairs. The product of two standardised inputs carries an XOR or an AND even
 /// when neither input has a marginal correlation with `y`, which is why a gate's inputs can be
-/// found without a model. Three Gram matrices: the cost is rows × columns².
+/// found without a model. Three Gram matrices: the cost is rows × columns²
+/// ([`InteractionScreener`] keeps the two that do not depend on `y` for screening many targets).
 ///
 /// # Errors
 /// [`Error::Shape`] if `y` does not have one value per row; [`Error::NonFinite`].
@@ -267,64 +268,117 @@ pub fn interaction_screen(
     y: &[f64],
     n_pairs: usize,
 ) -> Result<InteractionScreen> {
-    let (n, d) = x.dim();
-    if y.len() != n {
-        return Err(Error::shape(
-            "interaction_screen",
-            format!("{n} targets"),
-            y.len().to_string(),
-        ));
+    InteractionScreener::new(x)?.screen(y, n_pairs, &[])
+}
+
+/// [`interaction_screen`] for many targets on the same columns: the standardised columns and
+/// the two target-independent Gram matrices (`zᵀz`, `(z²)ᵀz²`) are computed once, leaving one
+/// Gram matrix per target.
+#[derive(Debug, Clone)]
+pub struct InteractionScreener {
+    z: Array2<f64>,
+    live: Vec<bool>,
+    c: Array2<f64>,
+    q: Array2<f64>,
+}
+
+impl InteractionScreener {
+    /// Standardises the columns of `x` and computes the target-independent Gram matrices.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] for NaN/∞ in `x`.
+    pub fn new(x: ArrayView2<'_, f64>) -> Result<Self> {
+        check_finite("interaction screen input", x)?;
+        let (n, _) = x.dim();
+        let nf = n.max(1) as f64;
+        let mut z = x.to_owned();
+        let mut live = vec![false; x.ncols()];
+        for (j, mut c) in z.columns_mut().into_iter().enumerate() {
+            let m = c.sum() / nf;
+            let sd = (c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / nf).sqrt();
+            live[j] = sd > 1e-12 * (m.abs() + 1.0);
+            c.mapv_inplace(|v| if live[j] { (v - m) / sd } else { 0.0 });
+        }
+        let c = z.t().dot(&z) / nf;
+        let z2 = z.mapv(|v| v * v);
+        let q = z2.t().dot(&z2) / nf;
+        Ok(InteractionScreener { z, live, c, q })
     }
-    check_finite("interaction screen input", x)?;
-    if let Some((i, &v)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: "interaction screen target",
-            row: i,
-            col: 0,
-            value: v,
-        });
+
+    /// The screen of `y` over the columns, leaving out the columns in `exclude` (e.g. the
+    /// target's own column): their main effect is reported as 0 and no pair contains them.
+    /// Indices are the columns of the `x` the screener was built on.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `y` does not have one value per row; [`Error::NonFinite`] for NaN/∞
+    /// in `y`.
+    pub fn screen(
+        &self,
+        y: &[f64],
+        n_pairs: usize,
+        exclude: &[usize],
+    ) -> Result<InteractionScreen> {
+        let (n, d) = self.z.dim();
+        if y.len() != n {
+            return Err(Error::shape(
+                "interaction_screen",
+                format!("{n} targets"),
+                y.len().to_string(),
+            ));
+        }
+        if let Some((i, &v)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "interaction screen target",
+                row: i,
+                col: 0,
+                value: v,
+            });
+        }
+        let nf = n.max(1) as f64;
+        let ym = y.iter().sum::<f64>() / nf;
+        let ysd = (y.iter().map(|v| (v - ym) * (v - ym)).sum::<f64>() / nf).sqrt();
+        if ysd == 0.0 {
+            return Ok(InteractionScreen {
+                main: vec![0.0; d],
+                pairs: Vec::new(),
+            });
+        }
+        let use_col = |j: usize| self.live[j] && !exclude.contains(&j);
+        let yc = Array1::from_iter(y.iter().map(|v| (v - ym) / ysd));
+        let main: Vec<f64> = self
+            .z
+            .t()
+            .dot(&yc)
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                if exclude.contains(&j) {
+                    0.0
+                } else {
+                    (v / nf).abs()
+                }
+            })
+            .collect();
+        let zy = &self.z * &yc.view().insert_axis(Axis(1));
+        let s = zy.t().dot(&self.z) / nf;
+        let cand = (0..d)
+            .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
+            .filter(|&(i, j)| use_col(i) && use_col(j))
+            .filter_map(|(i, j)| {
+                let var = self.q[[i, j]] - self.c[[i, j]] * self.c[[i, j]];
+                (var > 1e-12).then(|| (s[[i, j]].abs() / var.sqrt(), i * d + j))
+            });
+        let mut scored: Vec<(f64, usize)> = cand.filter(|s| s.0.is_finite()).collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.truncate(n_pairs);
+        Ok(InteractionScreen {
+            main,
+            pairs: scored
+                .into_iter()
+                .map(|(v, ij)| (ij / d, ij % d, v))
+                .collect(),
+        })
     }
-    let nf = n.max(1) as f64;
-    let ym = y.iter().sum::<f64>() / nf;
-    let ysd = (y.iter().map(|v| (v - ym) * (v - ym)).sum::<f64>() / nf).sqrt();
-    let mut z = x.to_owned();
-    let mut live = vec![false; d];
-    for (j, mut c) in z.columns_mut().into_iter().enumerate() {
-        let m = c.sum() / nf;
-        let sd = (c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / nf).sqrt();
-        live[j] = sd > 1e-12 * (m.abs() + 1.0);
-        c.mapv_inplace(|v| if live[j] { (v - m) / sd } else { 0.0 });
-    }
-    if ysd == 0.0 {
-        return Ok(InteractionScreen {
-            main: vec![0.0; d],
-            pairs: Vec::new(),
-        });
-    }
-    let yc = Array1::from_iter(y.iter().map(|v| (v - ym) / ysd));
-    let main: Vec<f64> = z.t().dot(&yc).iter().map(|v| (v / nf).abs()).collect();
-    let zy = &z * &yc.view().insert_axis(Axis(1));
-    let s = zy.t().dot(&z) / nf;
-    let c = z.t().dot(&z) / nf;
-    let z2 = z.mapv(|v| v * v);
-    let q = z2.t().dot(&z2) / nf;
-    let cand = (0..d)
-        .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
-        .filter(|&(i, j)| live[i] && live[j])
-        .filter_map(|(i, j)| {
-            let var = q[[i, j]] - c[[i, j]] * c[[i, j]];
-            (var > 1e-12).then(|| (s[[i, j]].abs() / var.sqrt(), i * d + j))
-        });
-    let mut scored: Vec<(f64, usize)> = cand.filter(|s| s.0.is_finite()).collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.truncate(n_pairs);
-    Ok(InteractionScreen {
-        main,
-        pairs: scored
-            .into_iter()
-            .map(|(v, ij)| (ij / d, ij % d, v))
-            .collect(),
-    })
 }
 
 fn standardise(
@@ -410,6 +464,38 @@ fn newton(x: &Array2<f64>, y: &[f64], lambda: f64) -> Result<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_screener_with_an_excluded_column_equals_the_screen_of_the_others() {
+        let n = 300;
+        let x = Array2::from_shape_fn((n, 8), |(i, j)| {
+            (((i * 7919 + j * 104_729 + i * j * 31) % 1009) as f64 / 1009.0) - 0.5
+        });
+        let screener = InteractionScreener::new(x.view()).unwrap();
+        for t in [0, 4, 7] {
+            let y: Vec<f64> = (0..n)
+                .map(|i| f64::from(u8::from((x[[i, 1]] > 0.0) != (x[[i, 5]] > 0.0))) + x[[i, t]])
+                .collect();
+            let others: Vec<usize> = (0..8).filter(|&j| j != t).collect();
+            let alone = interaction_screen(x.select(Axis(1), &others).view(), &y, 6).unwrap();
+            let shared = screener.screen(&y, 6, &[t]).unwrap();
+            let mapped: Vec<(usize, usize)> = alone
+                .pairs
+                .iter()
+                .map(|&(a, b, _)| (others[a], others[b]))
+                .collect();
+            let got: Vec<(usize, usize)> = shared.pairs.iter().map(|&(a, b, _)| (a, b)).collect();
+            assert_eq!(got, mapped, "target column {t}");
+            for (k, &j) in others.iter().enumerate() {
+                assert!((shared.main[j] - alone.main[k]).abs() < 1e-12);
+            }
+            assert_eq!(shared.main[t], 0.0);
+        }
+        assert!(matches!(
+            screener.screen(&[0.0; 3], 2, &[]),
+            Err(Error::Shape { .. })
+        ));
+    }
 
     #[test]
     fn the_screen_finds_a_pure_xor_among_noise_genes() {

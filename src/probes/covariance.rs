@@ -4,7 +4,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::spearman::{group_means, spearman, GroupCorrelations};
+use super::spearman::{group_means, spearman_in, GroupCorrelations};
 use crate::error::{Error, Result};
 use crate::stats::Interval;
 
@@ -90,17 +90,21 @@ pub struct MethodCovariance {
 
 /// Correlations of `x` (cells × the probe's genes, group A's columns first, then B's), the
 /// sign comparison with `truth` and the error of the Spearman matrix against the truth's
-/// (`None`: `x` *is* the truth, every sign matches).
+/// (`None`: `x` *is* the truth, every sign matches). With `strata` (one label per cell) every
+/// correlation is taken within the strata ([`super::spearman_within`]); the truth must have
+/// been scored the same way.
 ///
 /// # Shapes
 /// `x`: `(n_cells, n_a + n_b)`; `genes`: `n_a + n_b` names.
 ///
 /// # Errors
 /// [`Error::Shape`] if `genes` does not name the columns, and [`super::spearman()`]'s errors.
+#[allow(clippy::too_many_arguments)] // the probe's settings, each used once
 pub fn score_method(
     method: &str,
     role: Role,
     x: ArrayView2<'_, f64>,
+    strata: Option<&[String]>,
     genes: &[String],
     n_a: usize,
     truth: Option<&MethodCovariance>,
@@ -120,7 +124,7 @@ pub fn score_method(
             "must be finite and >= 0",
         ));
     }
-    let s = spearman(x)?;
+    let s = spearman_in(x, strata)?;
     let a: Vec<usize> = (0..n_a).collect();
     let b: Vec<usize> = (n_a..genes.len()).collect();
     let rho = group_means(s.rho.view(), &a, &b)?;
@@ -147,13 +151,15 @@ pub fn score_method(
 
 /// 95 % percentile-bootstrap intervals, over the cells (rows of `x`), of the three group means
 /// of `x`'s Spearman matrix (within A = the first `n_a` columns, within B, between), all three
-/// from the same `reps` resamples ([`crate::stats::bootstrap_many`]). A resample on which the
-/// correlations are undefined is dropped.
+/// from the same `reps` resamples ([`crate::stats::bootstrap_many`]), within `strata` when
+/// given (a resampled cell keeps its stratum). A resample on which the correlations are
+/// undefined is dropped.
 ///
 /// # Errors
 /// [`Error::Shape`] if `n_a` leaves a group with fewer than two genes; the bootstrap's errors.
 pub fn rho_intervals(
     x: ArrayView2<'_, f64>,
+    strata: Option<&[String]>,
     n_a: usize,
     reps: usize,
     seed: u64,
@@ -168,8 +174,16 @@ pub fn rho_intervals(
     }
     let a: Vec<usize> = (0..n_a).collect();
     let b: Vec<usize> = (n_a..g).collect();
+    if let Some(s) = strata.filter(|s| s.len() != x.nrows()) {
+        return Err(Error::shape(
+            "rho_intervals",
+            format!("{} stratum labels", x.nrows()),
+            s.len().to_string(),
+        ));
+    }
     let stat = |rows: &[usize]| -> Vec<f64> {
-        let r = spearman(x.select(ndarray::Axis(0), rows).view())
+        let sub: Option<Vec<String>> = strata.map(|s| rows.iter().map(|&r| s[r].clone()).collect());
+        let r = spearman_in(x.select(ndarray::Axis(0), rows).view(), sub.as_deref())
             .and_then(|s| group_means(s.rho.view(), &a, &b));
         match r {
             Ok(m) => m.as_array().to_vec(),
@@ -243,15 +257,15 @@ mod tests {
         let (mut small, mut large) = (draw(100), draw(1600));
         with_factor(&mut small);
         with_factor(&mut large);
-        let s = rho_intervals(small.view(), 2, 200, 1).unwrap();
-        let l = rho_intervals(large.view(), 2, 200, 1).unwrap();
+        let s = rho_intervals(small.view(), None, 2, 200, 1).unwrap();
+        let l = rho_intervals(large.view(), None, 2, 200, 1).unwrap();
         for iv in s.iter().chain(&l) {
             assert!(iv.lo <= iv.estimate && iv.estimate <= iv.hi, "{iv:?}");
         }
         assert!(l[0].lo > 0.3, "{:?}", l[0]);
         assert!(l[1].lo < 0.0 && l[1].hi > 0.0, "{:?}", l[1]);
         assert!(l[0].hi - l[0].lo < 0.5 * (s[0].hi - s[0].lo));
-        assert_eq!(rho_intervals(small.view(), 2, 200, 1).unwrap(), s);
-        assert!(rho_intervals(small.view(), 4, 200, 1).is_err());
+        assert_eq!(rho_intervals(small.view(), None, 2, 200, 1).unwrap(), s);
+        assert!(rho_intervals(small.view(), None, 4, 200, 1).is_err());
     }
 }

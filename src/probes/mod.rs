@@ -38,7 +38,8 @@ pub use ceiling::{state_keys, state_oracle};
 pub use covariance::{matrix_error, rho_intervals, score_method, MethodCovariance, Role, Sign};
 pub use report::{Comparison, CovarianceReport, ProbeReport, XorMethod, XorReport};
 pub use spearman::{
-    group_means, mean_pairwise_spearman, mean_spearman, spearman, GroupCorrelations, SpearmanMatrix,
+    group_means, mean_pairwise_spearman, mean_spearman, spearman, spearman_in, spearman_within,
+    GroupCorrelations, SpearmanMatrix,
 };
 pub use xor::{
     bin_threshold, roc_curve, score_binary, xor_probability, Binarize, BinaryScores, Logistic1d,
@@ -74,6 +75,7 @@ use crate::synthetic::{MITO_GENES, SYNAPTIC_GENES};
 /// | `bootstrap_reps` | 200 | resamples of the cells behind each ρ's 95 % interval (0 = no intervals) | |
 /// | `marker_states` | `"cell_type"` | `obs` column of the latent state the markers' Bayes ceiling conditions on (absent from the data: no ceiling row) | |
 /// | `gate_states` | `None` = `rule_<gate>` | `obs` column of the gate's latent rule (written by the synthetic brain, [`crate::synthetic::rule_obs`]) | |
+/// | `covariance_within` | `None` | `obs` column (e.g. `cell_type`) within whose values every ρ of the covariance probe is taken ([`spearman_within`]); `None`: over all cells | |
 /// | `seed` | 0 | contexts, draws, cell samples, randomized SVD | |
 /// | `batch_size` | 64 | cells per forward pass | ≥ 1 |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +123,8 @@ pub struct ProbeConfig {
     pub marker_states: String,
     /// `obs` column the gate's Bayes ceiling conditions on (`None`: `rule_<gate>`).
     pub gate_states: Option<String>,
+    /// `obs` column the covariance probe's correlations are taken within (`None`: all cells).
+    pub covariance_within: Option<String>,
     /// Seed.
     pub seed: u64,
     /// Cells per forward pass.
@@ -151,6 +155,7 @@ impl Default for ProbeConfig {
             bootstrap_reps: 200,
             marker_states: "cell_type".into(),
             gate_states: None,
+            covariance_within: None,
             seed: 0,
             batch_size: 64,
         }

@@ -328,6 +328,12 @@ impl ProbeReport {
             self.covariance.genes.len(),
             c.dead_zone
         );
+        if let Some(col) = &c.covariance_within {
+            let _ = writeln!(
+                s,
+                "Every ρ here is taken **within** the values of `obs` column `{col}` (each value's Spearman matrix, weighted by its cells), not over all cells.\n"
+            );
+        }
         s.push_str(&self.covariance.markdown(&c.group_a_name, &c.group_b_name));
         let _ = writeln!(s);
         for m in &self.covariance.methods {

@@ -78,6 +78,66 @@ pub fn spearman(x: ArrayView2<'_, f64>) -> Result<SpearmanMatrix> {
     Ok(SpearmanMatrix { rho, constant })
 }
 
+/// Spearman correlations within strata of the rows (e.g. cell types), pooled: each stratum's
+/// matrix ([`spearman`]) weighted by its number of rows. A correlation that only comes from
+/// the strata's different levels (Simpson's paradox) is absent here, while [`spearman`] on all
+/// rows shows it. A stratum of fewer than three rows is left out; a column is listed as
+/// constant when it is constant in every stratum used.
+///
+/// # Shapes
+/// `x`: `(n_samples, n_columns)`, `strata`: one label per row.
+///
+/// # Errors
+/// [`Error::Shape`] if `strata` does not label the rows; [`Error::TooFewSamples`] if no
+/// stratum has three rows; [`spearman`]'s errors.
+pub fn spearman_within(x: ArrayView2<'_, f64>, strata: &[String]) -> Result<SpearmanMatrix> {
+    let (n, p) = x.dim();
+    if strata.len() != n {
+        return Err(Error::shape(
+            "Spearman within strata",
+            format!("{n} stratum labels"),
+            strata.len().to_string(),
+        ));
+    }
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (r, s) in strata.iter().enumerate() {
+        groups.entry(s.as_str()).or_default().push(r);
+    }
+    let mut rho = Array2::<f64>::zeros((p, p));
+    let mut constant_in = vec![0usize; p];
+    let (mut weight, mut used) = (0.0, 0usize);
+    for rows in groups.values().filter(|r| r.len() >= 3) {
+        let m = spearman(x.select(ndarray::Axis(0), rows).view())?;
+        rho.scaled_add(rows.len() as f64, &m.rho);
+        weight += rows.len() as f64;
+        used += 1;
+        for &j in &m.constant {
+            constant_in[j] += 1;
+        }
+    }
+    if used == 0 {
+        return Err(Error::TooFewSamples {
+            op: "Spearman correlation within strata".into(),
+            needed: 3,
+            got: groups.values().map(Vec::len).max().unwrap_or(0),
+        });
+    }
+    rho /= weight;
+    let constant = (0..p).filter(|&j| constant_in[j] == used).collect();
+    Ok(SpearmanMatrix { rho, constant })
+}
+
+/// [`spearman`] over all rows (`strata: None`) or [`spearman_within`] the strata.
+///
+/// # Errors
+/// Those of the function it calls.
+pub fn spearman_in(x: ArrayView2<'_, f64>, strata: Option<&[String]>) -> Result<SpearmanMatrix> {
+    match strata {
+        None => spearman(x),
+        Some(s) => spearman_within(x, s),
+    }
+}
+
 /// Mean pairwise correlations within two groups of columns and between them (the covariance
 /// probe's three "aspects").
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -310,6 +370,40 @@ fn columns(x: ArrayView2<'_, f64>) -> Vec<f64> {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn within_strata_removes_the_correlation_the_strata_levels_make() {
+        // Two strata at different levels of both columns, anti-correlated inside each.
+        let strata: Vec<String> = (0..40)
+            .map(|i| if i < 20 { "lo" } else { "hi" }.into())
+            .collect();
+        let x = Array2::from_shape_fn((40, 2), |(i, j)| {
+            let level = if i < 20 { 0.0 } else { 10.0 };
+            let within = (i % 20) as f64 * if j == 0 { 0.1 } else { -0.1 };
+            level + within
+        });
+        assert!(spearman(x.view()).unwrap().rho[(0, 1)] > 0.4);
+        let w = spearman_within(x.view(), &strata).unwrap();
+        assert!((w.rho[(0, 1)] + 1.0).abs() < 1e-12, "{}", w.rho[(0, 1)]);
+        assert_eq!(
+            spearman_in(x.view(), None).unwrap(),
+            spearman(x.view()).unwrap()
+        );
+        // Weighted by cells: one stratum of 2 rows is left out, a lone stratum of 3 counts.
+        let mut few = strata.clone();
+        few[0] = "pair".into();
+        few[1] = "pair".into();
+        assert!(spearman_within(x.view(), &few).is_ok());
+        assert!(matches!(
+            spearman_within(x.view(), &strata[..39]),
+            Err(Error::Shape { .. })
+        ));
+        let singles: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+        assert!(matches!(
+            spearman_within(x.view(), &singles),
+            Err(Error::TooFewSamples { .. })
+        ));
+    }
 
     /// Reference: average ranks by sorting, Pearson of ranks.
     fn naive(x: ArrayView2<'_, f64>) -> Array2<f64> {

@@ -186,33 +186,30 @@ pub fn fit_observed(
     let states = Array2::from_shape_fn((n, g), |(i, j)| {
         f64::from(u8::from(levels[[i, j]] > thresholds[j]))
     });
+    // The target-independent part of the screen, once for every target.
+    let screener = crate::baselines::InteractionScreener::new(states.view())?;
     let data = targets
         .iter()
         .map(|t| {
             let tc = genes.iter().position(|x| x == t).unwrap_or(0);
-            let others: Vec<usize> = (0..g).filter(|&j| j != tc).collect();
             let y: Vec<f64> = states.column(tc).to_vec();
-            let screen = crate::baselines::interaction_screen(
-                states.select(Axis(1), &others).view(),
-                &y,
-                n_candidates,
-            )?;
+            let screen = screener.screen(&y, n_candidates, &[tc])?;
             let mut cand: Vec<usize> = Vec::new();
             for &(a, b, _) in &screen.pairs {
                 for k in [a, b] {
-                    if cand.len() < n_candidates && !cand.contains(&others[k]) {
-                        cand.push(others[k]);
+                    if cand.len() < n_candidates && !cand.contains(&k) {
+                        cand.push(k);
                     }
                 }
             }
-            let mut mains: Vec<usize> = (0..others.len()).collect();
+            let mut mains: Vec<usize> = (0..g).filter(|&j| j != tc).collect();
             mains.sort_by(|&a, &b| screen.main[b].total_cmp(&screen.main[a]).then(a.cmp(&b)));
             for k in mains {
                 if cand.len() >= n_candidates {
                     break;
                 }
-                if !cand.contains(&others[k]) {
-                    cand.push(others[k]);
+                if !cand.contains(&k) {
+                    cand.push(k);
                 }
             }
             let top = levels.column(tc).iter().fold(0.0f64, |a, &v| a.max(v));

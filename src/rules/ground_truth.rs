@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::synthetic::{DynamicTruth, GateKind, GroundTruth, PolyTerm, Production};
+use crate::synthetic::{DynamicTruth, GroundTruth, PolyTerm, Production};
 
 use super::extract::edge_sign;
 
@@ -71,22 +71,13 @@ impl TruthNetwork {
                     vmax,
                     ..
                 } => {
-                    let (a, b) = match regulators.as_slice() {
-                        [a, b] => (a.as_str(), b.as_str()),
-                        _ => continue,
-                    };
+                    if !gate.arity_ok(regulators.len()) {
+                        continue;
+                    }
                     terms.push(term(*basal, &[]));
-                    match gate {
-                        GateKind::Xor => {
-                            terms.push(term(*vmax, &[a]));
-                            terms.push(term(*vmax, &[b]));
-                            terms.push(term(-2.0 * vmax, &[a, b]));
-                        }
-                        GateKind::And => terms.push(term(*vmax, &[a, b])),
-                        GateKind::AndNot => {
-                            terms.push(term(*vmax, &[a]));
-                            terms.push(term(-vmax, &[a, b]));
-                        }
+                    for (c, vars) in gate.monomials(regulators.len()) {
+                        let v: Vec<&str> = vars.iter().map(|&i| regulators[i].as_str()).collect();
+                        terms.push(term(c * vmax, &v));
                     }
                 }
                 Production::Linear { basal, terms: lin } => {

@@ -7,13 +7,13 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use super::network::{brain_network, compile, edges_and_rules, DynamicTruth, EdgeKind, SignedEdge};
+use super::network::{parity_nodes, PARITY_GATE, XOR_GATE, XOR_INPUTS};
 use super::network::{NetworkNode, NETWORK_DISPERSION};
-use super::network::{XOR_GATE, XOR_INPUTS};
 use super::params::{BrainParams, CellType, GateOptions};
 use super::sampling::{neg_binomial, normal, stream, DOMAIN_CELLS, DOMAIN_DATASET};
 use super::stats::ModuleCorrelations;
 use super::truth::{GeneGroups, GroundTruth};
-use super::{IMMEDIATE_EARLY_GENES, MITO_GENES, SYNAPTIC_GENES};
+use super::{IMMEDIATE_EARLY_GENES, MITO_GENES, SIMPSON_A, SIMPSON_B, SYNAPTIC_GENES};
 use crate::error::{Error, Result};
 use crate::expression::{CsrMatrix, ExpressionMatrix, GeneTable, ObsColumn, Values};
 
@@ -32,6 +32,17 @@ const IEG_STIM_GLIA: f64 = 1.5;
 const BACKGROUND_RATE_SDLOG: f64 = 1.3;
 /// Log-scale standard deviation of cell-type programmes of background genes.
 const BACKGROUND_PROGRAM_SDLOG: f64 = 0.8;
+/// Expected count of a Simpson-module gene at the median library, before its factors.
+const SIMPSON_RATE: f64 = 8.0;
+/// Log-scale level of the Simpson module in each cell type (neuron, astrocyte,
+/// oligodendrocyte, microglia): both groups follow it, which makes them correlated over all
+/// cells.
+const SIMPSON_TYPE_LEVEL: [f64; 4] = [1.5, 0.5, -0.5, -1.5];
+/// Log-scale weight of the per-cell factor that raises group A and lowers group B (the
+/// within-type anti-correlation).
+const SIMPSON_WITHIN: f64 = 0.5;
+/// Log-scale standard deviation of each Simpson gene's own variation.
+const SIMPSON_GENE_SD: f64 = 0.3;
 /// Cells per parallel work item.
 const CHUNK: usize = 256;
 
@@ -74,12 +85,17 @@ pub struct CellLatents {
 /// Where a column's expected count comes from.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Marker { ty: usize, rate: f64 },
+    Marker {
+        ty: usize,
+        rate: f64,
+    },
     Synaptic(usize),
     Mito(usize),
     Ieg(f64),
     Network(usize),
     Background(usize),
+    /// A Simpson-module gene: its slot among the six (group A's first).
+    Simpson(usize),
 }
 
 /// Gene layout and per-gene parameters shared by all cells.
@@ -116,6 +132,12 @@ fn layout(p: &BrainParams, net: &[NetworkNode]) -> Layout {
     for &(s, rate) in IMMEDIATE_EARLY_GENES.iter() {
         symbols.push(s.to_string());
         kinds.push(Kind::Ieg(rate));
+    }
+    if p.simpson {
+        for (slot, s) in SIMPSON_A.iter().chain(&SIMPSON_B).enumerate() {
+            symbols.push(s.to_string());
+            kinds.push(Kind::Simpson(slot));
+        }
     }
     // Background block with the network genes spread evenly through it.
     let nb = p.n_background_genes;
@@ -235,9 +257,11 @@ fn transitional_cells(p: &BrainParams) -> Vec<bool> {
     out
 }
 
-/// The network with the gate's inputs set as [`GateOptions`] asks (their P(ON) and ON level).
-fn network_with(gate: &GateOptions) -> Vec<NetworkNode> {
+/// The network with the gate's inputs set as [`GateOptions`] asks (their P(ON) and ON level),
+/// and the parity gate appended when asked for.
+fn network_with(gate: &GateOptions, parity_inputs: usize) -> Vec<NetworkNode> {
     let mut net = brain_network();
+    net.extend(parity_nodes(parity_inputs));
     for node in net
         .iter_mut()
         .filter(|n| XOR_INPUTS.contains(&n.symbol.as_str()))
@@ -299,9 +323,10 @@ struct Chunk {
 /// ```
 pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
     p.validate()?;
-    let net = network_with(&p.gate);
+    let net = network_with(&p.gate, p.parity_inputs);
     let compiled = compile(&net)?;
     let gate = net.iter().position(|n| n.symbol == XOR_GATE);
+    let parity = net.iter().position(|n| n.symbol == PARITY_GATE);
     let lay = layout(p, &net);
     let n = p.n_cells;
     let n_genes = lay.symbols.len();
@@ -340,6 +365,8 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
             let mut u = vec![0.0; n_syn];
             let mut mito_log = vec![0.0; n_mito];
             let mut act = vec![0.0; nn];
+            let n_simpson = SIMPSON_A.len() + SIMPSON_B.len();
+            let mut simpson = vec![0.0; n_simpson];
             for (cell, &ty) in types.iter().enumerate().take(hi).skip(lo) {
                 let mut rng = stream(p.seed, DOMAIN_CELLS, cell as u64);
                 let t = ty.index();
@@ -379,6 +406,20 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
                         act[g] = 1.0 - act[g];
                     }
                 }
+                if p.simpson {
+                    // Drawn only when asked for, as above.
+                    let level = if trans {
+                        0.5 * (SIMPSON_TYPE_LEVEL[CellType::Neuron.index()]
+                            + SIMPSON_TYPE_LEVEL[CellType::Astrocyte.index()])
+                    } else {
+                        SIMPSON_TYPE_LEVEL[t]
+                    };
+                    let z = normal(&mut rng);
+                    for (slot, v) in simpson.iter_mut().enumerate() {
+                        let sign = if slot < SIMPSON_A.len() { 1.0 } else { -1.0 };
+                        *v = level + sign * SIMPSON_WITHIN * z + SIMPSON_GENE_SD * normal(&mut rng);
+                    }
+                }
                 let ieg = |neuron: bool| match (neuron, stim) {
                     (true, false) => 1.0,
                     (true, true) => IEG_STIM_NEURON,
@@ -406,6 +447,7 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
                             net[j].baseline + net[j].amplitude * act[j],
                             NETWORK_DISPERSION,
                         ),
+                        Kind::Simpson(slot) => (SIMPSON_RATE * simpson[slot].exp(), p.dispersion),
                         Kind::Background(k) if trans => (lay.bg_transitional[k], p.dispersion),
                         Kind::Background(k) => (lay.bg_rates[t][k], p.dispersion),
                     };
@@ -481,6 +523,11 @@ pub fn generate(p: &BrainParams) -> Result<SyntheticBrain> {
     if gate.is_some() {
         let v = gate_rule.iter().map(|&a| f64::from(a)).collect();
         matrix = matrix.with_obs(rule_obs(XOR_GATE), ObsColumn::Numeric(v))?;
+    }
+    if let Some(j) = parity {
+        // No noise option touches the parity gate: its rule is its state.
+        let v = network.column(j).iter().map(|&a| f64::from(a)).collect();
+        matrix = matrix.with_obs(rule_obs(PARITY_GATE), ObsColumn::Numeric(v))?;
     }
     let truth = ground_truth(p, &net, &lay)?;
     Ok(SyntheticBrain {

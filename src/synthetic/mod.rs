@@ -35,6 +35,13 @@
 //! RBFOX3 (neurons) and GFAP (astrocytes) are never both expressed highly in a cell: each is at
 //! an ambient 0.01 expected counts outside its type.
 //!
+//! Two options add genes (both off by default):
+//!
+//! | option | genes | rate | `alpha` |
+//! |---|---|---|---|
+//! | [`BrainParams::parity_inputs`] `= n` | `TFP1`…`TFPn`, [`PARITY_GATE`] | as the other switches and gates | [`NETWORK_DISPERSION`] |
+//! | [`BrainParams::simpson`] | [`SIMPSON_A`], [`SIMPSON_B`] | `r · exp(τ_type ± γ z + σ ε_i)`: `+` for A, `−` for B, one `z` per cell | `dispersion` |
+//!
 //! # The synaptic and mitochondrial modules
 //!
 //! Targets, measured by [`module_spearman`] (mean pairwise Spearman ρ on library-size-normalised
@@ -80,6 +87,7 @@
 //! | `TGANDNOT` | activation by TFE, repression by TFF | `TGANDNOT = TFE and not TFF` | `TGANDNOT = TFE - TFE*TFF` |
 //! | `TGLIN1` | linear in one level | – | `TGLIN1 = TFG` |
 //! | `TGLIN2` | linear in two levels, one repressive | – | `TGLIN2 = 0.4 + 0.6*TFH - 0.4*TFI` |
+//! | `TGPARITY` (only with [`BrainParams::parity_inputs`] `= n`) | parity of `n` switches `TFP1`…`TFPn` | `(TFP1 and not TFP2 and …) or …` (the `2^(n−1)` odd assignments) | the sum over non-empty input sets `S` of `(−2)^(size(S) − 1) · Π_{i∈S} TFPi` |
 //!
 //! The switches `TFA`–`TFF` are ON with probability 0.5, independently in every cell and of
 //! everything else (cell type, condition, library size); the levels `TFG`–`TFI` are uniform on
@@ -118,8 +126,9 @@ pub use brain::{
     MARKER_AMBIENT, MODULE_TARGETS, TRANSITIONAL,
 };
 pub use network::{
-    brain_network, DynamicEquation, DynamicTruth, EdgeKind, GateKind, NetworkNode, NodeRule,
-    PolyTerm, Production, SignedEdge, TargetRule, NETWORK_DISPERSION, XOR_GATE, XOR_INPUTS,
+    brain_network, parity_nodes, DynamicEquation, DynamicTruth, EdgeKind, GateKind, NetworkNode,
+    NodeRule, PolyTerm, Production, SignedEdge, TargetRule, MAX_PARITY_INPUTS, NETWORK_DISPERSION,
+    PARITY_GATE, XOR_GATE, XOR_INPUTS,
 };
 pub use params::{BrainParams, CellType, GateOptions, ModuleModel, PerType};
 pub use stats::{module_spearman, module_spearman_with_totals, ModuleCorrelations};
@@ -135,6 +144,12 @@ pub const SYNAPTIC_GENES: [&str; 10] = [
 /// The mitochondrially encoded genes, one per respiratory-chain complex (see the module docs
 /// for why four).
 pub const MITO_GENES: [&str; 4] = ["MT-ND1", "MT-CYB", "MT-CO1", "MT-ATP6"];
+
+/// The Simpson module's group A ([`BrainParams::simpson`]).
+pub const SIMPSON_A: [&str; 3] = ["SMPA1", "SMPA2", "SMPA3"];
+
+/// The Simpson module's group B ([`BrainParams::simpson`]).
+pub const SIMPSON_B: [&str; 3] = ["SMPB1", "SMPB2", "SMPB3"];
 
 /// Immediate-early genes with their expected count in control neurons at the median library;
 /// induced in the `stimulated` condition.

@@ -39,6 +39,13 @@ pub enum NodeRule {
         /// The repressor.
         off: String,
     },
+    /// ON when an odd number of `inputs` are ON (parity; with two inputs, XOR). No pair of
+    /// inputs says anything about the target when there are three or more: only the full
+    /// interaction does.
+    Parity {
+        /// The inputs (at least two).
+        inputs: Vec<String>,
+    },
     /// Activity `intercept + Σ weight · activity(regulator)`, kept inside [0, 1] by design.
     Linear {
         /// Activity when every regulator is at 0.
@@ -58,18 +65,63 @@ pub enum GateKind {
     And,
     /// `h1 (1 − h2)`.
     AndNot,
+    /// `(1 − Π (1 − 2 h_i)) / 2` over any number of inputs (odd parity).
+    Parity,
 }
 
 impl GateKind {
-    /// The gate on inputs in [0, 1] (exact logic on 0/1, its multilinear extension between).
+    /// The gate on two inputs in [0, 1] (exact logic on 0/1, its multilinear extension
+    /// between); a two-input parity is an XOR.
     pub fn eval(self, h1: f64, h2: f64) -> f64 {
         match self {
-            GateKind::Xor => h1 + h2 - 2.0 * h1 * h2,
+            GateKind::Xor | GateKind::Parity => h1 + h2 - 2.0 * h1 * h2,
             GateKind::And => h1 * h2,
             GateKind::AndNot => h1 * (1.0 - h2),
         }
     }
+
+    /// The gate on `n` inputs `h(0)…h(n − 1)`: parity over all of them, the two-input gates
+    /// over the first two (callers check the arity, [`GateKind::arity_ok`]).
+    pub fn eval_n(self, n: usize, h: impl Fn(usize) -> f64) -> f64 {
+        match self {
+            GateKind::Parity => 0.5 * (1.0 - (0..n).map(|i| 1.0 - 2.0 * h(i)).product::<f64>()),
+            _ => self.eval(h(0), h(1)),
+        }
+    }
+
+    /// Whether a gate of this kind can have `n` inputs (parity: at least two; the others:
+    /// exactly two).
+    pub fn arity_ok(self, n: usize) -> bool {
+        match self {
+            GateKind::Parity => n >= 2,
+            _ => n == 2,
+        }
+    }
+
+    /// The gate's multilinear polynomial in its inputs as `(coefficient, input positions)`:
+    /// parity is `Σ_{S ≠ ∅} (−2)^{|S|−1} Π_{i∈S} h_i`, the sum over every non-empty subset.
+    pub fn monomials(self, n: usize) -> Vec<(f64, Vec<usize>)> {
+        match self {
+            GateKind::Xor => vec![(1.0, vec![0]), (1.0, vec![1]), (-2.0, vec![0, 1])],
+            GateKind::And => vec![(1.0, vec![0, 1])],
+            GateKind::AndNot => vec![(1.0, vec![0]), (-1.0, vec![0, 1])],
+            GateKind::Parity => {
+                let mut out: Vec<(f64, Vec<usize>)> = (1u64..(1u64 << n.min(20)))
+                    .map(|mask| {
+                        let vars: Vec<usize> = (0..n).filter(|i| mask >> i & 1 == 1).collect();
+                        let k = vars.len() as i32;
+                        ((-2.0f64).powi(k - 1), vars)
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.1.len().cmp(&b.1.len()).then(a.1.cmp(&b.1)));
+                out
+            }
+        }
+    }
 }
+
+/// Inputs allowed in a parity gate: its polynomial has `2^n − 1` terms.
+pub const MAX_PARITY_INPUTS: usize = 8;
 
 /// One gene of the network.
 ///
@@ -94,6 +146,36 @@ pub struct NetworkNode {
 pub const XOR_GATE: &str = "TGXOR";
 /// The XOR gate's inputs.
 pub const XOR_INPUTS: [&str; 2] = ["TFA", "TFB"];
+
+/// The parity gate's target ([`crate::synthetic::BrainParams::parity_inputs`]).
+pub const PARITY_GATE: &str = "TGPARITY";
+
+/// The parity gate's inputs `TFP1`…`TFPn` (switches like `TFA`) and its target, appended to a
+/// network (empty for `n = 0`).
+pub fn parity_nodes(n: usize) -> Vec<NetworkNode> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let inputs: Vec<String> = (1..=n).map(|i| format!("TFP{i}")).collect();
+    let mut nodes: Vec<NetworkNode> = inputs
+        .iter()
+        .map(|s| NetworkNode {
+            symbol: s.clone(),
+            rule: NodeRule::Switch { p_on: 0.5 },
+            baseline: 0.5,
+            amplitude: 30.0,
+            decay: 1.0,
+        })
+        .collect();
+    nodes.push(NetworkNode {
+        symbol: PARITY_GATE.into(),
+        rule: NodeRule::Parity { inputs },
+        baseline: 0.5,
+        amplitude: 30.0,
+        decay: 0.5,
+    });
+    nodes
+}
 
 /// NB dispersion of the network genes: low enough that ON (≈ 30 counts) and OFF (≈ 0.5) never
 /// overlap after library-size normalisation.
@@ -181,6 +263,7 @@ pub(crate) enum Compiled {
     Switch(f64),
     Level,
     Gate(GateKind, usize, usize),
+    Parity(Vec<usize>),
     Linear(f64, Vec<(usize, f64)>),
 }
 
@@ -212,6 +295,16 @@ pub(crate) fn compile(nodes: &[NetworkNode]) -> Result<Vec<Compiled>> {
             NodeRule::AndNot { on, off } => {
                 Compiled::Gate(GateKind::AndNot, find(on, i)?, find(off, i)?)
             }
+            NodeRule::Parity { inputs } => {
+                if !(2..=MAX_PARITY_INPUTS).contains(&inputs.len()) {
+                    return Err(Error::param(
+                        "network",
+                        &n.symbol,
+                        format!("a parity gate has 2 to {MAX_PARITY_INPUTS} inputs"),
+                    ));
+                }
+                Compiled::Parity(inputs.iter().map(|r| find(r, i)).collect::<Result<_>>()?)
+            }
             NodeRule::Linear { intercept, terms } => Compiled::Linear(
                 *intercept,
                 terms
@@ -242,6 +335,7 @@ pub(crate) fn draw_activities<R: rand::Rng + ?Sized>(
             }
             Compiled::Level => rng.random::<f64>(),
             Compiled::Gate(kind, a, b) => kind.eval(activity[*a], activity[*b]),
+            Compiled::Parity(r) => GateKind::Parity.eval_n(r.len(), |k| activity[r[k]]),
             Compiled::Linear(c0, terms) => {
                 let v = c0 + terms.iter().map(|(r, w)| w * activity[*r]).sum::<f64>();
                 v.clamp(0.0, 1.0)
@@ -262,6 +356,8 @@ pub enum EdgeKind {
     And,
     /// Input of an AND-NOT gate: the activator (+1) or the repressor (−1).
     AndNot,
+    /// Input of a parity gate (+1, the sign of its first-order term).
+    Parity,
     /// Linear activation (+1) or repression (−1).
     Linear,
     /// A cell type's programme switching on its marker gene (source `cell_type:<name>`).
@@ -398,6 +494,26 @@ pub(crate) fn edges_and_rules(nodes: &[NetworkNode]) -> (Vec<SignedEdge>, Vec<Ta
                     vec![term(1.0, &[on]), term(-1.0, &[on, off])],
                 )
             }
+            NodeRule::Parity { inputs } => {
+                for r in inputs {
+                    edges.push(edge(r, 1, EdgeKind::Parity));
+                }
+                let names: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                let terms = GateKind::Parity
+                    .monomials(inputs.len())
+                    .into_iter()
+                    .map(|(c, vars)| {
+                        let v: Vec<&str> = vars.iter().map(|&i| names[i]).collect();
+                        term(c, &v)
+                    })
+                    .collect();
+                (
+                    EdgeKind::Parity,
+                    inputs.clone(),
+                    Some(format!("{t} = {}", parity_dnf(&names))),
+                    terms,
+                )
+            }
             NodeRule::Linear { intercept, terms } => {
                 let mut poly = Vec::new();
                 if *intercept != 0.0 {
@@ -429,6 +545,28 @@ pub(crate) fn edges_and_rules(nodes: &[NetworkNode]) -> (Vec<SignedEdge>, Vec<Ta
     (edges, rules)
 }
 
+/// Odd parity of `inputs` as a disjunction of its ON assignments, in the grammar of
+/// [`TargetRule::boolean`] (`(A and not B and not C) or …`, `2^(n−1)` clauses).
+fn parity_dnf(inputs: &[&str]) -> String {
+    let n = inputs.len();
+    (0u64..(1u64 << n))
+        .filter(|mask| mask.count_ones() % 2 == 1)
+        .map(|mask| {
+            let lits: Vec<String> = (0..n)
+                .map(|i| {
+                    if mask >> i & 1 == 1 {
+                        inputs[i].to_string()
+                    } else {
+                        format!("not {}", inputs[i])
+                    }
+                })
+                .collect();
+            format!("({})", lits.join(" and "))
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 /// Production term of one equation of the dynamic model, `dx/dt = production − decay · x`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -448,7 +586,7 @@ pub enum Production {
     Gate {
         /// Which gate.
         gate: GateKind,
-        /// The two regulators.
+        /// The regulators (two; any number for a parity).
         regulators: Vec<String>,
         /// Half-activation constant `K` of each regulator.
         hill_k: Vec<f64>,
@@ -537,10 +675,14 @@ impl DynamicTruth {
                     } else {
                         GateKind::And
                     };
-                    gate_equation(n, gate, a, b, hill_n, &node)
+                    gate_equation(n, gate, &[a, b], hill_n, &node)
                 }
                 NodeRule::AndNot { on, off } => {
-                    gate_equation(n, GateKind::AndNot, on, off, hill_n, &node)
+                    gate_equation(n, GateKind::AndNot, &[on, off], hill_n, &node)
+                }
+                NodeRule::Parity { inputs } => {
+                    let r: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                    gate_equation(n, GateKind::Parity, &r, hill_n, &node)
                 }
                 NodeRule::Linear { intercept, terms } => {
                     // activity(r) = (x_r - baseline_r) / amplitude_r.
@@ -635,17 +777,20 @@ impl DynamicTruth {
                     basal,
                     vmax,
                 } => {
-                    if regulators.len() != 2 || hill_k.len() != 2 {
+                    if !gate.arity_ok(regulators.len())
+                        || hill_k.len() != regulators.len()
+                        || regulators.len() > MAX_PARITY_INPUTS
+                    {
                         return Err(Error::param(
                             "dynamics",
                             &e.target,
-                            "a gate has exactly two regulators and two Hill constants",
+                            "a gate has two regulators (a parity 2 to 8) and one Hill constant each",
                         ));
                     }
                     CompiledProduction::Gate {
                         gate: *gate,
-                        r: [var(&regulators[0])?, var(&regulators[1])?],
-                        k: [hill_k[0], hill_k[1]],
+                        r: regulators.iter().map(|r| var(r)).collect::<Result<_>>()?,
+                        k: hill_k.clone(),
                         n: *hill_n,
                         basal: *basal,
                         vmax: *vmax,
@@ -668,42 +813,48 @@ impl DynamicTruth {
 fn gate_equation<'a>(
     n: &NetworkNode,
     gate: GateKind,
-    a: &str,
-    b: &str,
+    regulators: &[&str],
     hill_n: f64,
     node: &dyn Fn(&str) -> Option<&'a NetworkNode>,
 ) -> (Production, String) {
     let half = |r: &str| node(r).map_or(1.0, |m| m.baseline + 0.5 * m.amplitude);
-    let (ka, kb) = (half(a), half(b));
+    let k: Vec<f64> = regulators.iter().map(|r| half(r)).collect();
     let d = n.decay;
     let basal = d * n.baseline;
     let vmax = d * n.amplitude;
     let t = &n.symbol;
-    let g = match gate {
-        GateKind::Xor => format!("h{a} + h{b} - 2*h{a}*h{b}"),
-        GateKind::And => format!("h{a}*h{b}"),
-        GateKind::AndNot => format!("h{a}*(1 - h{b})"),
+    let g = match (gate, regulators) {
+        (GateKind::Xor, [a, b]) => format!("h{a} + h{b} - 2*h{a}*h{b}"),
+        (GateKind::And, [a, b]) => format!("h{a}*h{b}"),
+        (GateKind::AndNot, [a, b]) => format!("h{a}*(1 - h{b})"),
+        _ => {
+            let f: Vec<String> = regulators.iter().map(|r| format!("(1 - 2*h{r})")).collect();
+            format!("(1 - {})/2", f.join("*"))
+        }
     };
-    let hill = |r: &str, k: f64| {
-        format!(
-            "h{r} = {r}^{n}/({k}^{n} + {r}^{n})",
-            n = fmt_num(hill_n),
-            k = fmt_num(k)
-        )
-    };
+    let hills: Vec<String> = regulators
+        .iter()
+        .zip(&k)
+        .map(|(r, k)| {
+            format!(
+                "h{r} = {r}^{n}/({k}^{n} + {r}^{n})",
+                n = fmt_num(hill_n),
+                k = fmt_num(*k)
+            )
+        })
+        .collect();
     let text = format!(
-        "d{t}/dt = {} + {}*({g}) - {}*{t}, where {}, {}",
+        "d{t}/dt = {} + {}*({g}) - {}*{t}, where {}",
         fmt_num(basal),
         fmt_num(vmax),
         fmt_num(d),
-        hill(a, ka),
-        hill(b, kb)
+        hills.join(", ")
     );
     (
         Production::Gate {
             gate,
-            regulators: vec![a.into(), b.into()],
-            hill_k: vec![ka, kb],
+            regulators: regulators.iter().map(|r| r.to_string()).collect(),
+            hill_k: k,
             hill_n,
             basal,
             vmax,
@@ -717,8 +868,8 @@ enum CompiledProduction {
     Input(usize, f64, f64),
     Gate {
         gate: GateKind,
-        r: [usize; 2],
-        k: [f64; 2],
+        r: Vec<usize>,
+        k: Vec<f64>,
         n: f64,
         basal: f64,
         vmax: f64,
@@ -759,11 +910,7 @@ impl CompiledDynamics {
                     n,
                     basal,
                     vmax,
-                } => {
-                    let h1 = hill(at(r[0]), k[0], *n);
-                    let h2 = hill(at(r[1]), k[1], *n);
-                    basal + vmax * gate.eval(h1, h2)
-                }
+                } => basal + vmax * gate.eval_n(r.len(), |i| hill(at(r[i]), k[i], *n)),
                 CompiledProduction::Linear(basal, terms) => {
                     basal + terms.iter().map(|(j, c)| c * at(*j)).sum::<f64>()
                 }

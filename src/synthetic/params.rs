@@ -269,6 +269,18 @@ pub struct BrainParams {
     pub transitional_fraction: f64,
     /// Harder variants of the XOR gate.
     pub gate: GateOptions,
+    /// Inputs of an extra parity gate (0: none). With `n ≥ 2`, switches `TFP1`…`TFPn` (ON with
+    /// probability 0.5, as the other switches) and the target
+    /// [`TGPARITY`](super::PARITY_GATE), ON when an odd number of them is ON, are added to the
+    /// network. With three or more inputs no pair of genes carries any information about the
+    /// target, so methods limited to pairwise interactions score chance.
+    pub parity_inputs: usize,
+    /// Adds the Simpson module ([`SIMPSON_A`](super::SIMPSON_A), [`SIMPSON_B`](super::SIMPSON_B)):
+    /// two groups of genes whose between-group correlation is positive over all cells (both
+    /// follow the cell type) and negative within every cell type (a per-cell factor raises one
+    /// group and lowers the other), so a method that reproduces pooled correlations through the
+    /// cell type alone gets the within-type sign wrong.
+    pub simpson: bool,
 }
 
 /// Harder variants of the XOR gate `TGXOR = TFA xor TFB` (the defaults are the plain gate).
@@ -337,6 +349,8 @@ impl Default for BrainParams {
             modules: ModuleModel::default(),
             transitional_fraction: 0.0,
             gate: GateOptions::default(),
+            parity_inputs: 0,
+            simpson: false,
         }
     }
 }
@@ -381,6 +395,16 @@ impl BrainParams {
     /// Sets the gate variant.
     pub fn gate(mut self, gate: GateOptions) -> Self {
         self.gate = gate;
+        self
+    }
+    /// Sets `parity_inputs`.
+    pub fn parity_inputs(mut self, n: usize) -> Self {
+        self.parity_inputs = n;
+        self
+    }
+    /// Sets `simpson`.
+    pub fn simpson(mut self, on: bool) -> Self {
+        self.simpson = on;
         self
     }
     /// Sets the NB dispersion of background, marker and immediate-early genes.
@@ -448,6 +472,14 @@ impl BrainParams {
         )?;
         unit("transitional_fraction", self.transitional_fraction)?;
         self.gate.validate()?;
+        let max = super::network::MAX_PARITY_INPUTS;
+        if self.parity_inputs == 1 || self.parity_inputs > max {
+            return Err(Error::param(
+                "parity_inputs",
+                self.parity_inputs,
+                format!("0 (no parity gate) or 2 to {max}"),
+            ));
+        }
         self.modules.validate()
     }
 }

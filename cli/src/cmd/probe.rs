@@ -23,11 +23,19 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("parsing {}", p.display()))?,
         None => ProbeConfig::default(),
     };
+    // Groups given here are named by their genes, unless the config file names them.
+    let default_names = ProbeConfig::default();
     if let Some(g) = &a.group_a {
         config.group_a = g.clone();
+        if config.group_a_name == default_names.group_a_name {
+            config.group_a_name = format!("A ({})", g.join(", "));
+        }
     }
     if let Some(g) = &a.group_b {
         config.group_b = g.clone();
+        if config.group_b_name == default_names.group_b_name {
+            config.group_b_name = format!("B ({})", g.join(", "));
+        }
     }
     match a.markers.as_deref() {
         None => {}
@@ -57,6 +65,9 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<ExitCode> {
     }
     if a.gate_states.is_some() {
         config.gate_states = a.gate_states.clone();
+    }
+    if a.covariance_within.is_some() {
+        config.covariance_within = a.covariance_within.clone();
     }
     config.seed = a.seed.unwrap_or(config.seed);
     let job = ProbeJob {

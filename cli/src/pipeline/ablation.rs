@@ -214,9 +214,12 @@ pub fn ablate(job: &AblationJob, device: &Device) -> Result<AblationReport> {
         .iter()
         .filter(|u| u.sd > 0.0 && !chosen.iter().any(|c| c.unit == u.unit))
         .collect();
+    // Only the model's XOR rows are read: no non-linear baselines, no intervals, and one
+    // unmasking round for the covariance probe's joint draw (64 forward passes otherwise).
     let cfg = ProbeConfig {
         nonlinear_baselines: false,
         bootstrap_reps: 0,
+        joint_steps: 1,
         ..job.probe.config.clone()
     };
     let mut inputs = probe_inputs(

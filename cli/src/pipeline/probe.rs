@@ -22,7 +22,7 @@ use cellsindy::baselines::{
     MlpParams, PairwiseLogistic, PairwiseParams, Pca,
 };
 use cellsindy::error::{Error, Result};
-use cellsindy::expression::io::h5ad::h5ad_obs_columns;
+use cellsindy::expression::io::h5ad::h5ad_obs_named;
 use cellsindy::expression::io::{ExpressionFormat, ReadOptions};
 use cellsindy::expression::ExpressionMatrix;
 use cellsindy::expression::ObsColumn;
@@ -127,7 +127,12 @@ pub fn probe_inputs(job: &ProbeJob, device: &Device) -> Result<ProbeInputs> {
     // The latent states behind the ceilings, from the file's `obs` (only `.h5ad` carries one).
     let states = match ExpressionFormat::detect(&job.data)? {
         ExpressionFormat::H5ad => {
-            CellStates::from_obs(&h5ad_obs_columns(&job.data)?, &cells.index, &job.config)?
+            let wanted = CellStates::columns(&job.config);
+            CellStates::from_obs(
+                &h5ad_obs_named(&job.data, &wanted)?,
+                &cells.index,
+                &job.config,
+            )?
         }
         _ => CellStates::default(),
     };
@@ -140,10 +145,10 @@ pub fn probe_inputs(job: &ProbeJob, device: &Device) -> Result<ProbeInputs> {
     })
 }
 
-/// The latent states the Bayes ceilings condition on: for each `obs` column they name
-/// ([`ProbeConfig::marker_states`], [`ProbeConfig::gate_state_column`]) that the data have, one
-/// label per prepared cell. Without them (real data, a file without `obs`) the reports have no
-/// ceiling rows.
+/// The latent states the Bayes ceilings condition on, and the covariance probe's strata: for
+/// each `obs` column they name ([`CellStates::columns`]) that the data have, one label per
+/// prepared cell. Without them (real data, a file without `obs`) the reports have no ceiling
+/// rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellStates(pub Vec<(String, Vec<String>)>);
 
@@ -158,12 +163,19 @@ impl CellStates {
         rows: &[usize],
         cfg: &ProbeConfig,
     ) -> Result<Self> {
-        let wanted = [cfg.marker_states.clone(), cfg.gate_state_column()];
+        let wanted = Self::columns(cfg);
         let mut out = Vec::new();
         for (name, col) in obs.iter().filter(|(n, _)| wanted.contains(n)) {
             out.push((name.clone(), state_keys(col, rows)?));
         }
         Ok(CellStates(out))
+    }
+
+    /// The `obs` columns `cfg` reads: the ceilings' states and the covariance probe's strata.
+    pub fn columns(cfg: &ProbeConfig) -> Vec<String> {
+        let mut wanted = vec![cfg.marker_states.clone(), cfg.gate_state_column()];
+        wanted.extend(cfg.covariance_within.clone());
+        wanted
     }
 
     /// The labels of column `name` at the positions `rows`, if the data have it.
@@ -399,9 +411,14 @@ fn imputations(
             ..MlpParams::default()
         },
     )?;
+    let mlp_train = if on_train {
+        Some(cross_fitted_mlp(train, cols, cfg)?)
+    } else {
+        None
+    };
     out.push(Imputation {
         name: "MLP",
-        train: on_train.then(|| mlp.predict(tr)).transpose()?,
+        train: mlp_train,
         held: mlp.predict(h)?,
     });
     if purpose == Purpose::Covariance {
@@ -412,6 +429,42 @@ fn imputations(
         ));
     }
     Ok((out, samples))
+}
+
+/// The MLP's training-cell values, each out of sample (as the forest's out-of-bag values and
+/// kNN's leave-one-out ones), for the calibration of its probabilities: two MLPs, each fitted
+/// on alternate halves of the training cells, predict the other half. An MLP's in-sample
+/// predictions are closer to the labels than its predictions on new cells, which would make
+/// the calibration overconfident (scikit-learn's cross-validated calibration with
+/// `ensemble=False` does the same: calibrate on held-out folds, score with the model fitted on
+/// every cell).
+fn cross_fitted_mlp(train: &Array2<f64>, cols: &[usize], cfg: &ProbeConfig) -> Result<Array2<f64>> {
+    let n = train.nrows();
+    let mut out = Array2::<f64>::zeros((n, cols.len()));
+    for fold in 0..2 {
+        let fit_rows: Vec<usize> = (0..n).filter(|r| r % 2 != fold).collect();
+        let other: Vec<usize> = (0..n).filter(|r| r % 2 == fold).collect();
+        if fit_rows.is_empty() || other.is_empty() {
+            return Err(Error::Empty {
+                what: "MLP calibration",
+                why: format!("{n} training cells cannot be split in two"),
+            });
+        }
+        let mlp = MlpImputer::fit(
+            train.select(Axis(0), &fit_rows).view(),
+            cols,
+            &MlpParams {
+                steps: cfg.mlp_steps,
+                seed: cfg.seed.wrapping_add(1 + fold as u64),
+                ..MlpParams::default()
+            },
+        )?;
+        let v = mlp.predict(train.select(Axis(0), &other).view())?;
+        for (k, &r) in other.iter().enumerate() {
+            out.row_mut(r).assign(&v.row(k));
+        }
+    }
+    Ok(out)
 }
 
 /// The pairwise-interaction logistic classifier's P(HIGH) on the scored cells (`None` when the
@@ -431,8 +484,9 @@ fn pairwise_probs(
 }
 
 /// Baseline probabilities from imputed values: a 1-D logistic fit of the training labels on
-/// the training cells' (in-sample) imputed values, applied to the scored cells' imputed
-/// values.
+/// the training cells' imputed values (out of sample for kNN, the forest and the MLP; in
+/// sample for PCA and linear regression, whose few parameters barely fit noise), applied to
+/// the scored cells' imputed values.
 fn calibrated(train_imputed: &[f64], train_labels: &[bool], scored: &[f64]) -> Result<Vec<f64>> {
     let l = Logistic1d::fit(train_imputed, train_labels)?;
     Ok(scored.iter().map(|&v| l.predict(v)).collect())
@@ -516,11 +570,23 @@ pub fn run_probes_on(
     let dz = cfg.dead_zone;
     let (b_train, b_held, pca) = baseline_inputs(&cov_pos)?;
     let pca_explained_variance = pca.explained_variance_ratio().sum();
+    // Asked for by name, so a missing column is an error (unlike a ceiling's).
+    let strata = match &cfg.covariance_within {
+        None => None,
+        Some(c) => Some(states.at(c, &held).ok_or_else(|| {
+            Error::param(
+                "covariance_within",
+                c,
+                "the data have no such obs column (only an .h5ad carries obs)",
+            )
+        })?),
+    };
     // Each method's ρ with its bootstrap interval over the scored cells.
     let scored = |name: &str, role: Role, v: ndarray::ArrayView2<'_, f64>, truth| {
-        let mut m = score_method(name, role, v, &cov_genes, n_a, truth, dz)?;
+        let st = strata.as_deref();
+        let mut m = score_method(name, role, v, st, &cov_genes, n_a, truth, dz)?;
         if cfg.bootstrap_reps > 0 {
-            m.rho_intervals = Some(rho_intervals(v, n_a, cfg.bootstrap_reps, cfg.seed)?);
+            m.rho_intervals = Some(rho_intervals(v, st, n_a, cfg.bootstrap_reps, cfg.seed)?);
         }
         Ok::<_, Error>(m)
     };

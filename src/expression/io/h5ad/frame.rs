@@ -30,7 +30,13 @@ pub(super) fn encoding(attrs: &HashMap<String, AttrValue>) -> Option<String> {
 }
 
 /// Reads the dataframe group `g` at `name` (the anndata ≥ 0.7 layout).
-pub(super) fn read_group_frame(file: &File, path: &Path, name: &str, g: &Group) -> Result<Frame> {
+pub(super) fn read_group_frame(
+    file: &File,
+    path: &Path,
+    name: &str,
+    g: &Group,
+    keep: Option<&[String]>,
+) -> Result<Frame> {
     let attrs = g.attrs().map_err(|e| h5err(path, name, e))?;
     let datasets = g.datasets().map_err(|e| h5err(path, name, e))?;
     let groups = g.groups().map_err(|e| h5err(path, name, e))?;
@@ -69,7 +75,7 @@ pub(super) fn read_group_frame(file: &File, path: &Path, name: &str, g: &Group) 
     };
     let mut columns = Vec::with_capacity(order.len());
     for col in order {
-        if col == index_name {
+        if col == index_name || keep.is_some_and(|k| !k.contains(&col)) {
             continue;
         }
         let col_path = format!("{name}/{col}");

@@ -118,3 +118,17 @@ pub fn h5ad_obs_columns(path: &Path) -> Result<Vec<(String, crate::expression::O
     let (file, _) = open(path)?;
     Ok(super::dataframe::read_frame(&file, path, "obs")?.columns)
 }
+
+/// The `obs` columns of an AnnData file named in `names` (those it has, in file order),
+/// reading no other column: on an atlas with a wide `obs`, what a caller that needs two
+/// columns should use.
+///
+/// # Errors
+/// As [`h5ad_obs_columns`].
+pub fn h5ad_obs_named(
+    path: &Path,
+    names: &[String],
+) -> Result<Vec<(String, crate::expression::ObsColumn)>> {
+    let (file, _) = open(path)?;
+    Ok(super::dataframe::read_frame_columns(&file, path, "obs", Some(names))?.columns)
+}

@@ -107,7 +107,7 @@ mod source;
 mod write;
 
 pub use chunks::H5adChunks;
-pub use inventory::{h5ad_matrices, h5ad_obs_columns, MatrixSummary};
+pub use inventory::{h5ad_matrices, h5ad_obs_columns, h5ad_obs_named, MatrixSummary};
 pub use read::read_h5ad;
 pub use write::{write_h5ad, write_h5ad_with, AnnDataExtras, UnsValue};
 
