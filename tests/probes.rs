@@ -5,7 +5,7 @@ use cellsindy::expression::normalize::{log1p, normalize_total};
 use cellsindy::expression::ExpressionMatrix;
 use cellsindy::nn::infer::{impute, impute_joint, Context, JointParams};
 use cellsindy::probes::{
-    mean_pairwise_spearman, score_binary, score_method, spearman, Binarize, Role, Sign,
+    mean_pairwise_spearman, score_binary, spearman, Binarize, CovarianceScoring, Role, Sign,
 };
 use cellsindy::synthetic::{module_spearman, MITO_GENES, SYNAPTIC_GENES};
 use cellsindy::Error;
@@ -155,34 +155,24 @@ fn a_predicted_correlation_where_the_truth_has_none_is_a_sign_mismatch() {
         }
     });
     let genes: Vec<String> = ["a1", "a2", "b1", "b2"].map(String::from).to_vec();
-    let real = score_method(
-        "real",
-        Role::Reference,
-        truth.view(),
-        None,
-        &genes,
-        2,
-        None,
-        0.05,
-    )
-    .unwrap();
+    let scoring = CovarianceScoring {
+        genes: &genes,
+        n_a: 2,
+        strata: None,
+        dead_zone: 0.05,
+    };
+    let real = scoring
+        .score("real", Role::Reference, truth.view(), None)
+        .unwrap();
     assert_eq!(real.signs[0], Sign::Positive);
     assert_eq!(real.signs[1], Sign::Zero, "{:?}", real.rho);
     // An "imputation" that makes everything follow u: within B becomes +, a mismatch.
     let inflated = Array2::from_shape_fn((n, 4), |(i, j)| {
         (i as f64 * 0.37).sin() + 0.01 * j as f64 * ((i * 13) % 5) as f64
     });
-    let m = score_method(
-        "x",
-        Role::Baseline,
-        inflated.view(),
-        None,
-        &genes,
-        2,
-        Some(&real),
-        0.05,
-    )
-    .unwrap();
+    let m = scoring
+        .score("x", Role::Baseline, inflated.view(), Some(&real))
+        .unwrap();
     assert_eq!(m.signs[1], Sign::Positive);
     assert!(!m.matches[1] && m.matches[0]);
     assert!(m.score < 1.0);

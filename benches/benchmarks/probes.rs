@@ -1,7 +1,7 @@
 //! Probe kernels: mean pairwise Spearman and PCA on synthetic-brain expression. The peer
 //! comparison (scipy, scanpy) at full size is `benches/compare_probes.sh`.
 
-use cellsindy::baselines::{Pca, PcaSolver};
+use cellsindy::baselines::{MlpImputer, MlpParams, Pca, PcaSolver};
 use cellsindy::expression::normalize::{log1p, normalize_total};
 use cellsindy::probes::spearman;
 use cellsindy::synthetic::{generate, BrainParams};
@@ -36,6 +36,15 @@ fn probes(c: &mut Criterion) {
         })
     });
     g.finish();
+    // The MLP baseline's fit at the probe's default size (the probe fits one on every
+    // training cell and two more on alternate halves for its calibration, per XOR probe).
+    let x78 = x.slice(s![.., ..78]).to_owned();
+    let mut q = c.benchmark_group("baselines");
+    q.sample_size(10);
+    q.bench_function("mlp_fit_1500_steps_5k_cells_78_genes_2_masked", |b| {
+        b.iter(|| MlpImputer::fit(x78.view(), &[0, 1], &MlpParams::default()).unwrap())
+    });
+    q.finish();
 }
 
 criterion_group! {

@@ -83,121 +83,146 @@ pub struct MethodCovariance {
     /// `(genes, genes)` Spearman matrix (for the heat maps).
     pub matrix: Array2<f64>,
     /// Percentile-bootstrap intervals of `rho` over the scored cells (within A, within B,
-    /// between), when asked for ([`rho_intervals`]).
+    /// between), when asked for ([`CovarianceScoring::rho_intervals`]).
     #[serde(default)]
     pub rho_intervals: Option<[Interval; 3]>,
 }
 
-/// Correlations of `x` (cells × the probe's genes, group A's columns first, then B's), the
-/// sign comparison with `truth` and the error of the Spearman matrix against the truth's
-/// (`None`: `x` *is* the truth, every sign matches). With `strata` (one label per cell) every
-/// correlation is taken within the strata ([`super::spearman_within`]); the truth must have
-/// been scored the same way.
-///
-/// # Shapes
-/// `x`: `(n_cells, n_a + n_b)`; `genes`: `n_a + n_b` names.
-///
-/// # Errors
-/// [`Error::Shape`] if `genes` does not name the columns, and [`super::spearman()`]'s errors.
-#[allow(clippy::too_many_arguments)] // the probe's settings, each used once
-pub fn score_method(
-    method: &str,
-    role: Role,
-    x: ArrayView2<'_, f64>,
-    strata: Option<&[String]>,
-    genes: &[String],
-    n_a: usize,
-    truth: Option<&MethodCovariance>,
-    dead_zone: f64,
-) -> Result<MethodCovariance> {
-    if genes.len() != x.ncols() || n_a > genes.len() {
-        return Err(Error::shape(
-            "covariance probe",
-            format!("{} gene names, group A first", x.ncols()),
-            format!("{} names, {n_a} in group A", genes.len()),
-        ));
-    }
-    if !(dead_zone.is_finite() && dead_zone >= 0.0) {
-        return Err(Error::param(
-            "dead_zone",
-            dead_zone,
-            "must be finite and >= 0",
-        ));
-    }
-    let s = spearman_in(x, strata)?;
-    let a: Vec<usize> = (0..n_a).collect();
-    let b: Vec<usize> = (n_a..genes.len()).collect();
-    let rho = group_means(s.rho.view(), &a, &b)?;
-    let signs = rho.as_array().map(|r| Sign::of(r, dead_zone));
-    let want = truth.map_or(signs, |t| t.rho.as_array().map(|r| Sign::of(r, dead_zone)));
-    let matrix_error = match truth {
-        Some(t) => matrix_error(s.rho.view(), t.matrix.view())?,
-        None => 0.0,
-    };
-    let matches = [0, 1, 2].map(|i| signs[i] == want[i]);
-    Ok(MethodCovariance {
-        method: method.to_string(),
-        role,
-        rho,
-        signs,
-        matches,
-        score: matches.iter().filter(|&&m| m).count() as f64 / 3.0,
-        matrix_error,
-        constant_genes: s.constant.iter().map(|&j| genes[j].clone()).collect(),
-        matrix: s.rho,
-        rho_intervals: None,
-    })
+/// How the covariance probe scores a method's values: the probe's genes (group A's first, then
+/// B's), the size of group A, the strata every correlation is taken within (one label per
+/// scored cell; `None`: over all cells) and the dead zone of a sign.
+#[derive(Debug, Clone, Copy)]
+pub struct CovarianceScoring<'a> {
+    /// The probe's genes, group A's first.
+    pub genes: &'a [String],
+    /// How many of `genes` are group A.
+    pub n_a: usize,
+    /// One stratum label per scored cell ([`super::spearman_within`]), or `None`.
+    pub strata: Option<&'a [String]>,
+    /// `|ρ|` below this is sign zero.
+    pub dead_zone: f64,
 }
 
-/// 95 % percentile-bootstrap intervals, over the cells (rows of `x`), of the three group means
-/// of `x`'s Spearman matrix (within A = the first `n_a` columns, within B, between), all three
-/// from the same `reps` resamples ([`crate::stats::bootstrap_many`]), within `strata` when
-/// given (a resampled cell keeps its stratum). A resample on which the correlations are
-/// undefined is dropped.
-///
-/// # Errors
-/// [`Error::Shape`] if `n_a` leaves a group with fewer than two genes; the bootstrap's errors.
-pub fn rho_intervals(
-    x: ArrayView2<'_, f64>,
-    strata: Option<&[String]>,
-    n_a: usize,
-    reps: usize,
-    seed: u64,
-) -> Result<[Interval; 3]> {
-    let g = x.ncols();
-    if n_a < 2 || g < n_a + 2 {
-        return Err(Error::shape(
-            "rho_intervals",
-            "two groups of at least two genes",
-            format!("{n_a} + {} genes", g.saturating_sub(n_a)),
-        ));
-    }
-    let a: Vec<usize> = (0..n_a).collect();
-    let b: Vec<usize> = (n_a..g).collect();
-    if let Some(s) = strata.filter(|s| s.len() != x.nrows()) {
-        return Err(Error::shape(
-            "rho_intervals",
-            format!("{} stratum labels", x.nrows()),
-            s.len().to_string(),
-        ));
-    }
-    let stat = |rows: &[usize]| -> Vec<f64> {
-        let sub: Option<Vec<String>> = strata.map(|s| rows.iter().map(|&r| s[r].clone()).collect());
-        let r = spearman_in(x.select(ndarray::Axis(0), rows).view(), sub.as_deref())
-            .and_then(|s| group_means(s.rho.view(), &a, &b));
-        match r {
-            Ok(m) => m.as_array().to_vec(),
-            Err(_) => vec![f64::NAN; 3],
+impl CovarianceScoring<'_> {
+    /// Correlations of `x` (cells × the probe's genes), the sign comparison with `truth` and
+    /// the error of the Spearman matrix against the truth's (`None`: `x` *is* the truth, every
+    /// sign matches). The truth must have been scored with the same settings.
+    ///
+    /// # Shapes
+    /// `x`: `(n_cells, genes.len())`.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `genes` does not name the columns, [`Error::InvalidParam`] for a
+    /// negative or non-finite dead zone, and [`super::spearman()`]'s errors.
+    pub fn score(
+        &self,
+        method: &str,
+        role: Role,
+        x: ArrayView2<'_, f64>,
+        truth: Option<&MethodCovariance>,
+    ) -> Result<MethodCovariance> {
+        let (genes, n_a, dead_zone) = (self.genes, self.n_a, self.dead_zone);
+        if genes.len() != x.ncols() || n_a > genes.len() {
+            return Err(Error::shape(
+                "covariance probe",
+                format!("{} gene names, group A first", x.ncols()),
+                format!("{} names, {n_a} in group A", genes.len()),
+            ));
         }
-    };
-    let v = crate::stats::bootstrap_many(x.nrows(), reps, 0.95, seed, 3, stat)?;
-    match v[..] {
-        [w_a, w_b, between] => Ok([w_a, w_b, between]),
-        _ => Err(Error::shape(
-            "rho_intervals",
-            "3 intervals",
-            v.len().to_string(),
-        )),
+        if !(dead_zone.is_finite() && dead_zone >= 0.0) {
+            return Err(Error::param(
+                "dead_zone",
+                dead_zone,
+                "must be finite and >= 0",
+            ));
+        }
+        let s = spearman_in(x, self.strata)?;
+        let a: Vec<usize> = (0..n_a).collect();
+        let b: Vec<usize> = (n_a..genes.len()).collect();
+        let rho = group_means(s.rho.view(), &a, &b)?;
+        let signs = rho.as_array().map(|r| Sign::of(r, dead_zone));
+        let want = truth.map_or(signs, |t| t.rho.as_array().map(|r| Sign::of(r, dead_zone)));
+        let matrix_error = match truth {
+            Some(t) => matrix_error(s.rho.view(), t.matrix.view())?,
+            None => 0.0,
+        };
+        let matches = [0, 1, 2].map(|i| signs[i] == want[i]);
+        Ok(MethodCovariance {
+            method: method.to_string(),
+            role,
+            rho,
+            signs,
+            matches,
+            score: matches.iter().filter(|&&m| m).count() as f64 / 3.0,
+            matrix_error,
+            constant_genes: s.constant.iter().map(|&j| genes[j].clone()).collect(),
+            matrix: s.rho,
+            rho_intervals: None,
+        })
+    }
+
+    /// 95 % percentile-bootstrap intervals, over the cells (rows of `x`), of the three group
+    /// means of `x`'s Spearman matrix (within A, within B, between), all three from the same
+    /// `reps` resamples ([`crate::stats::bootstrap_many`]), within the strata when given (a
+    /// resampled cell keeps its stratum). A resample on which the correlations are undefined
+    /// is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if group A or B has fewer than two genes or the strata do not label
+    /// the rows; the bootstrap's errors.
+    pub fn rho_intervals(
+        &self,
+        x: ArrayView2<'_, f64>,
+        reps: usize,
+        seed: u64,
+    ) -> Result<[Interval; 3]> {
+        let (g, n_a) = (x.ncols(), self.n_a);
+        if n_a < 2 || g < n_a + 2 {
+            return Err(Error::shape(
+                "rho_intervals",
+                "two groups of at least two genes",
+                format!("{n_a} + {} genes", g.saturating_sub(n_a)),
+            ));
+        }
+        let a: Vec<usize> = (0..n_a).collect();
+        let b: Vec<usize> = (n_a..g).collect();
+        if let Some(s) = self.strata.filter(|s| s.len() != x.nrows()) {
+            return Err(Error::shape(
+                "rho_intervals",
+                format!("{} stratum labels", x.nrows()),
+                s.len().to_string(),
+            ));
+        }
+        // Labels as their ranks, once, so a resample copies integers, not strings (ranks keep
+        // the strata in the order `score` visits them).
+        let codes: Option<Vec<usize>> = self.strata.map(|s| {
+            let labels: std::collections::BTreeSet<&str> = s.iter().map(String::as_str).collect();
+            let rank: std::collections::HashMap<&str, usize> = labels
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| (l, i))
+                .collect();
+            s.iter().map(|l| rank[l.as_str()]).collect()
+        });
+        let stat = |rows: &[usize]| -> Vec<f64> {
+            let sub: Option<Vec<usize>> =
+                codes.as_ref().map(|c| rows.iter().map(|&r| c[r]).collect());
+            let r = spearman_in(x.select(ndarray::Axis(0), rows).view(), sub.as_deref())
+                .and_then(|s| group_means(s.rho.view(), &a, &b));
+            match r {
+                Ok(m) => m.as_array().to_vec(),
+                Err(_) => vec![f64::NAN; 3],
+            }
+        };
+        let v = crate::stats::bootstrap_many(x.nrows(), reps, 0.95, seed, 3, stat)?;
+        match v[..] {
+            [w_a, w_b, between] => Ok([w_a, w_b, between]),
+            _ => Err(Error::shape(
+                "rho_intervals",
+                "3 intervals",
+                v.len().to_string(),
+            )),
+        }
     }
 }
 
@@ -257,15 +282,22 @@ mod tests {
         let (mut small, mut large) = (draw(100), draw(1600));
         with_factor(&mut small);
         with_factor(&mut large);
-        let s = rho_intervals(small.view(), None, 2, 200, 1).unwrap();
-        let l = rho_intervals(large.view(), None, 2, 200, 1).unwrap();
+        let genes: Vec<String> = ["a1", "a2", "b1", "b2", "b3"].map(String::from).to_vec();
+        let scoring = |n_a| CovarianceScoring {
+            genes: &genes,
+            n_a,
+            strata: None,
+            dead_zone: 0.05,
+        };
+        let s = scoring(2).rho_intervals(small.view(), 200, 1).unwrap();
+        let l = scoring(2).rho_intervals(large.view(), 200, 1).unwrap();
         for iv in s.iter().chain(&l) {
             assert!(iv.lo <= iv.estimate && iv.estimate <= iv.hi, "{iv:?}");
         }
         assert!(l[0].lo > 0.3, "{:?}", l[0]);
         assert!(l[1].lo < 0.0 && l[1].hi > 0.0, "{:?}", l[1]);
         assert!(l[0].hi - l[0].lo < 0.5 * (s[0].hi - s[0].lo));
-        assert_eq!(rho_intervals(small.view(), None, 2, 200, 1).unwrap(), s);
-        assert!(rho_intervals(small.view(), None, 4, 200, 1).is_err());
+        assert_eq!(scoring(2).rho_intervals(small.view(), 200, 1).unwrap(), s);
+        assert!(scoring(4).rho_intervals(small.view(), 200, 1).is_err());
     }
 }

@@ -22,7 +22,7 @@
 //! Beside the methods, each table carries references that bound them: the observed values and,
 //! where the data carry the simulator's latent states in `obs`, a **Bayes ceiling**
 //! ([`ceiling`]): the score of a predictor that knows those states. Each ρ has a bootstrap
-//! interval over the scored cells ([`rho_intervals`]).
+//! interval over the scored cells ([`CovarianceScoring::rho_intervals`]).
 //!
 //! [`mod@spearman`] is the fast rank-correlation kernel used by both; [`report`] holds the report
 //! types and their Markdown rendering. The orchestration (reading a checkpoint and data,
@@ -35,7 +35,7 @@ pub mod spearman;
 pub mod xor;
 
 pub use ceiling::{state_keys, state_oracle};
-pub use covariance::{matrix_error, rho_intervals, score_method, MethodCovariance, Role, Sign};
+pub use covariance::{matrix_error, CovarianceScoring, MethodCovariance, Role, Sign};
 pub use report::{Comparison, CovarianceReport, ProbeReport, XorMethod, XorReport};
 pub use spearman::{
     group_means, mean_pairwise_spearman, mean_spearman, spearman, spearman_in, spearman_within,

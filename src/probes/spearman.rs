@@ -90,7 +90,7 @@ pub fn spearman(x: ArrayView2<'_, f64>) -> Result<SpearmanMatrix> {
 /// # Errors
 /// [`Error::Shape`] if `strata` does not label the rows; [`Error::TooFewSamples`] if no
 /// stratum has three rows; [`spearman`]'s errors.
-pub fn spearman_within(x: ArrayView2<'_, f64>, strata: &[String]) -> Result<SpearmanMatrix> {
+pub fn spearman_within<S: Ord>(x: ArrayView2<'_, f64>, strata: &[S]) -> Result<SpearmanMatrix> {
     let (n, p) = x.dim();
     if strata.len() != n {
         return Err(Error::shape(
@@ -99,9 +99,9 @@ pub fn spearman_within(x: ArrayView2<'_, f64>, strata: &[String]) -> Result<Spea
             strata.len().to_string(),
         ));
     }
-    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    let mut groups: std::collections::BTreeMap<&S, Vec<usize>> = Default::default();
     for (r, s) in strata.iter().enumerate() {
-        groups.entry(s.as_str()).or_default().push(r);
+        groups.entry(s).or_default().push(r);
     }
     let mut rho = Array2::<f64>::zeros((p, p));
     let mut constant_in = vec![0usize; p];
@@ -131,7 +131,7 @@ pub fn spearman_within(x: ArrayView2<'_, f64>, strata: &[String]) -> Result<Spea
 ///
 /// # Errors
 /// Those of the function it calls.
-pub fn spearman_in(x: ArrayView2<'_, f64>, strata: Option<&[String]>) -> Result<SpearmanMatrix> {
+pub fn spearman_in<S: Ord>(x: ArrayView2<'_, f64>, strata: Option<&[S]>) -> Result<SpearmanMatrix> {
     match strata {
         None => spearman(x),
         Some(s) => spearman_within(x, s),
@@ -386,7 +386,7 @@ mod tests {
         let w = spearman_within(x.view(), &strata).unwrap();
         assert!((w.rho[(0, 1)] + 1.0).abs() < 1e-12, "{}", w.rho[(0, 1)]);
         assert_eq!(
-            spearman_in(x.view(), None).unwrap(),
+            spearman_in::<String>(x.view(), None).unwrap(),
             spearman(x.view()).unwrap()
         );
         // Weighted by cells: one stratum of 2 rows is left out, a lone stratum of 3 counts.

@@ -262,8 +262,8 @@ pub fn brain_network() -> Vec<NetworkNode> {
 pub(crate) enum Compiled {
     Switch(f64),
     Level,
-    Gate(GateKind, usize, usize),
-    Parity(Vec<usize>),
+    /// A gate of any kind over its inputs (two, or a parity's 2 to 8).
+    Gate(GateKind, Vec<usize>),
     Linear(f64, Vec<(usize, f64)>),
 }
 
@@ -290,10 +290,10 @@ pub(crate) fn compile(nodes: &[NetworkNode]) -> Result<Vec<Compiled>> {
         out.push(match &n.rule {
             NodeRule::Switch { p_on } => Compiled::Switch(*p_on),
             NodeRule::Level => Compiled::Level,
-            NodeRule::Xor { a, b } => Compiled::Gate(GateKind::Xor, find(a, i)?, find(b, i)?),
-            NodeRule::And { a, b } => Compiled::Gate(GateKind::And, find(a, i)?, find(b, i)?),
+            NodeRule::Xor { a, b } => Compiled::Gate(GateKind::Xor, vec![find(a, i)?, find(b, i)?]),
+            NodeRule::And { a, b } => Compiled::Gate(GateKind::And, vec![find(a, i)?, find(b, i)?]),
             NodeRule::AndNot { on, off } => {
-                Compiled::Gate(GateKind::AndNot, find(on, i)?, find(off, i)?)
+                Compiled::Gate(GateKind::AndNot, vec![find(on, i)?, find(off, i)?])
             }
             NodeRule::Parity { inputs } => {
                 if !(2..=MAX_PARITY_INPUTS).contains(&inputs.len()) {
@@ -303,7 +303,8 @@ pub(crate) fn compile(nodes: &[NetworkNode]) -> Result<Vec<Compiled>> {
                         format!("a parity gate has 2 to {MAX_PARITY_INPUTS} inputs"),
                     ));
                 }
-                Compiled::Parity(inputs.iter().map(|r| find(r, i)).collect::<Result<_>>()?)
+                let r = inputs.iter().map(|r| find(r, i)).collect::<Result<_>>()?;
+                Compiled::Gate(GateKind::Parity, r)
             }
             NodeRule::Linear { intercept, terms } => Compiled::Linear(
                 *intercept,
@@ -334,8 +335,7 @@ pub(crate) fn draw_activities<R: rand::Rng + ?Sized>(
                 }
             }
             Compiled::Level => rng.random::<f64>(),
-            Compiled::Gate(kind, a, b) => kind.eval(activity[*a], activity[*b]),
-            Compiled::Parity(r) => GateKind::Parity.eval_n(r.len(), |k| activity[r[k]]),
+            Compiled::Gate(kind, r) => kind.eval_n(r.len(), |k| activity[r[k]]),
             Compiled::Linear(c0, terms) => {
                 let v = c0 + terms.iter().map(|(r, w)| w * activity[*r]).sum::<f64>();
                 v.clamp(0.0, 1.0)

@@ -31,9 +31,9 @@ use cellsindy::io::write_atomic;
 use cellsindy::nn::data::{sample_rows, split_cells};
 use cellsindy::nn::infer::{impute, impute_joint, Context, InferenceModel, JointParams};
 use cellsindy::probes::{
-    bin_threshold, rho_intervals, roc_curve, score_binary, score_method, state_keys, state_oracle,
-    xor_probability, Binarize, CovarianceReport, Logistic1d, ProbeConfig, ProbeReport, Role,
-    XorMethod, XorReport,
+    bin_threshold, roc_curve, score_binary, state_keys, state_oracle, xor_probability, Binarize,
+    CovarianceReport, CovarianceScoring, Logistic1d, ProbeConfig, ProbeReport, Role, XorMethod,
+    XorReport,
 };
 use cellsindy::tokenize::PreparedCells;
 
@@ -582,11 +582,16 @@ pub fn run_probes_on(
         })?),
     };
     // Each method's ρ with its bootstrap interval over the scored cells.
+    let scoring = CovarianceScoring {
+        genes: &cov_genes,
+        n_a,
+        strata: strata.as_deref(),
+        dead_zone: dz,
+    };
     let scored = |name: &str, role: Role, v: ndarray::ArrayView2<'_, f64>, truth| {
-        let st = strata.as_deref();
-        let mut m = score_method(name, role, v, st, &cov_genes, n_a, truth, dz)?;
+        let mut m = scoring.score(name, role, v, truth)?;
         if cfg.bootstrap_reps > 0 {
-            m.rho_intervals = Some(rho_intervals(v, st, n_a, cfg.bootstrap_reps, cfg.seed)?);
+            m.rho_intervals = Some(scoring.rho_intervals(v, cfg.bootstrap_reps, cfg.seed)?);
         }
         Ok::<_, Error>(m)
     };
