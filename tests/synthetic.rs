@@ -969,7 +969,10 @@ fn the_simpson_module_correlates_positively_overall_and_negatively_within_types(
         let g = group_means(spearman(sub.view()).unwrap().rho.view(), &a, &bb).unwrap();
         assert!(g.between < -0.05, "{}: {:.3}", ty.name(), g.between);
     }
-    // The default brain has none of these genes.
+    // The truth names the two groups; the default brain has none of these genes.
+    assert_eq!(b.truth.groups.simpson[0], SIMPSON_A);
+    assert_eq!(b.truth.groups.simpson[1], SIMPSON_B);
     let plain = small(20, 9);
     assert!(plain.matrix.genes().position("SMPA1").is_none());
+    assert!(plain.truth.groups.simpson.iter().all(Vec::is_empty));
 }

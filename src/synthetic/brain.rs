@@ -625,6 +625,12 @@ fn ground_truth(p: &BrainParams, net: &[NetworkNode], lay: &Layout) -> Result<Gr
                 .collect(),
             network: net.iter().map(|n| n.symbol.clone()).collect(),
             background,
+            simpson: [SIMPSON_A, SIMPSON_B].map(|g| {
+                g.iter()
+                    .filter(|_| p.simpson)
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
         },
         module_targets: MODULE_TARGETS,
         params: p.clone(),

@@ -27,6 +27,10 @@ pub struct GeneGroups {
     pub network: Vec<String>,
     /// Background genes (no structure beyond cell-type programmes), in column order.
     pub background: Vec<String>,
+    /// The Simpson module's two groups ([`super::SIMPSON_A`], [`super::SIMPSON_B`]), empty
+    /// when the brain has none (`BrainParams::simpson`).
+    #[serde(default)]
+    pub simpson: [Vec<String>; 2],
 }
 
 /// The ground truth of a [`super::SyntheticBrain`]: the regulatory network (signed edges,
