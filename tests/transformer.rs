@@ -11,7 +11,8 @@ use cellsindy::nn::infer::{
     capture, generate, impute, ActivationSet, Context, GenerateParams, InferenceModel,
 };
 use cellsindy::nn::{
-    Architecture, CaptureSpec, RunConfig, TokenizerConfig, TrainConfig, TrainData, Trainer,
+    Architecture, CaptureSpec, MaskSchedule, ModelConfig, RunConfig, TokenizerConfig, TrainConfig,
+    TrainData, Trainer, ValueEmbedding,
 };
 use cellsindy::synthetic::{generate as synth, BrainParams};
 use cellsindy::tokenize::fit_tokenizer;
@@ -36,6 +37,7 @@ fn tiny_arch() -> Architecture {
         n_layers: 2,
         n_heads: 4,
         d_ff: 64,
+        ..Architecture::default()
     }
 }
 
@@ -592,6 +594,130 @@ fn damaged_checkpoints_and_mismatched_configs_are_clear_errors() {
     assert!(err(&no_opt).contains("optimizer.safetensors"));
 
     assert!(err(&root.path().join("absent")).contains("not a checkpoint directory"));
+}
+
+#[test]
+fn every_value_embedding_trains_round_trips_and_old_configs_read_as_a_table() {
+    let (tok, m) = setup(300);
+    let p = tok.prepare(&m).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in [
+        ValueEmbedding::Table,
+        ValueEmbedding::Ordinal,
+        ValueEmbedding::GeneLevel,
+    ] {
+        let arch = Architecture {
+            value_embedding: kind,
+            ..tiny_arch()
+        };
+        let mut t = Trainer::new(tok.clone(), &arch, tiny_train(6), &Device::Cpu).unwrap();
+        assert_eq!(t.config.value_embedding, kind);
+        let data = TrainData::memory(p.clone(), &t.train).unwrap();
+        let ckpt = dir.path().join(format!("{kind:?}"));
+        t.run(&data, None, Some(&ckpt), &mut |_| {}).unwrap();
+        let rows = data.validation_rows(64, 0);
+        let before = t.validate(&rows).unwrap();
+        let loaded = Trainer::resume(checkpoint::load(&ckpt, &Device::Cpu).unwrap()).unwrap();
+        assert_eq!(loaded.config.value_embedding, kind);
+        assert_eq!(loaded.validate(&rows).unwrap(), before, "{kind:?}");
+
+        // The input rows: a table is the parameter; an ordinal row k of the non-zero bins is
+        // the sum of increments 1..=k, the zero bin and the mask their own increment.
+        let raw = t
+            .params
+            .get("embed.value")
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let rows_in = t.model().value_table().unwrap().to_vec2::<f32>().unwrap();
+        let n = raw.len();
+        for k in 0..n {
+            let want: Vec<f32> = match kind {
+                ValueEmbedding::Table => raw[k].clone(),
+                _ if k == 0 || k == n - 1 => raw[k].clone(),
+                _ => (0..raw[0].len())
+                    .map(|j| (1..=k).map(|i| raw[i][j]).sum())
+                    .collect(),
+            };
+            for (a, b) in rows_in[k].iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "{kind:?} row {k}: {a} vs {b}");
+            }
+        }
+        assert_eq!(
+            t.params.get("embed.gene_level").is_ok(),
+            kind == ValueEmbedding::GeneLevel
+        );
+    }
+    // A model config written before the field existed is a table.
+    let mut json = serde_json::to_value(
+        Trainer::new(tok, &tiny_arch(), tiny_train(1), &Device::Cpu)
+            .unwrap()
+            .config,
+    )
+    .unwrap();
+    json.as_object_mut().unwrap().remove("value_embedding");
+    let old: ModelConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(old.value_embedding, ValueEmbedding::Table);
+}
+
+#[test]
+fn diffusion_masking_ratios_are_bounded_and_checked() {
+    let cfg = RunConfig::from_toml(
+        "[train]\nmask = { kind = \"diffusion\", min_ratio = 0.1, max_ratio = 0.4 }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.train.mask,
+        MaskSchedule::Diffusion {
+            min_ratio: 0.1,
+            max_ratio: 0.4
+        }
+    );
+    // Without max_ratio: MDLM's upper bound, 1.
+    let cfg = RunConfig::from_toml("[train]\nmask = { kind = \"diffusion\", min_ratio = 0.2 }\n")
+        .unwrap();
+    assert!(matches!(
+        cfg.train.mask,
+        MaskSchedule::Diffusion { max_ratio, .. } if max_ratio == 1.0
+    ));
+    for bad in [
+        "min_ratio = 0.5, max_ratio = 0.4",
+        "min_ratio = 0.1, max_ratio = 1.5",
+    ] {
+        let e = RunConfig::from_toml(&format!(
+            "[train]\nmask = {{ kind = \"diffusion\", {bad} }}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidParam {
+                    name: "mask.max_ratio",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    // Every drawn ratio lies within the bounds: the share of masked genes does.
+    let (tok, m) = setup(200);
+    let p = tok.prepare(&m).unwrap();
+    let mut train = tiny_train(1);
+    train.mask = MaskSchedule::Diffusion {
+        min_ratio: 0.05,
+        max_ratio: 0.3,
+    };
+    let data = TrainData::memory(p, &train).unwrap();
+    let rows = data.validation_rows(200, 0);
+    let cells: Vec<_> = rows
+        .iter()
+        .map(|r| tokenize_fixed_cell(&tok, 0, r, &[]).unwrap())
+        .collect();
+    let masking = cellsindy::nn::data::step_masks(&cells, train.mask, 0, 0);
+    let masked: usize = masking.masked.iter().flatten().filter(|&&b| b).count();
+    let total: usize = masking.masked.iter().map(Vec::len).sum();
+    let share = masked as f64 / total as f64;
+    assert!(share > 0.05 && share < 0.3, "{share}");
 }
 
 #[test]

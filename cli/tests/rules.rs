@@ -255,6 +255,7 @@ fn rules_distill_runs_end_to_end_on_a_tiny_model_and_is_seeded() {
         n_layers: 1,
         n_heads: 2,
         d_ff: 32,
+        ..Architecture::default()
     };
     let train = TrainConfig {
         steps: 20,

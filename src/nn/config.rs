@@ -54,6 +54,40 @@ pub struct ModelConfig {
     pub d_ff: usize,
     /// Layer-norm epsilon.
     pub layer_norm_eps: f64,
+    /// How a bin becomes its input vector. Checkpoints written before the field existed read
+    /// as [`ValueEmbedding::Table`], the only kind there was.
+    #[serde(default = "ValueEmbedding::table")]
+    pub value_embedding: ValueEmbedding,
+}
+
+/// How a value bin becomes the vector added to its gene's embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueEmbedding {
+    /// One free row per bin (scGPT): the bins are unordered categories until training has
+    /// seen each of them often enough to order them.
+    Table,
+    /// A thermometer code: the row of non-zero bin `k` is the sum of learned increments
+    /// `1..=k`, while the zero bin and the mask keep rows of their own. Neighbouring bins
+    /// start alike and "above bin `j`" is one direction from the first step, so a threshold
+    /// on a gene's level (what a regulatory gate reads) is linear in the input, and each
+    /// bin's example also trains the bins below it.
+    Ordinal,
+    /// [`ValueEmbedding::Ordinal`] plus the bin's level (0 for not expressed and for the
+    /// mask, `k / (n_bins - 1)` for non-zero bin `k`) times a learned direction of the gene's
+    /// own. With a shared value table, attention that averages a cell's tokens adds every
+    /// gene's level along the same directions, so which gene was high is lost in the sum
+    /// until training has made the value encodings gene-specific; with a direction per gene,
+    /// each gene's level stays linearly readable after averaging, as each input of an MLP has
+    /// its own coordinate.
+    GeneLevel,
+}
+
+impl ValueEmbedding {
+    /// [`ValueEmbedding::Table`] (serde's default for old checkpoints).
+    pub fn table() -> Self {
+        ValueEmbedding::Table
+    }
 }
 
 /// The architecture fields a user sets (the table sizes come from the data).
@@ -68,6 +102,8 @@ pub struct Architecture {
     pub n_heads: usize,
     /// Hidden units of each MLP.
     pub d_ff: usize,
+    /// How a bin becomes its input vector.
+    pub value_embedding: ValueEmbedding,
 }
 
 impl Default for Architecture {
@@ -78,6 +114,7 @@ impl Default for Architecture {
             n_layers: 2,
             n_heads: 4,
             d_ff: 256,
+            value_embedding: ValueEmbedding::Table,
         }
     }
 }
@@ -91,6 +128,7 @@ impl Architecture {
             n_layers: 4,
             n_heads: 4,
             d_ff: 512,
+            ..Self::default()
         }
     }
 }
@@ -159,6 +197,12 @@ pub enum MaskSchedule {
     Diffusion {
         /// Lower bound of `t` (keeps the `1/t` weight finite).
         min_ratio: f32,
+        /// Upper bound of `t` (1 in MDLM). Below 1 the schedule spends its cells on partly
+        /// masked contexts, where a masked gene has visible regulators to be read from, at the
+        /// price of never training on (nearly) empty contexts, which generation from nothing
+        /// starts from.
+        #[serde(default = "one")]
+        max_ratio: f32,
     },
     /// BERT-style masked modelling: a fixed ratio, unweighted mean over masked genes (the
     /// special case `t = ratio`).
@@ -170,8 +214,15 @@ pub enum MaskSchedule {
 
 impl Default for MaskSchedule {
     fn default() -> Self {
-        MaskSchedule::Diffusion { min_ratio: 0.05 }
+        MaskSchedule::Diffusion {
+            min_ratio: 0.05,
+            max_ratio: 1.0,
+        }
     }
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 /// Optimisation and data settings of a training run.
@@ -287,11 +338,21 @@ impl TrainConfig {
             ));
         }
         match self.mask {
-            MaskSchedule::Diffusion { min_ratio } if !(min_ratio > 0.0 && min_ratio < 1.0) => {
+            MaskSchedule::Diffusion { min_ratio, .. } if !(min_ratio > 0.0 && min_ratio < 1.0) => {
                 return Err(Error::param(
                     "mask.min_ratio",
                     min_ratio,
                     "must be in (0, 1)",
+                ));
+            }
+            MaskSchedule::Diffusion {
+                min_ratio,
+                max_ratio,
+            } if !(max_ratio > min_ratio && max_ratio <= 1.0) => {
+                return Err(Error::param(
+                    "mask.max_ratio",
+                    max_ratio,
+                    format!("must be in (min_ratio = {min_ratio}, 1]"),
                 ));
             }
             MaskSchedule::Fixed { ratio } if !(ratio > 0.0 && ratio <= 1.0) => {

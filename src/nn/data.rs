@@ -536,8 +536,11 @@ pub fn draw_masks<R: Rng + ?Sized>(
     let mut weight = Vec::with_capacity(cells.len());
     for c in cells {
         let (t, w) = match schedule {
-            MaskSchedule::Diffusion { min_ratio } => {
-                let t = min_ratio + (1.0 - min_ratio) * rng.random::<f32>();
+            MaskSchedule::Diffusion {
+                min_ratio,
+                max_ratio,
+            } => {
+                let t = min_ratio + (max_ratio - min_ratio) * rng.random::<f32>();
                 (t, 1.0 / t)
             }
             MaskSchedule::Fixed { ratio } => (ratio, 1.0),

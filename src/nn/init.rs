@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use candle_core::{Device, Tensor, Var};
 use rand_distr::{Distribution, Normal};
 
-use super::config::ModelConfig;
+use super::config::{ModelConfig, ValueEmbedding};
 use crate::error::{Error, Result};
 use crate::rng::stream;
 
@@ -117,10 +117,26 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
         Init::Normal(INIT_STD),
         false,
     );
+    // An ordinal row is a sum of up to `n_bins - 1` increments: scaled so the top bin's row
+    // starts at the table's spread.
+    let value_std = match cfg.value_embedding {
+        ValueEmbedding::Table => INIT_STD,
+        ValueEmbedding::Ordinal | ValueEmbedding::GeneLevel => {
+            INIT_STD / ((cfg.n_bins - 1).max(1) as f64).sqrt()
+        }
+    };
+    if cfg.value_embedding == ValueEmbedding::GeneLevel {
+        push(
+            "embed.gene_level".into(),
+            vec![cfg.n_gene_tokens, d],
+            Init::Normal(INIT_STD),
+            false,
+        );
+    }
     push(
         "embed.value".into(),
         vec![cfg.n_bins + 1, d],
-        Init::Normal(INIT_STD),
+        Init::Normal(value_std),
         false,
     );
     if cfg.n_condition_tokens > 0 {

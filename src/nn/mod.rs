@@ -27,6 +27,7 @@ pub mod train;
 pub use checkpoint::Checkpoint;
 pub use config::{
     Architecture, MaskSchedule, ModelConfig, RunConfig, TokenizerConfig, TrainConfig,
+    ValueEmbedding,
 };
 pub use data::TrainData;
 pub use history::History;

@@ -1,7 +1,9 @@
 //! The gene transformer: a pre-LayerNorm encoder over a cell's gene tokens.
 //!
 //! ```text
-//! token  = embed.gene[gene] + embed.value[bin or MASK]        (one per sampled gene)
+//! token  = embed.gene[gene] + value[bin or MASK]              (one per sampled gene)
+//! value  = embed.value (Table) or cumsum over non-zero bins (Ordinal), plus
+//!          level(bin) · embed.gene_level[gene] (GeneLevel; see ValueEmbedding)
 //! cond   = embed.condition[c]                                  (one per condition field, first)
 //! x      = [cond; tokens]                                      [B, F + L, d]
 //! block  : x += attn(ln1(x));  x += mlp(ln2(x))                (× n_layers, GELU MLP)
@@ -19,7 +21,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use super::config::ModelConfig;
+use super::config::{ModelConfig, ValueEmbedding};
 use super::init::Params;
 use super::ops::{attention, layer_norm, linear, linear_gelu};
 use crate::error::{Error, Result};
@@ -207,6 +209,12 @@ pub struct GeneTransformer {
     cfg: ModelConfig,
     gene_embed: Tensor,
     value_embed: Tensor,
+    /// `[n_bins + 1, n_bins + 1]`, the 0/1 matrix that sums an ordinal embedding's increments
+    /// into its rows (absent for a table).
+    value_cumsum: Option<Tensor>,
+    /// `([n_gene_tokens, d] directions, [n_bins + 1] levels)` of a
+    /// [`ValueEmbedding::GeneLevel`] embedding.
+    gene_level: Option<(Tensor, Tensor)>,
     condition_embed: Option<Tensor>,
     blocks: Vec<Block>,
     ln_f: Norm,
@@ -231,10 +239,27 @@ impl GeneTransformer {
         let blocks = (0..cfg.n_layers)
             .map(|l| Block::load(params, &format!("blocks.{l}"), cfg))
             .collect::<Result<Vec<_>>>()?;
+        let value_embed = params.get("embed.value")?;
+        let device = value_embed.device().clone();
+        let value_cumsum = match cfg.value_embedding {
+            ValueEmbedding::Table => None,
+            ValueEmbedding::Ordinal | ValueEmbedding::GeneLevel => {
+                Some(ordinal_cumsum(cfg.n_bins, &device)?)
+            }
+        };
+        let gene_level = match cfg.value_embedding {
+            ValueEmbedding::GeneLevel => Some((
+                params.get("embed.gene_level")?,
+                bin_levels(cfg.n_bins, &device)?,
+            )),
+            _ => None,
+        };
         Ok(Self {
             cfg: cfg.clone(),
             gene_embed: params.get("embed.gene")?,
-            value_embed: params.get("embed.value")?,
+            value_embed,
+            value_cumsum,
+            gene_level,
             condition_embed: if cfg.n_condition_tokens > 0 {
                 Some(params.get("embed.condition")?)
             } else {
@@ -280,6 +305,18 @@ impl GeneTransformer {
             };
         }
         Ok(())
+    }
+
+    /// The input row of every bin, `[n_bins + 1, d]` (the last row is the mask): the
+    /// parameter itself for a table, its cumulative rows for an ordinal embedding.
+    ///
+    /// # Errors
+    /// Device errors.
+    pub fn value_table(&self) -> Result<Tensor> {
+        match &self.value_cumsum {
+            None => Ok(self.value_embed.clone()),
+            Some(c) => Ok(c.matmul(&self.value_embed)?),
+        }
     }
 
     /// The config.
@@ -332,8 +369,15 @@ impl GeneTransformer {
         }
         let f = self.cfg.n_condition_fields;
         let d = self.cfg.d_model;
-        let tokens = (self.gene_embed.embedding_rows(&input.genes)?
-            + self.value_embed.embedding_rows(&input.bins)?)?;
+        let mut tokens = (self.gene_embed.embedding_rows(&input.genes)?
+            + self.value_table()?.embedding_rows(&input.bins)?)?;
+        if let Some((directions, levels)) = &self.gene_level {
+            let level = levels.embedding_rows(&input.bins)?; // [B, L, 1]
+            tokens = (tokens
+                + directions
+                    .embedding_rows(&input.genes)?
+                    .broadcast_mul(&level)?)?;
+        }
         let x = match (&self.condition_embed, &input.conditions) {
             (Some(table), Some(c)) => {
                 if c.dims() != [b, f] {
@@ -406,6 +450,38 @@ impl GeneTransformer {
                 .reshape((b, l, self.cfg.n_bins))?;
         Ok((logits, captured))
     }
+}
+
+/// The `[n_bins + 1, n_bins + 1]` matrix of an ordinal embedding: row 0 (not expressed) and
+/// row `n_bins` (the mask) pick their own increment; row `k` of the non-zero bins sums
+/// increments `1..=k`.
+fn ordinal_cumsum(n_bins: usize, device: &Device) -> Result<Tensor> {
+    let n = n_bins + 1;
+    let mut m = vec![0f32; n * n];
+    m[0] = 1.0;
+    for k in 1..n_bins {
+        for j in 1..=k {
+            m[k * n + j] = 1.0;
+        }
+    }
+    m[n_bins * n + n_bins] = 1.0;
+    Ok(Tensor::from_vec(m, (n, n), device)?)
+}
+
+/// `[n_bins + 1, 1]`: the level of each bin for [`ValueEmbedding::GeneLevel`], 0 for bin 0
+/// (not expressed) and for the mask, `k / (n_bins - 1)` for non-zero bin `k`.
+fn bin_levels(n_bins: usize, device: &Device) -> Result<Tensor> {
+    let top = (n_bins - 1).max(1) as f32;
+    let levels: Vec<f32> = (0..=n_bins)
+        .map(|k| {
+            if k == 0 || k == n_bins {
+                0.0
+            } else {
+                k as f32 / top
+            }
+        })
+        .collect();
+    Ok(Tensor::from_vec(levels, (n_bins + 1, 1), device)?)
 }
 
 /// Row lookup `table[ids]` for `ids` of any shape (output `ids.shape + [d]`).

@@ -486,7 +486,11 @@ fn train(p: &SaeParams, x: ArrayView2<'_, f32>, device: &Device) -> Result<Spars
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            mo.m = ((&mo.m * p.beta1)? + (g * (1.0 - p.beta1))?)?;
+            // Detached: a gradient carries the graph it was computed from (it depends on the
+            // weights), and the moments keep it, so without this every step's graph stayed
+            // reachable from the moments and memory grew by a step's graph per step.
+            let g = g.detach();
+            mo.m = ((&mo.m * p.beta1)? + (&g * (1.0 - p.beta1))?)?;
             mo.v = ((&mo.v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
             let denom = ((&mo.v / bc2)?.sqrt()? + p.eps)?;
             let update = ((&mo.m / bc1)? / denom)?;

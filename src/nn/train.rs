@@ -85,6 +85,7 @@ pub fn model_config(tokenizer: &GeneTokenizer, arch: &Architecture) -> ModelConf
         n_heads: arch.n_heads,
         d_ff: arch.d_ff,
         layer_norm_eps: 1e-5,
+        value_embedding: arch.value_embedding,
     }
 }
 

@@ -65,6 +65,7 @@ fn tiny_trainer(
         n_layers: 1,
         n_heads: 4,
         d_ff: 64,
+        ..Architecture::default()
     };
     let mut t = Trainer::new(tok.clone(), &arch, cfg.clone(), &Device::Cpu).unwrap();
     let p = tok.prepare(&sub).unwrap();

@@ -144,6 +144,7 @@ fn arch(d_model: usize, n_layers: usize, n_heads: usize) -> Architecture {
         n_layers,
         n_heads,
         d_ff: 2 * d_model,
+        ..Architecture::default()
     }
 }
 
