@@ -7,8 +7,8 @@ visible), masked-gene accuracy minus the per-gene marginal's, the covariance pro
 matches for the joint draw and its within-mitochondrial rho minus the cells', the exact rules
 of the distillation (XOR / AND / AND-NOT, counted over seeds), and the seeds meeting issue 21's
 goal (gate >= 0.95, AND and AND-NOT exact, covariance 3/3 with the mito rho within 0.03,
-accuracy above the marginal). Seconds are 2-core wall-clock estimated from the recipe's
-timing run (speed.json) times the steps.
+accuracy above the marginal). Cells seen are steps times the batch; seconds are 2-core
+wall-clock estimated from the recipe's timing run (speed.json) times the steps, when it ran.
 """
 
 import json
@@ -32,14 +32,32 @@ def seconds_per_step(rdir):
     return sum(s["tokens"] for s in steps) / tps / len(steps)
 
 
+def batch_size(rdir, seeds):
+    """Cells per step of the recipe's runs (from a checkpoint's training state)."""
+    for s in seeds:
+        state = os.path.join(rdir, s, "ckpt", "train_state.json")
+        if os.path.exists(state):
+            return load(state)["train"]["batch_size"]
+    return None
+
+
 def point(sdir, step):
     """The scores of one seed at one step, or None when not measured."""
     ev_path = os.path.join(sdir, f"eval_{step}.json")
-    if not os.path.exists(ev_path):
+    pr_path = os.path.join(sdir, f"probe_{step}", "report.json")
+    di_path = os.path.join(sdir, f"distill_{step}", "evaluation.json")
+    if not all(os.path.exists(p) for p in (ev_path, pr_path, di_path)):
+        return None
+    # The point counts only if the training run that led to it reached its step.
+    tr_path = os.path.join(sdir, f"train_{step}.json")
+    try:
+        if load(tr_path)["steps"] != step:
+            return None
+    except (OSError, ValueError, KeyError):
         return None
     ev = load(ev_path)
-    pr = load(os.path.join(sdir, f"probe_{step}", "report.json"))
-    di = load(os.path.join(sdir, f"distill_{step}", "evaluation.json"))
+    pr = load(pr_path)
+    di = load(di_path)
     cov = pr["covariance"]
     real = cov["real"]["rho"]["within_b"]
     joint = next(m for m in cov["methods"] if m["method"] == "model (joint sample)")
@@ -77,14 +95,15 @@ def ms(xs, fmt="{:.3f}"):
 
 def main():
     out, recipes = sys.argv[1], sys.argv[2:]
-    print("| recipe | step | 2-core s | seeds | gate BA | acc − marginal | cov signs (joint) | mito ρ − cells' | XOR / AND / AND-NOT exact | goal met |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| recipe | step | cells seen | 2-core s | seeds | gate BA | acc − marginal | cov signs (joint) | mito ρ − cells' | XOR / AND / AND-NOT exact | goal met |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in recipes:
         rdir = os.path.join(out, r)
         if not os.path.isdir(rdir):
             continue
         sps = seconds_per_step(rdir)
         seeds = sorted(d for d in os.listdir(rdir) if d.startswith("seed"))
+        batch = batch_size(rdir, seeds)
         steps = sorted(
             {
                 int(f[5:-5])
@@ -97,9 +116,10 @@ def main():
             pts = [p for s in seeds if (p := point(os.path.join(rdir, s), step))]
             n = len(pts)
             print(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {}/{} |".format(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {}/{} |".format(
                     r,
                     step,
+                    "–" if batch is None else f"{step * batch:,}",
                     "–" if sps is None else f"{sps * step:.0f}",
                     n,
                     ms([p["gate"] for p in pts]),

@@ -45,11 +45,22 @@ BRAIN=$OUT/brain.h5ad
 [ -s "$BRAIN" ] || $BIN data synth --cells 30000 --genes 2000 --seed "$BRAIN_SEED" --out "$BRAIN" > /dev/null
 
 one() {
+  set -euo pipefail   # a failed or killed step must not score the previous checkpoint
   local recipe=$1 seed=$2 dir="$OUT/$1/seed$2" first=1
   mkdir -p "$dir"
   for e in $EVAL; do
     if [ ! -s "$dir/eval_$e.json" ]; then
-      if [ -s "$dir/ckpt/train_state.json" ]; then
+      local done_steps=0
+      [ -s "$dir/ckpt/train_state.json" ] && \
+        done_steps=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' "$dir/ckpt/train_state.json")
+      if [ "$done_steps" -gt "$e" ]; then
+        echo "$dir: the checkpoint is past step $e; that point is not scored" >&2
+        first=0
+        continue
+      elif [ "$done_steps" -eq "$e" ]; then
+        # Trained to e, scoring interrupted: record the step the run stopped at.
+        [ -s "$dir/train_$e.json" ] || python3 -c 'import json, sys; print(json.dumps({"steps": int(sys.argv[1])}))' "$e" > "$dir/train_$e.json"
+      elif [ -s "$dir/ckpt/train_state.json" ]; then
         RAYON_NUM_THREADS=$THREADS $BIN train --data "$BRAIN" --out "$dir/ckpt" --resume --stop-after "$e" --json > "$dir/train_$e.json"
       else
         [ "$first" = 1 ] || { echo "missing checkpoint in $dir" >&2; return 1; }
