@@ -9,6 +9,7 @@
 //! n_layers = 4
 //! n_heads = 4
 //! d_ff = 512
+//! value_embedding = "ordinal"   # or "table" (the default), "gene_level"
 //!
 //! [tokenizer]
 //! n_bins = 51
@@ -23,6 +24,7 @@
 //! steps = 2000
 //! batch_size = 32
 //! lr = 1e-3
+//! mask = { kind = "diffusion", min_ratio = 0.05, max_ratio = 0.5 }   # or { kind = "fixed", ratio = 0.15 }
 //! ```
 //!
 //! Unknown keys are errors (a typo must not silently train the default model).
