@@ -66,6 +66,7 @@ d_model = 64
 n_layers = 2
 n_heads = 4
 d_ff = 128
+value_embedding = "table"
 [tokenizer]
 n_top_genes = 2000
 max_genes = 256
@@ -73,6 +74,10 @@ include_genes = ["SYN1", "SYP", "SNAP25", "SYT1", "DLG4", "SYN2", "STX1A", "VAMP
 [train]
 steps = $STEPS
 stream_chunk = 4096
+batch_size = 32
+lr = 2e-3
+warmup_steps = 100
+mask = { kind = "diffusion", min_ratio = 0.05, max_ratio = 1.0 }
 TOML
 
 : > "$OUT/steps.tsv"

@@ -13,6 +13,7 @@
 #   SEEDS="0 1 2" bash benches/probe_study.sh          # fewer seeds
 #   STEPS=2000 SEEDS="0 1" CONTROLS=0 bash benches/probe_study.sh   # a quick look
 #   PLAIN=1 bash benches/probe_study.sh                # the default brain (target/probe_study)
+#   RECIPE=my.toml bash benches/probe_study.sh         # another training recipe (train --config)
 #
 # The brains are drawn with the options that make the probes discriminate (BRAIN_OPTS, by
 # default: 10 % transitional cells co-expressing RBFOX3 and GFAP, gate inputs ON with
@@ -41,6 +42,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SEEDS=${SEEDS:-"0 1 2 3 4"}
 STEPS=${STEPS:-30000}
+# The recipe the README's study numbers were measured with (the CLI default before issue 21).
+RECIPE=${RECIPE:-benches/recipes/baseline.toml}
 CONTROLS=${CONTROLS:-1}
 TRAIN_SEED=${TRAIN_SEED:-0}   # the brain the models are trained on
 TEST_SEED=${TEST_SEED:-101}   # the brain they are probed on
@@ -107,7 +110,7 @@ for run in "${RUNS[@]}"; do
   fi
   start=$SECONDS
   rm -rf "$OUT/ckpt_$name" "$OUT/probe_$name"
-  $BIN train --data "$OUT/$data" --include-genes "$GENES" --steps "$steps" --seed "$seed" \
+  $BIN train --data "$OUT/$data" --config "$RECIPE" --include-genes "$GENES" --steps "$steps" --seed "$seed" \
     --out "$OUT/ckpt_$name" --json > "$OUT/train_$name.json"
   t_train=$((SECONDS - start))
   # shellcheck disable=SC2086

@@ -41,6 +41,7 @@ d_model = 64
 n_layers = 2
 n_heads = 4
 d_ff = 128
+value_embedding = "table"
 [tokenizer]
 n_top_genes = 300
 max_genes = 256
@@ -49,6 +50,10 @@ include_genes = ["HLA-DRA", "HLA-DPA1", "HLA-DQA1", "CD74", "GZMB", "PRF1", "NKG
 steps = $STEPS
 val_fraction = 0.25
 val_cells = 256
+batch_size = 32
+lr = 2e-3
+warmup_steps = 100
+mask = { kind = "diffusion", min_ratio = 0.05, max_ratio = 1.0 }
 TOML
 
 cargo build --release -q

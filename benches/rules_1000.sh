@@ -23,7 +23,7 @@ if [ ! -f "$work/data.h5ad" ]; then
   "$bin" data synth --cells "$cells" --genes 2000 --seed 1 --out "$work/data.h5ad"
 fi
 if [ ! -f "$work/model/model.safetensors" ]; then
-  "$bin" train --data "$work/data.h5ad" --out "$work/model" --top-genes 1000 --steps "$steps"
+  "$bin" train --data "$work/data.h5ad" --out "$work/model" --config benches/recipes/baseline.toml --top-genes 1000 --steps "$steps"
 fi
 echo "distilling 1000 targets: --screen-cells $screen --cells $distill_cells on $(nproc) cores"
 start=$(date +%s.%N)

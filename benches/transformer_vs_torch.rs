@@ -79,11 +79,17 @@ fn main() {
     };
     let (tok, sub) = fit_tokenizer(&brain.matrix, &tc).unwrap();
     assert_eq!(tok.vocab.n_genes(), 2000);
+    // The reference run's own settings (not the CLI's defaults, which may move): MDLM masking,
+    // batch 32, lr 2e-3, as compare_torch.py reproduces them.
     let cfg = TrainConfig {
         steps: 1_000_000,
         batch_size: 32,
+        lr: 2e-3,
         warmup_steps: 10,
-        mask: MaskSchedule::default(),
+        mask: MaskSchedule::Diffusion {
+            min_ratio: 0.05,
+            max_ratio: 1.0,
+        },
         ..TrainConfig::default()
     };
     let data = TrainData::memory(tok.prepare(&sub).unwrap(), &cfg).unwrap();

@@ -940,3 +940,41 @@ fn tok_for(m: &ExpressionMatrix, n_top_genes: usize) -> GeneTokenizer {
     .unwrap()
     .0
 }
+
+/// The learning-curve harness's recipes stay valid configs, and `baseline.toml` is still the
+/// recipe the studies measured before the defaults moved (they reproduce with it).
+#[test]
+fn bench_recipes_parse_and_the_baseline_is_the_previous_default() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/recipes");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            RunConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "{n} recipes");
+    let base = RunConfig::load(&dir.join("baseline.toml")).unwrap();
+    assert_eq!(
+        (
+            base.model.n_layers,
+            base.model.value_embedding,
+            base.train.batch_size,
+            base.train.lr,
+            base.train.mask
+        ),
+        (
+            2,
+            ValueEmbedding::Table,
+            32,
+            2e-3,
+            MaskSchedule::Diffusion {
+                min_ratio: 0.05,
+                max_ratio: 1.0
+            }
+        )
+    );
+    // The defaults are a recipe of their own, not the baseline's.
+    assert_ne!(RunConfig::default().model, base.model);
+}

@@ -140,4 +140,17 @@ fn a_full_run_that_misses_the_gate_says_so() {
     assert!(!report.notes.iter().any(|n| n.starts_with("Quick run")));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert_eq!(md.contains("has not learned the XOR gate"), says);
+    // A missed covariance probe is said too, exactly when the joint draw misses a sign.
+    let joint = report
+        .probe
+        .covariance
+        .methods
+        .iter()
+        .find(|m| m.method == cellsindy_cli::pipeline::probe::JOINT_SAMPLE)
+        .unwrap();
+    let says_cov = report
+        .notes
+        .iter()
+        .any(|n| n.starts_with("The covariance probe is not passed"));
+    assert_eq!(says_cov, joint.score < 1.0, "notes {:?}", report.notes);
 }

@@ -109,14 +109,17 @@ pub struct Architecture {
 }
 
 impl Default for Architecture {
-    /// The CLI default, sized to train well on two CPU cores in minutes (see the README).
+    /// The CLI default, chosen by the learning curves of `benches/recipe_curves.sh`: one block
+    /// (a regulatory rule between two genes is one attention hop and one MLP), whose
+    /// two-gene gates emerged in fewer steps than two blocks' at any width tried, and
+    /// gene-level value directions. The measurements are in docs/transformer.md.
     fn default() -> Self {
         Self {
             d_model: 64,
-            n_layers: 2,
+            n_layers: 1,
             n_heads: 4,
             d_ff: 256,
-            value_embedding: ValueEmbedding::Table,
+            value_embedding: ValueEmbedding::GeneLevel,
         }
     }
 }
@@ -130,7 +133,7 @@ impl Architecture {
             n_layers: 4,
             n_heads: 4,
             d_ff: 512,
-            ..Self::default()
+            value_embedding: ValueEmbedding::Table,
         }
     }
 }
@@ -193,7 +196,7 @@ impl ModelConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MaskSchedule {
-    /// Masked (absorbing-state) diffusion: `t ~ U(min_ratio, 1)` per cell, each gene masked
+    /// Masked (absorbing-state) diffusion: `t ~ U(min_ratio, max_ratio)` per cell, each gene masked
     /// with probability `t`, loss weighted by `1/t` (the ELBO weight of MDLM/LLaDA), summed
     /// over masked genes and divided by the number of gene tokens.
     Diffusion {
@@ -202,7 +205,8 @@ pub enum MaskSchedule {
         /// Upper bound of `t` (1 in MDLM). Below 1 the schedule spends its cells on partly
         /// masked contexts, where a masked gene has visible regulators to be read from, at the
         /// price of never training on (nearly) empty contexts, which generation from nothing
-        /// starts from.
+        /// starts from. The default schedule uses 0.5; a config or checkpoint that omits the
+        /// field reads as 1, the only schedule there was before the field existed.
         #[serde(default = "one")]
         max_ratio: f32,
     },
@@ -218,7 +222,7 @@ impl Default for MaskSchedule {
     fn default() -> Self {
         MaskSchedule::Diffusion {
             min_ratio: 0.05,
-            max_ratio: 1.0,
+            max_ratio: 0.5,
         }
     }
 }
@@ -274,11 +278,11 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            steps: 20_000,
-            batch_size: 32,
-            lr: 2e-3,
+            steps: 8_000,
+            batch_size: 64,
+            lr: 6e-3,
             min_lr_ratio: 0.05,
-            warmup_steps: 100,
+            warmup_steps: 300,
             weight_decay: 0.01,
             beta1: 0.9,
             beta2: 0.98,

@@ -212,7 +212,7 @@ pub struct GeneTransformer {
     /// `[n_bins + 1, n_bins + 1]`, the 0/1 matrix that sums an ordinal embedding's increments
     /// into its rows (absent for a table).
     value_cumsum: Option<Tensor>,
-    /// `([n_gene_tokens, d] directions, [n_bins + 1] levels)` of a
+    /// `([n_gene_tokens, d] directions, [n_bins + 1, 1] levels)` of a
     /// [`ValueEmbedding::GeneLevel`] embedding.
     gene_level: Option<(Tensor, Tensor)>,
     condition_embed: Option<Tensor>,

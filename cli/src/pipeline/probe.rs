@@ -37,6 +37,9 @@ use cellsindy::probes::{
 };
 use cellsindy::tokenize::PreparedCells;
 
+/// The covariance probe's name for the model's joint draw (the row the demo reads).
+pub const JOINT_SAMPLE: &str = "model (joint sample)";
+
 /// A probe job: checkpoint, data, settings.
 #[derive(Debug, Clone)]
 pub struct ProbeJob {
@@ -649,7 +652,7 @@ pub fn run_probes_on(
             observed_values,
         ),
         ("model (expected value)", Role::Model, expected_values),
-        ("model (joint sample)", Role::Model, joint_values),
+        (JOINT_SAMPLE, Role::Model, joint_values),
         (
             "model (independent samples)",
             Role::Model,

@@ -60,6 +60,7 @@ use cellsindy::io::write_atomic;
 use cellsindy::nn::data::CellRow;
 use cellsindy::nn::{
     Architecture, MaskSchedule, Params, TokenizerConfig, TrainConfig, TrainData, Trainer,
+    ValueEmbedding,
 };
 use cellsindy::scaling::{equivalent_data, loss_at, CurvePoint, Measurement, RunKind, RunRecord};
 use cellsindy::scaling::{fit, FitParams, TransferFit, TransferPoint};
@@ -144,7 +145,9 @@ fn arch(d_model: usize, n_layers: usize, n_heads: usize) -> Architecture {
         n_layers,
         n_heads,
         d_ff: 2 * d_model,
-        ..Architecture::default()
+        // The study's own recipe, fixed so that its measured exponents stay reproducible when
+        // the CLI's training defaults move.
+        value_embedding: ValueEmbedding::Table,
     }
 }
 
@@ -267,7 +270,11 @@ impl ExperimentConfig {
                 val_fraction: 0.0,
                 val_every: usize::MAX,
                 condition_dropout: 0.0,
-                mask: MaskSchedule::default(),
+                lr: 2e-3,
+                mask: MaskSchedule::Diffusion {
+                    min_ratio: 0.05,
+                    max_ratio: 1.0,
+                },
                 ..TrainConfig::default()
             },
             n_bootstrap: if preset == ScalingPreset::Tiny {
