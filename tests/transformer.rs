@@ -975,6 +975,25 @@ fn bench_recipes_parse_and_the_baseline_is_the_previous_default() {
             }
         )
     );
-    // The defaults are a recipe of their own, not the baseline's.
-    assert_ne!(RunConfig::default().model, base.model);
+    // The defaults are a recipe of their own, not the baseline's, and `one_layer_64.toml`
+    // (the curves' name for them) writes them out.
+    let default = RunConfig::default();
+    assert_ne!(default.model, base.model);
+    let written = RunConfig::load(&dir.join("one_layer_64.toml")).unwrap();
+    assert_eq!(written.model, default.model);
+    assert_eq!(written.tokenizer, default.tokenizer);
+    assert_eq!(
+        (
+            written.train.lr,
+            written.train.batch_size,
+            written.train.warmup_steps,
+            written.train.mask
+        ),
+        (
+            default.train.lr,
+            default.train.batch_size,
+            default.train.warmup_steps,
+            default.train.mask
+        )
+    );
 }
